@@ -1,0 +1,3 @@
+from gallerfs.cli import main
+
+raise SystemExit(main())

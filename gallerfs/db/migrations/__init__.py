@@ -1,0 +1,73 @@
+"""Numbered schema migrations, recorded in ``PRAGMA user_version``.
+
+Each module ``mNNNN_<what>.py`` holds ``VERSION = NNNN`` and ``SQL`` (or an
+``apply(db)`` function). Numbers only grow; gaps are allowed so that features
+can reserve their own. Before the first migration of an existing library runs,
+a copy of the file is taken (``library.sqlite3.bak-vN``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import shutil
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from gallerfs.errors import SchemaTooNewError
+
+if TYPE_CHECKING:
+    from gallerfs.db.connection import Database
+
+log = logging.getLogger(__name__)
+
+
+def _migrations() -> list[ModuleType]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("m") and info.name[1:5].isdigit():
+            found.append(importlib.import_module(f"{__name__}.{info.name}"))
+    found.sort(key=lambda m: m.VERSION)
+    return found
+
+
+def latest_version() -> int:
+    return max(m.VERSION for m in _migrations())
+
+
+def current_version(db: Database) -> int:
+    return int(db.value("PRAGMA user_version"))
+
+
+def check_version(db: Database) -> None:
+    have, know = current_version(db), latest_version()
+    if have > know:
+        raise SchemaTooNewError(
+            f"the library at {db.path.parent} was written by a newer gallerfs (schema {have}, "
+            f"this one knows {know}); upgrade gallerfs"
+        )
+
+
+def upgrade(db: Database) -> None:
+    check_version(db)
+    have = current_version(db)
+    pending = [m for m in _migrations() if m.VERSION > have]
+    if not pending:
+        return
+    if have > 0:
+        backup = db.path.with_name(f"{db.path.name}.bak-v{have}")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy2(db.path, backup)
+        log.info("backed up the library to %s before upgrading the schema", backup)
+    for migration in pending:
+        with db.transaction():
+            # Another process may have migrated while we waited for the lock.
+            if current_version(db) >= migration.VERSION:
+                continue
+            if hasattr(migration, "apply"):
+                migration.apply(db)
+            else:
+                db.conn.execute(migration.SQL)
+            db.execute(f"PRAGMA user_version = {int(migration.VERSION)}")
+        log.info("library schema upgraded to %d", migration.VERSION)
