@@ -42,6 +42,7 @@ CREATE TABLE files (
     dhash           INTEGER,                            -- 64-bit difference hash (signed)
     first_seen_at   REAL NOT NULL,                      -- unix time the file entered the library
     indexed_at      REAL,                               -- unix time phase 2 finished
+    attempts        INTEGER NOT NULL DEFAULT 0,         -- times phase 2 ran on this version of the file
     UNIQUE (source_id, relpath)
 );
 CREATE INDEX files_by_dir ON files (source_id, dir, name);
