@@ -75,7 +75,7 @@ class Settings:
 
 def parse_value(key: str, raw: str) -> Any:
     """Convert a command-line string into the key's type, or fail with one line."""
-    spec = _key(key)
+    spec = key_spec(key)
     try:
         value = spec.type(raw)
     except ValueError:
@@ -89,7 +89,7 @@ def parse_value(key: str, raw: str) -> Any:
     return value
 
 
-def _key(name: str) -> Key:
+def key_spec(name: str) -> Key:
     try:
         return KEYS_BY_NAME[name]
     except KeyError:
@@ -106,7 +106,7 @@ def load(path: Path) -> Settings:
         raise GallerfsError(f"{path}: not valid TOML: {exc}") from None
     values = {}
     for name, value in data.items():
-        spec = _key(name)
+        spec = key_spec(name)
         if spec.type is float and isinstance(value, int):
             value = float(value)
         if not isinstance(value, spec.type) or isinstance(value, bool):

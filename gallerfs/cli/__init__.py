@@ -1,6 +1,8 @@
 """The ``gallerfs`` command: global options, subcommand discovery, one place for errors.
 
 Each module ``gallerfs/cli/cmd_*.py`` exposes ``register(subparsers)``; the
+modules import heavy dependencies inside their ``run`` functions so that
+``--help`` stays instant and one feature cannot break the others. The
 parsers it adds carry ``func=run`` where ``run(ctx) -> int``. Every user-facing
 error becomes one line on stderr and a documented exit code.
 """

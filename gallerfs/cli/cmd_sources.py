@@ -1,0 +1,117 @@
+"""gallerfs add / remove / sources: the folders gallerfs indexes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+
+from gallerfs.cli.context import Context, add_json_flag, printable
+from gallerfs.db import files as files_db
+from gallerfs.db import sources as sources_db
+from gallerfs.errors import GallerfsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("add", help="add folders as sources", description="Add folders to the library. "
+                       "Nothing is copied or moved; run 'gallerfs index' afterwards.")  # fmt: skip
+    p.add_argument("folders", nargs="+", metavar="FOLDER")
+    p.add_argument("--name", help="name of the source (default: the folder's name); only with one FOLDER")
+    add_json_flag(p)
+    p.set_defaults(func=run_add)
+
+    p = sub.add_parser("remove", help="forget a source and its index entries (files on disk are untouched)")
+    p.add_argument("source", metavar="SOURCE", help="source name or folder")
+    p.set_defaults(func=run_remove)
+
+    p = sub.add_parser("sources", help="list sources, online or offline",
+                       description="List sources; checks whether each is plugged in now.")  # fmt: skip
+    add_json_flag(p)
+    p.set_defaults(func=run_sources)
+
+
+def _default_name(path: bytes, taken: set[str]) -> str:
+    base = os.fsdecode(os.path.basename(path.rstrip(b"/"))) or "root"
+    base = base.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("/", "_")
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def run_add(ctx: Context) -> int:
+    from indexer.volumes import identify
+
+    args = ctx.args
+    if args.name and len(args.folders) > 1:
+        raise GallerfsError("--name can only be used with a single FOLDER")
+    checked = []
+    for folder in args.folders:
+        path = os.fsencode(os.path.abspath(os.path.expanduser(folder)))
+        shown = printable(path)
+        if not os.path.exists(path):
+            raise GallerfsError(f"{shown}: no such folder")
+        if not os.path.isdir(path):
+            raise GallerfsError(f"{shown}: not a folder")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise GallerfsError(f"{shown}: permission denied")
+        checked.append(os.path.realpath(path))
+    db = ctx.open_db()
+    added = []
+    for path in checked:
+        taken = {s.name for s in sources_db.list_sources(db)}
+        name = args.name or _default_name(path, taken)
+        ident = identify(path)
+        source = sources_db.add_source(
+            db, name=name, path=path, mount_point=ident.mount_point, fs_uuid=ident.fs_uuid,
+            fs_type=ident.fs_type, device=ident.device, root_inode=ident.root_inode,
+        )  # fmt: skip
+        added.append({"name": source.name, "path": source.path, "fs_type": source.fs_type,
+                      "fs_uuid": source.fs_uuid, "mount_point": source.mount_point})  # fmt: skip
+    ctx.emit(added, lambda rows: "\n".join(
+        f"added source {r['name']!r}: {printable(r['path'])}" for r in rows) +
+        "\nrun 'gallerfs index' to index it")  # fmt: skip
+    return 0
+
+
+def run_remove(ctx: Context) -> int:
+    db = ctx.open_db()
+    source = sources_db.find_source(db, ctx.args.source)
+    count = sources_db.remove_source(db, source.id)
+    print(f"removed source {source.name!r} and {count} index entries; no file on disk was touched")
+    return 0
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
+
+
+def run_sources(ctx: Context) -> int:
+    from indexer.scanner import refresh_presence
+
+    db = ctx.open_db()
+    counts = files_db.files_per_source(db)
+    rows = []
+    for source in sources_db.list_sources(db):
+        source = refresh_presence(db, source)
+        rows.append({
+            "name": source.name, "path": source.path, "online": source.online,
+            "offline_reason": source.offline_reason, "files": counts.get(source.id, 0),
+            "fs_type": source.fs_type, "fs_uuid": source.fs_uuid, "mount_point": source.mount_point,
+            "last_scan_at": source.last_scan_at, "last_seen_at": source.last_seen_at,
+        })  # fmt: skip
+
+    def text(rows: list[dict]) -> str:
+        if not rows:
+            return "no sources yet: add one with 'gallerfs add FOLDER'"
+        lines = []
+        for r in rows:
+            state = "online " if r["online"] else "OFFLINE"
+            lines.append(f"{r['name']:<16} {state} {r['files']:>8} files  {printable(r['path'])}  "
+                         f"(scanned {_when(r['last_scan_at'])})")  # fmt: skip
+            if not r["online"]:
+                lines.append(f"{'':<16} {r['offline_reason']}")
+        return "\n".join(lines)
+
+    ctx.emit(rows, text)
+    return 0

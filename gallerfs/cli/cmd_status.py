@@ -1,0 +1,95 @@
+"""gallerfs status / jobs: what the library holds and what it is doing."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from gallerfs.cli.context import Context, add_json_flag, printable
+from gallerfs.db import files as files_db
+from gallerfs.db import jobs as jobs_db
+from gallerfs.db import sources as sources_db
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="counts by kind and state, sources online/offline, active jobs")
+    p.add_argument("--failures", action="store_true", help="also list files and folders that failed")
+    add_json_flag(p)
+    p.set_defaults(func=run_status)
+
+    p = sub.add_parser("jobs", help="recent jobs with state, progress and errors")
+    p.add_argument("--limit", type=int, default=20, help="how many jobs to show (default 20)")
+    add_json_flag(p)
+    p.set_defaults(func=run_jobs)
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def _time(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def job_state(job: jobs_db.Job) -> str:
+    return "interrupted" if jobs_db.is_orphaned(job) else job.state
+
+
+def run_status(ctx: Context) -> int:
+    db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
+    counts = files_db.counts(db)
+    sources = sources_db.list_sources(db)
+    active = jobs_db.list_jobs(db, active_only=True)
+    data = {
+        "library": str(ctx.paths.root),
+        **counts,
+        "sources": [{"name": s.name, "online": s.online, "offline_reason": s.offline_reason} for s in sources],
+        "jobs": [{**j.as_dict(), "state": job_state(j)} for j in active],
+    }
+    if ctx.args.failures:
+        data["failure_list"] = files_db.failures(db, limit=1000)
+
+    def text(d: dict) -> str:
+        lines = [f"library   {d['library']}",
+                 f"files     {d['files']} ({_human_bytes(d['bytes'])}), {d['offline_files']} offline"]  # fmt: skip
+        for kind, v in d["by_kind"].items():
+            lines.append(f"  {kind:<7} {v['files']:>8}  {_human_bytes(v['bytes'])}")
+        st = d["by_state"]
+        lines.append(f"indexed   {st['done']} done, {st['pending']} pending, {st['error']} with errors")
+        lines.append(f"albums    {d['albums']}, favourites {d['favourites']}, with GPS {d['with_gps']}")
+        for s in d["sources"]:
+            lines.append(f"source    {s['name']}: " + ("online" if s["online"] else f"OFFLINE ({s['offline_reason']})"))
+        for j in d["jobs"]:
+            lines.append(f"job       #{j['id']} {j['kind']} {j['state']} {j['done']}/{j['total']}")
+        for f in d.get("failure_list", []):
+            lines.append(f"failed    [{f['source']}] {printable(f['path']) or '.'}: {f['stage']}: {f['error']}")
+        return "\n".join(lines)
+
+    ctx.emit(data, text)
+    return 0
+
+
+def run_jobs(ctx: Context) -> int:
+    db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
+    names = {s.id: s.name for s in sources_db.list_sources(db)}
+    jobs = jobs_db.list_jobs(db, limit=ctx.args.limit)
+    data = [{**j.as_dict(), "state": job_state(j), "source": names.get(j.source_id)} for j in jobs]
+
+    def text(rows: list[dict]) -> str:
+        if not rows:
+            return "no jobs yet"
+        out = [f"{'id':>5} {'kind':<8} {'state':<12} {'progress':>13} {'failed':>6}  {'started':<19}  source"]
+        for r in rows:
+            out.append(f"{r['id']:>5} {r['kind']:<8} {r['state']:<12} {r['done']:>6}/{r['total']:<6} "
+                       f"{r['failed']:>6}  {_time(r['started_at']):<19}  {r['source'] or ''}")  # fmt: skip
+            if r["last_error"]:
+                out.append(f"{'':>5} last error: {r['last_error']}")
+        return "\n".join(out)
+
+    ctx.emit(data, text)
+    return 0

@@ -1,0 +1,339 @@
+"""Files and their phase-2 results: the writes the indexer makes, and the reads it needs."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, NewType, Sequence
+
+from gallerfs.db.connection import Database
+
+FileId = NewType("FileId", int)
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """What phase 1 learns about a file from its directory entry."""
+
+    relpath: bytes
+    kind: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    device: int
+    inode: int
+
+    @property
+    def dir(self) -> bytes:
+        return self.relpath.rpartition(b"/")[0]
+
+    @property
+    def name(self) -> bytes:
+        return self.relpath.rpartition(b"/")[2]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: FileId
+    source_id: int
+    relpath: bytes
+    kind: str
+    size: int
+    mtime_ns: int
+    device: int
+    inode: int
+    state: str
+    content_hash: str | None
+
+
+_FILE_COLUMNS = "id, source_id, relpath, kind, size, mtime_ns, device, inode, state, content_hash"
+
+METADATA_COLUMNS = (
+    "taken_at", "utc_offset", "taken_source", "sort_time", "make", "model", "lens", "f_number",
+    "exposure_time", "iso", "focal_length", "width", "height", "orientation", "latitude", "longitude",
+    "altitude", "duration", "format", "mime", "extra",
+)  # fmt: skip
+
+
+def get_file(db: Database, file_id: int) -> FileRow | None:
+    rows = db.tuples(f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (file_id,))
+    return FileRow(*rows[0]) if rows else None
+
+
+def file_by_path(db: Database, source_id: int, relpath: bytes) -> FileRow | None:
+    rows = db.tuples(f"SELECT {_FILE_COLUMNS} FROM files WHERE source_id = ? AND relpath = ?", (source_id, relpath))
+    return FileRow(*rows[0]) if rows else None
+
+
+def count_files(db: Database, source_id: int) -> int:
+    return int(db.value("SELECT count(*) FROM files WHERE source_id = ?", (source_id,)))
+
+
+# -- phase 1 -------------------------------------------------------------------
+
+def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> None:
+    """Insert files never seen before (first walk of a source)."""
+    now = time.time()
+    db.executemany(
+        "INSERT INTO files (source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, "
+        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (source_id, relpath) DO NOTHING",
+        [(source_id, e.relpath, e.dir, e.name, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode, now)
+         for e in entries],
+    )  # fmt: skip
+
+
+def upsert_scanned(db: Database, source_id: int, entry: ScannedFile) -> tuple[FileId, bool]:
+    """Record one file seen on disk; returns (id, needs phase 2).
+
+    A file whose size or mtime changed goes back to 'pending' so phase 2 redoes it.
+    """
+    row = db.tuples(
+        "SELECT id, size, mtime_ns, state FROM files WHERE source_id = ? AND relpath = ?", (source_id, entry.relpath)
+    )
+    if not row:
+        insert_new(db, source_id, [entry])
+        return FileId(db.last_rowid()), True
+    file_id, size, mtime_ns, state = row[0]
+    if size != entry.size or mtime_ns != entry.mtime_ns:
+        mark_changed(db, file_id, entry)
+        return FileId(file_id), True
+    db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (entry.device, entry.inode, file_id))
+    return FileId(file_id), state == "pending"
+
+
+def mark_changed(db: Database, file_id: int, entry: ScannedFile) -> None:
+    """The file's content changed: keep its id (albums, favourites), redo phase 2."""
+    db.execute(
+        "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, device = ?, inode = ?, kind = ?, state = 'pending', "
+        "error = NULL, content_hash = NULL, partial_hash = NULL, phash = NULL, dhash = NULL, attempts = 0 "
+        "WHERE id = ?",
+        (entry.size, entry.mtime_ns, entry.ctime_ns, entry.device, entry.inode, entry.kind, file_id),
+    )
+
+
+def move_file(db: Database, file_id: int, source_id: int, entry: ScannedFile) -> None:
+    """The file moved (same inode, or same content): keep the row and everything that points at it."""
+    db.execute("DELETE FROM files WHERE source_id = ? AND relpath = ? AND id != ?", (source_id, entry.relpath, file_id))
+    db.execute(
+        "UPDATE files SET source_id = ?, relpath = ?, dir = ?, name = ?, device = ?, inode = ?, ctime_ns = ? "
+        "WHERE id = ?",
+        (source_id, entry.relpath, entry.dir, entry.name, entry.device, entry.inode, entry.ctime_ns, file_id),
+    )
+    row = db.tuples("SELECT size, mtime_ns FROM files WHERE id = ?", (file_id,))
+    if row and (row[0][0] != entry.size or row[0][1] != entry.mtime_ns):
+        mark_changed(db, file_id, entry)
+
+
+def move_folder(db: Database, source_id: int, old_dir: bytes, new_dir: bytes) -> int:
+    """A folder was renamed or moved inside a source: rewrite the paths of everything under it."""
+    old_prefix, new_prefix = old_dir + b"/", new_dir + b"/"
+    rows = db.tuples(
+        "SELECT id, relpath FROM files WHERE source_id = ? AND substr(relpath, 1, ?) = ?",
+        (source_id, len(old_prefix), old_prefix),
+    )
+    for file_id, relpath in rows:
+        new_rel = new_prefix + relpath[len(old_prefix):]
+        db.execute(
+            "UPDATE files SET relpath = ?, dir = ?, name = ? WHERE id = ?",
+            (new_rel, new_rel.rpartition(b"/")[0], new_rel.rpartition(b"/")[2], file_id),
+        )
+    return len(rows)
+
+
+def delete_files(db: Database, file_ids: Iterable[int]) -> int:
+    ids = list(file_ids)
+    db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in ids])
+    return len(ids)
+
+
+def delete_under(db: Database, source_id: int, relpath: bytes) -> list[FileId]:
+    """Delete the file at relpath, or every file under the folder relpath; returns their ids."""
+    prefix = relpath + b"/"
+    ids = [r[0] for r in db.tuples(
+        "SELECT id FROM files WHERE source_id = ? AND (relpath = ? OR substr(relpath, 1, ?) = ?)",
+        (source_id, relpath, len(prefix), prefix),
+    )]  # fmt: skip
+    delete_files(db, ids)
+    return [FileId(i) for i in ids]
+
+
+# -- reconciling a walk with the index -------------------------------------
+
+def begin_walk(db: Database) -> None:
+    """Scratch tables for one walk: what was seen, and what is new."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS walk_seen (relpath BLOB PRIMARY KEY) WITHOUT ROWID")
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS walk_new (relpath BLOB PRIMARY KEY, kind TEXT, size INTEGER, "
+        "mtime_ns INTEGER, ctime_ns INTEGER, device INTEGER, inode INTEGER) WITHOUT ROWID"
+    )
+    db.execute("DELETE FROM walk_seen")
+    db.execute("DELETE FROM walk_new")
+
+
+def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> int:
+    """Note a batch of walked files: known ones are updated in place, new ones staged. Returns changed count."""
+    db.executemany("INSERT OR IGNORE INTO walk_seen (relpath) VALUES (?)", [(e.relpath,) for e in entries])
+    known = {
+        r[0]: r[1:]
+        for r in db.tuples(
+            f"SELECT relpath, id, size, mtime_ns FROM files WHERE source_id = ? AND relpath IN "
+            f"({','.join('?' * len(entries))})",
+            (source_id, *[e.relpath for e in entries]),
+        )
+    } if entries else {}
+    changed = 0
+    for e in entries:
+        if e.relpath in known:
+            file_id, size, mtime_ns = known[e.relpath]
+            if size != e.size or mtime_ns != e.mtime_ns:
+                mark_changed(db, file_id, e)
+                changed += 1
+            else:
+                db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
+        else:
+            db.execute(
+                "INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (e.relpath, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode),
+            )
+    return changed
+
+
+def unseen_files(db: Database, source_id: int) -> list[FileRow]:
+    """Indexed files of the source that the walk did not find."""
+    return [FileRow(*r) for r in db.tuples(
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE source_id = ? AND relpath NOT IN (SELECT relpath FROM walk_seen)",
+        (source_id,),
+    )]  # fmt: skip
+
+
+def staged_new(db: Database) -> list[ScannedFile]:
+    return [ScannedFile(*r) for r in db.tuples(
+        "SELECT relpath, kind, size, mtime_ns, ctime_ns, device, inode FROM walk_new ORDER BY relpath"
+    )]  # fmt: skip
+
+
+def end_walk(db: Database) -> None:
+    db.execute("DELETE FROM walk_seen")
+    db.execute("DELETE FROM walk_new")
+
+
+# -- phase 2 -------------------------------------------------------------------
+
+def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str]]:
+    """(id, source_id, relpath, kind) of files waiting for phase 2 on online sources, by id."""
+    return db.tuples(
+        "SELECT f.id, f.source_id, f.relpath, f.kind FROM files f JOIN sources s ON s.id = f.source_id "
+        "WHERE f.state = 'pending' AND s.online = 1 AND f.id > ? ORDER BY f.id LIMIT ?",
+        (after_id, limit),
+    )
+
+
+def count_pending(db: Database) -> int:
+    return int(db.value(
+        "SELECT count(*) FROM files f JOIN sources s ON s.id = f.source_id WHERE f.state = 'pending' AND s.online = 1"
+    ))  # fmt: skip
+
+
+def retry_failed(db: Database) -> int:
+    """Put every file whose phase 2 failed back in the queue."""
+    with db.transaction():
+        db.execute("UPDATE files SET state = 'pending', attempts = 0 WHERE state = 'error'")
+        return db.changes()
+
+
+def mark_attempt(db: Database, file_ids: Sequence[int]) -> None:
+    """Count a phase-2 run of these files before it starts (resumption is then auditable)."""
+    db.executemany("UPDATE files SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in file_ids])
+
+
+def store_result(
+    db: Database,
+    file_id: int,
+    *,
+    metadata: dict[str, Any] | None,
+    content_hash: str | None,
+    partial_hash: str | None,
+    phash: int | None,
+    dhash: int | None,
+    error: str | None,
+    expected_size: int | None = None,
+) -> bool:
+    """Record phase 2 for one file. Skipped (returns False) if the file changed or vanished meanwhile."""
+    current = db.tuples("SELECT size, state FROM files WHERE id = ?", (file_id,))
+    if not current or (expected_size is not None and current[0][0] != expected_size):
+        return False
+    if metadata is not None:
+        values = [metadata.get(c) for c in METADATA_COLUMNS]
+        extra_index = METADATA_COLUMNS.index("extra")
+        if values[extra_index] is not None and not isinstance(values[extra_index], str):
+            values[extra_index] = json.dumps(values[extra_index], default=str)
+        db.execute(
+            f"INSERT OR REPLACE INTO metadata (file_id, {', '.join(METADATA_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(METADATA_COLUMNS))})",
+            (file_id, *values),
+        )
+    db.execute(
+        "UPDATE files SET state = ?, error = ?, content_hash = ?, partial_hash = ?, phash = ?, dhash = ?, "
+        "indexed_at = ? WHERE id = ?",
+        ("error" if error else "done", error, content_hash, partial_hash, phash, dhash, time.time(), file_id),
+    )
+    return True
+
+
+def record_failure(
+    db: Database, *, source_id: int | None, file_id: int | None, job_id: int | None, path: bytes, stage: str, error: str
+) -> None:
+    if file_id is not None:
+        db.execute("DELETE FROM failures WHERE file_id = ? AND stage = ?", (file_id, stage))
+    elif source_id is not None:
+        db.execute("DELETE FROM failures WHERE source_id = ? AND path = ? AND stage = ?", (source_id, path, stage))
+    db.execute(
+        "INSERT INTO failures (source_id, file_id, job_id, path, stage, error, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (source_id, file_id, job_id, path, stage, error, time.time()),
+    )
+
+
+def clear_failures(db: Database, file_id: int) -> None:
+    db.execute("DELETE FROM failures WHERE file_id = ?", (file_id,))
+
+
+def clear_walk_failures(db: Database, source_id: int) -> None:
+    db.execute("DELETE FROM failures WHERE source_id = ? AND file_id IS NULL AND stage = 'walk'", (source_id,))
+
+
+def failures(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    return db.rows(
+        "SELECT fl.id, s.name AS source, fl.path, fl.stage, fl.error, fl.at, fl.file_id, fl.job_id "
+        "FROM failures fl LEFT JOIN sources s ON s.id = fl.source_id ORDER BY fl.id DESC LIMIT ?",
+        (limit,),
+    )
+
+
+def metadata_of(db: Database, file_id: int) -> dict[str, Any] | None:
+    return db.row("SELECT * FROM metadata WHERE file_id = ?", (file_id,))
+
+
+def counts(db: Database) -> dict[str, Any]:
+    """Counts for 'gallerfs status': by kind and state, with bytes."""
+    by_kind = {k: {"files": n, "bytes": b or 0} for k, n, b in db.tuples(
+        "SELECT kind, count(*), sum(size) FROM files GROUP BY kind ORDER BY kind")}  # fmt: skip
+    by_state = dict(db.tuples("SELECT state, count(*) FROM files GROUP BY state"))
+    offline = int(db.value(
+        "SELECT count(*) FROM files f JOIN sources s ON s.id = f.source_id WHERE s.online = 0"))  # fmt: skip
+    return {
+        "files": int(db.value("SELECT count(*) FROM files")),
+        "bytes": int(db.value("SELECT coalesce(sum(size), 0) FROM files")),
+        "by_kind": by_kind,
+        "by_state": {s: by_state.get(s, 0) for s in ("pending", "done", "error")},
+        "offline_files": offline,
+        "with_gps": int(db.value("SELECT count(*) FROM metadata WHERE latitude IS NOT NULL")),
+        "albums": int(db.value("SELECT count(*) FROM albums")),
+        "favourites": int(db.value("SELECT count(*) FROM favourites")),
+        "failures": int(db.value("SELECT count(*) FROM failures")),
+    }
+
+
+def files_per_source(db: Database) -> dict[int, int]:
+    return dict(db.tuples("SELECT source_id, count(*) FROM files GROUP BY source_id"))

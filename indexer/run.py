@@ -1,0 +1,111 @@
+"""Running the indexing jobs in order: phase 1 per source, then phase 2, then later stages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gallerfs.config import Settings
+from gallerfs.db import files as files_db
+from gallerfs.db import jobs as jobs_db
+from gallerfs.db import sources as sources_db
+from gallerfs.db.connection import Database
+from gallerfs.db.sources import Source
+from gallerfs.paths import LibraryPaths
+from indexer.pipeline import Phase2
+from indexer.scanner import ScanReport, scan_source
+
+log = logging.getLogger(__name__)
+
+# Stages after phase 2 (e.g. CLIP embeddings) register here: fn(db, paths, settings, progress) -> dict.
+LATER_STAGES: list[tuple[str, Callable[..., dict[str, Any]]]] = []
+
+
+@dataclass
+class IndexReport:
+    scans: list[ScanReport] = field(default_factory=list)
+    processed: int = 0
+    failed: int = 0
+    stages: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources": [s.as_dict() for s in self.scans],
+            "processed": self.processed,
+            "failed": self.failed,
+            "stages": self.stages,
+        }
+
+
+class Progress:
+    """A tqdm bar on a terminal, silence elsewhere."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+
+    def start(self, desc: str, total: int | None, unit: str = "file") -> Callable[[int], None]:
+        self.close()
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+            return self._bar.update
+        return lambda n: None
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def scan_sources(db: Database, sources: list[Source], progress: Progress, *, allow_empty: bool = False,
+                 batch_size: int = 500) -> list[ScanReport]:  # fmt: skip
+    reports = []
+    for source in sources:
+        job = jobs_db.claim(db, "scan", source.id)
+        update = progress.start(f"scan {source.name}", None)
+        try:
+            report = scan_source(db, source, job_id=job.id, allow_empty=allow_empty, on_progress=update,
+                                 batch_size=batch_size)  # fmt: skip
+        except BaseException as exc:
+            jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            progress.close()
+        state = "done" if report.online else "cancelled"
+        jobs_db.finish(db, job.id, state, None if report.online else f"offline: {report.offline_reason}")
+        reports.append(report)
+    return reports
+
+
+def process_pending(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> tuple[int, int]:
+    pending = files_db.count_pending(db)
+    job = jobs_db.claim(db, "process")
+    with db.transaction():
+        jobs_db.set_total(db, job.id, job.done + pending)
+    update = progress.start("index", pending)
+    try:
+        report = Phase2(db, paths, settings, job.id, on_progress=update).run()
+    except BaseException as exc:
+        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    jobs_db.finish(db, job.id, "done")
+    return report.processed, report.failed
+
+
+def index_library(db: Database, paths: LibraryPaths, settings: Settings, sources: list[Source] | None = None,
+                  *, show_progress: bool = True, scan: bool = True) -> IndexReport:  # fmt: skip
+    progress = Progress(show_progress)
+    report = IndexReport()
+    chosen = sources if sources is not None else sources_db.list_sources(db)
+    if scan:
+        report.scans = scan_sources(db, chosen, progress)
+    report.processed, report.failed = process_pending(db, paths, settings, progress)
+    for name, stage in LATER_STAGES:
+        report.stages[name] = stage(db, paths, settings, progress)
+    return report
