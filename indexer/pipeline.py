@@ -68,11 +68,19 @@ def _crashed(reason: str) -> FileResult:
     return FileResult(None, None, None, None, None, (), (("decode", reason),))
 
 
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: workers start clean, without the parent's threads (watchdog, trio) or its SQLite handle.
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+
+
 class Phase2:
     """Runs phase 2 over the pending files of the library."""
 
     def __init__(self, db: Database, paths: LibraryPaths, settings: Settings, job_id: int | None,
-                 on_progress: Callable[[int], None] | None = None) -> None:  # fmt: skip
+                 on_progress: Callable[[int], None] | None = None,
+                 pool: ProcessPoolExecutor | None = None) -> None:  # fmt: skip
+        """A pool passed in (the watcher keeps one alive) is left running; see :attr:`pool`."""
         self.db = db
         self.paths = paths
         self.settings = settings
@@ -80,10 +88,11 @@ class Phase2:
         self.on_progress = on_progress
         self.report = Phase2Report()
         self._roots = {s.id: s.path for s in sources_db.list_sources(db)}
+        self.pool = pool
+        self._owns_pool = pool is None
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
-        ctx = multiprocessing.get_context("forkserver")
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        return make_pool(workers)
 
     def _next_tasks(self, after_id: int, limit: int) -> list[Task]:
         rows = files_db.pending_batch(self.db, after_id, limit)
@@ -108,7 +117,7 @@ class Phase2:
         last_id = 0
         inflight: dict[Future[FileResult], Task] = {}
         results: list[tuple[Task, FileResult]] = []
-        pool = self._pool(workers)
+        pool = self.pool or self._pool(workers)
         try:
             while True:
                 while len(inflight) < window:
@@ -138,13 +147,18 @@ class Phase2:
                         results.append((task, self._isolated(task)))
                     inflight.clear()
                     pool = self._pool(workers)
+                    self.pool = pool
                 if len(results) >= batch_size:
                     self._commit(results)
                     results = []
             if results:
                 self._commit(results)
         finally:
-            pool.shutdown(cancel_futures=True)
+            if self._owns_pool:
+                pool.shutdown(cancel_futures=True)
+                self.pool = None
+            else:
+                self.pool = pool
         return self.report
 
     def _isolated(self, task: Task) -> FileResult:
