@@ -1,0 +1,212 @@
+"""gallerfs duplicates: list exact and near-duplicate sets, review them, trash copies safely."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+from gallerfs.cli.context import Context, add_json_flag, printable
+from gallerfs.db import duplicates as dupdb
+from gallerfs.db import sources as sources_db
+from gallerfs.db.connection import Database
+from gallerfs.db.duplicates import DupFile
+from gallerfs.errors import GallerfsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "duplicates",
+        help="exact and near-duplicate sets; review them and trash copies",
+        description="List duplicate sets: exact copies (same bytes), then near duplicates (resized, re-encoded, "
+        "cropped, burst shots). Each set shows its suggested keeper (*) and the space trashing the others frees. "
+        "Copies go to the desktop trash, never the last verified copy of a set.",
+    )
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--exact", action="store_true", help="only exact copies")
+    kind.add_argument("--near", action="store_true", help="only near duplicates")
+    add_json_flag(p)
+    p.set_defaults(func=run_list)
+    dsub = p.add_subparsers(dest="duplicates_command", metavar="ACTION", title="actions")
+
+    r = dsub.add_parser("review", help="step through the sets with the keyboard (terminal UI)")
+    rkind = r.add_mutually_exclusive_group()
+    rkind.add_argument("--exact", action="store_true", help="only exact copies")
+    rkind.add_argument("--near", action="store_true", help="only near duplicates")
+    r.set_defaults(func=run_review)
+
+    t = dsub.add_parser("trash", help="move one copy to the desktop trash (refused for the last copy)")
+    t.add_argument("target", metavar="PATH|ID", help="the original's path, or its library id")
+    add_json_flag(t)
+    t.set_defaults(func=run_trash)
+
+    k = dsub.add_parser("keep", help="make this copy the keeper of its set (overrides the suggestion)")
+    k.add_argument("target", metavar="PATH|ID", help="the original's path, or its library id")
+    k.set_defaults(func=run_keep)
+
+    h = dsub.add_parser("trashed", help="list the copies gallerfs moved to the trash")
+    add_json_flag(h)
+    h.set_defaults(func=run_trashed)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def file_date(f: DupFile) -> str:
+    if f.taken_at:
+        return f.taken_at.replace("T", " ")[:19]
+    return dt.datetime.fromtimestamp(f.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S") + " (file time)"
+
+
+def dimensions(f: DupFile) -> str:
+    return f"{f.width}x{f.height}" if f.width and f.height else "?x?"
+
+
+def member_json(f: DupFile, keeper: bool) -> dict[str, Any]:
+    return {
+        "id": f.id, "keeper": keeper, "source": f.source_name, "online": f.online, "path": f.path,
+        "relpath": f.relpath, "size": f.size, "width": f.width, "height": f.height, "taken_at": f.taken_at,
+        "format": f.format, "camera": " ".join(x for x in (f.make, f.model) if x) or None,
+        "content_hash": f.content_hash,
+    }  # fmt: skip
+
+
+def set_json(number: int, s: Any) -> dict[str, Any]:
+    return {
+        "number": number, "kind": s.kind, "key": s.key, "copies": len(s.members), "reclaimable": s.reclaimable,
+        "keeper_chosen": s.keeper_chosen, "distance": s.distance,
+        "members": [member_json(m, i == 0) for i, m in enumerate(s.members)],
+    }  # fmt: skip
+
+
+def _settings_and_db(ctx: Context) -> Database:
+    if not ctx.paths.db.exists():
+        raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")
+    return ctx.open_db()
+
+
+def run_list(ctx: Context) -> int:
+    from indexer.duplicates.exact import HashStats
+    from indexer.duplicates.sets import find_sets
+
+    db = _settings_and_db(ctx)
+    stats = HashStats()
+    want_exact, want_near = not ctx.args.near, not ctx.args.exact
+    sets = find_sets(db, ctx.settings, exact=want_exact, near=want_near, stats=stats)
+    numbered = [set_json(i + 1, s) for i, s in enumerate(sets)]
+    data: dict[str, Any] = {}
+    if want_exact:
+        data["exact"] = [s for s in numbered if s["kind"] == "exact"]
+    if want_near:
+        data["near"] = [s for s in numbered if s["kind"] == "near"]
+    data["reclaimable"] = sum(s["reclaimable"] for s in numbered)
+    data["hashing"] = {"candidates": stats.candidates, "partial_hashed": stats.partial_hashed,
+                       "full_hashed": stats.full_hashed, "bytes_read": stats.bytes_read,
+                       "unverified": len(stats.unverified)}  # fmt: skip
+    ctx.emit(data, _list_text)
+    return 0
+
+
+def _list_text(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for kind, title in (("exact", "exact copies"), ("near", "near duplicates")):
+        if kind not in data:
+            continue
+        sets = data[kind]
+        total = sum(s["reclaimable"] for s in sets)
+        lines.append(f"{title}: {len(sets)} sets, {human_bytes(total)} reclaimable")
+        for s in sets:
+            first = s["members"][0]
+            name = os.path.basename(os.fsdecode(first["path"]))
+            lines.append(f"#{s['number']:<4} {printable(name)}  {s['copies']} copies, "
+                         f"{human_bytes(s['reclaimable'])} reclaimable")  # fmt: skip
+            for m in s["members"]:
+                mark = "*" if m["keeper"] else " "
+                where = m["source"] + ("" if m["online"] else ", offline")
+                dims = f"{m['width']}x{m['height']}" if m["width"] else "?x?"
+                lines.append(f"   {mark} [{m['id']}] {printable(m['path'])}  ({where})  {human_bytes(m['size'])}  "
+                             f"{dims}  {(m['taken_at'] or '').replace('T', ' ')}")  # fmt: skip
+        lines.append("")
+    if data["hashing"]["unverified"]:
+        lines.append(f"{data['hashing']['unverified']} files on offline drives have no hash yet and were not compared")
+    lines.append("* = suggested keeper; 'gallerfs duplicates review' to step through, "
+                 "'gallerfs duplicates trash ID' to trash a copy")  # fmt: skip
+    return "\n".join(lines)
+
+
+def resolve_target(db: Database, target: str) -> DupFile:
+    """A library file by id, or by the absolute path of its original."""
+    if target.isdigit() and not os.path.exists(target):
+        found = dupdb.file_info(db, int(target))
+        if found is None:
+            raise GallerfsError(f"no file with id {target} in the library")
+        return found
+    path = os.fsencode(os.path.abspath(os.path.expanduser(target)))
+    source = sources_db.source_containing(db, path)
+    if source is None:
+        raw = os.path.realpath(path)
+        source = sources_db.source_containing(db, raw)
+        path = raw
+    if source is None:
+        raise GallerfsError(f"{printable(path)} is not inside any source")
+    relpath = path[len(source.path.rstrip(b"/")) + 1 :]
+    found = dupdb.file_at(db, source.id, relpath)
+    if found is None:
+        raise GallerfsError(f"{printable(path)} is not in the library")
+    return found
+
+
+def run_trash(ctx: Context) -> int:
+    from indexer.duplicates.remove import trash_copy
+
+    db = _settings_and_db(ctx)
+    item = resolve_target(db, ctx.args.target)
+    outcome = trash_copy(db, ctx.settings, item.id)
+    data = {"trashed": outcome.file.path, "id": outcome.file.id, "trash_path": outcome.trash_path,
+            "trashinfo": outcome.trashinfo_path, "kept": outcome.kept.path, "set_kind": outcome.set_kind,
+            "record": outcome.record_id}  # fmt: skip
+    ctx.emit(data, lambda d: f"moved {printable(d['trashed'])} to the trash ({printable(d['trash_path'])}); "
+             f"kept {printable(d['kept'])}")  # fmt: skip
+    return 0
+
+
+def run_keep(ctx: Context) -> int:
+    from indexer.duplicates.sets import set_of
+
+    db = _settings_and_db(ctx)
+    item = resolve_target(db, ctx.args.target)
+    dup_set = set_of(db, ctx.settings, item.id)
+    if dup_set is None:
+        raise GallerfsError(f"{printable(item.path)} has no duplicate in the library")
+    dupdb.set_keeper(db, item.id, [m.id for m in dup_set.members])
+    print(f"{printable(item.path)} is now the keeper of its set of {len(dup_set.members)}")
+    return 0
+
+
+def run_trashed(ctx: Context) -> int:
+    db = _settings_and_db(ctx)
+    records = dupdb.trash_records(db)
+    rows = [{"id": r.id, "file_id": r.file_id, "source": r.source_name, "original": r.original_path,
+             "trash_path": r.trash_path, "trashinfo": r.trashinfo_path, "size": r.size, "set_kind": r.set_kind,
+             "kept": r.kept_path, "trashed_at": r.trashed_at} for r in records]  # fmt: skip
+    ctx.emit(rows, lambda rs: "\n".join(
+        f"{dt.datetime.fromtimestamp(r['trashed_at']):%Y-%m-%d %H:%M}  {printable(r['original'])} -> "
+        f"{printable(r['trash_path'])}" for r in rs) or "nothing trashed yet")  # fmt: skip
+    return 0
+
+
+def run_review(ctx: Context) -> int:
+    from gallerfs.cli.duplicates_review import review
+
+    if not sys.stdin.isatty():
+        raise GallerfsError("'duplicates review' needs a terminal; use 'gallerfs duplicates --json' in scripts")
+    db = _settings_and_db(ctx)
+    return review(db, ctx.settings, exact=not ctx.args.near, near=not ctx.args.exact)

@@ -1,0 +1,199 @@
+"""Queries for duplicate finding: candidate files, hash write-back, keepers, trash records."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from gallerfs.db.connection import Database
+from gallerfs.db.state import bump_generation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DupFile:
+    """A file as the duplicate finder and the review UI see it."""
+
+    id: int
+    source_id: int
+    source_name: str
+    source_path: bytes
+    online: bool
+    relpath: bytes
+    kind: str
+    size: int
+    mtime_ns: int
+    device: int
+    inode: int
+    partial_hash: str | None
+    content_hash: str | None
+    phash: int | None
+    dhash: int | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    format: str | None
+    make: str | None
+    model: str | None
+    ctime_ns: int
+
+    @property
+    def path(self) -> bytes:
+        """The absolute path of the original."""
+        return self.source_path.rstrip(b"/") + b"/" + self.relpath
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+
+_SELECT = """
+SELECT f.id, f.source_id, s.name, s.path, s.online, f.relpath, f.kind, f.size, f.mtime_ns, f.device, f.inode,
+       f.partial_hash, f.content_hash, f.phash, f.dhash, m.width, m.height, m.taken_at, m.format, m.make, m.model,
+       f.ctime_ns
+FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN metadata m ON m.file_id = f.id
+"""
+
+
+def _dup(row: tuple) -> DupFile:
+    values = list(row)
+    values[4] = bool(values[4])
+    return DupFile(*values)
+
+
+def files_sharing_size(db: Database) -> list[DupFile]:
+    """Every non-empty file whose size is not unique in the library (the only exact-duplicate candidates)."""
+    return [_dup(r) for r in db.iter_tuples(
+        _SELECT + "WHERE f.size > 0 AND f.size IN "
+        "(SELECT size FROM files WHERE size > 0 GROUP BY size HAVING count(*) > 1) ORDER BY f.size, f.id"
+    )]  # fmt: skip
+
+
+def files_by_ids(db: Database, ids: Iterable[int]) -> dict[int, DupFile]:
+    wanted = sorted(set(ids))
+    found: dict[int, DupFile] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in db.iter_tuples(_SELECT + f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk):
+            item = _dup(row)
+            found[item.id] = item
+    return found
+
+
+def file_info(db: Database, file_id: int) -> DupFile | None:
+    return files_by_ids(db, [file_id]).get(file_id)
+
+
+def files_with_content(db: Database, content_hash: str, size: int) -> list[DupFile]:
+    return [_dup(r) for r in db.iter_tuples(
+        _SELECT + "WHERE f.content_hash = ? AND f.size = ? ORDER BY f.id", (content_hash, size)
+    )]  # fmt: skip
+
+
+def files_with_size(db: Database, size: int) -> list[DupFile]:
+    return [_dup(r) for r in db.iter_tuples(_SELECT + "WHERE f.size = ? ORDER BY f.id", (size,))]
+
+
+def file_at(db: Database, source_id: int, relpath: bytes) -> DupFile | None:
+    rows = db.tuples(_SELECT + "WHERE f.source_id = ? AND f.relpath = ?", (source_id, relpath))
+    return _dup(rows[0]) if rows else None
+
+
+def perceptual_hashes(db: Database) -> list[tuple[int, int, int | None, int | None, int | None]]:
+    """(id, phash, dhash, width, height) of every file with a perceptual hash."""
+    return db.tuples(
+        "SELECT f.id, f.phash, f.dhash, m.width, m.height FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
+        "WHERE f.phash IS NOT NULL ORDER BY f.id"
+    )
+
+
+def store_hashes(db: Database, updates: Sequence[tuple[int, int, str | None, str | None]]) -> None:
+    """Write back hashes computed while grouping: (file_id, size it had, partial, full).
+
+    A hash is written only where none is stored and the size is still the one hashed.
+    """
+    with db.transaction():
+        for file_id, size, partial, full in updates:
+            db.execute(
+                "UPDATE files SET partial_hash = coalesce(partial_hash, ?), content_hash = coalesce(content_hash, ?) "
+                "WHERE id = ? AND size = ?",
+                (partial, full, file_id, size),
+            )
+
+
+# -- keepers ---------------------------------------------------------------
+
+
+def keeper_choices(db: Database) -> dict[int, float]:
+    """file_id -> when the user chose it as the keeper of its sets."""
+    return dict(db.tuples("SELECT file_id, chosen_at FROM duplicate_keepers"))
+
+
+def set_keeper(db: Database, file_id: int, others: Iterable[int] = ()) -> None:
+    """Make file_id the keeper; the other members of its set lose any earlier choice."""
+    with db.transaction():
+        db.executemany("DELETE FROM duplicate_keepers WHERE file_id = ?", [(i,) for i in others if i != file_id])
+        db.execute(
+            "INSERT OR REPLACE INTO duplicate_keepers (file_id, chosen_at) VALUES (?, ?)", (file_id, time.time())
+        )
+        bump_generation(db)
+
+
+# -- trash -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrashRecord:
+    id: int
+    file_id: int
+    source_name: str
+    relpath: bytes
+    original_path: bytes
+    size: int
+    content_hash: str
+    kept_path: bytes | None
+    set_kind: str
+    trash_path: bytes
+    trashinfo_path: bytes
+    trashed_at: float
+
+
+def record_trashed(
+    db: Database,
+    item: DupFile,
+    *,
+    content_hash: str,
+    kept: DupFile | None,
+    set_kind: str,
+    trash_path: bytes,
+    trashinfo_path: bytes,
+) -> int:
+    """Record the trashing and delete the file's row (cascading to albums, favourites, metadata, keepers)."""
+    with db.transaction():
+        db.execute(
+            "INSERT INTO trash_records (file_id, source_id, source_name, relpath, original_path, size, content_hash, "
+            "kept_file_id, kept_path, set_kind, trash_path, trashinfo_path, trashed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.id, item.source_id, item.source_name, item.relpath, item.path, item.size, content_hash,
+             kept.id if kept else None, kept.path if kept else None, set_kind, trash_path, trashinfo_path,
+             time.time()),
+        )  # fmt: skip
+        record_id = db.last_rowid()
+        _delete_file_row(db, item.id)
+        bump_generation(db)
+    return record_id
+
+
+def _delete_file_row(db: Database, file_id: int) -> None:
+    # Cascades to metadata, albums, favourites, keepers and embeddings (whose trigger drops the vector).
+    db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+
+def trash_records(db: Database, limit: int = 1000) -> list[TrashRecord]:
+    return [TrashRecord(*r) for r in db.tuples(
+        "SELECT id, file_id, source_name, relpath, original_path, size, content_hash, kept_path, set_kind, "
+        "trash_path, trashinfo_path, trashed_at FROM trash_records ORDER BY id DESC LIMIT ?", (limit,)
+    )]  # fmt: skip

@@ -1,0 +1,160 @@
+"""Near duplicates: perceptual-hash neighbours, checked with CLIP where embedded, grouped with a bound.
+
+- Candidate pairs come from multi-index hashing on the 64-bit pHash
+  (`mih.near_pairs`), never from a pass over all pairs.
+- Where both files of a pair have a CLIP embedding, the pair also needs a
+  cosine similarity of at least `min_similarity` (a pHash can collide for
+  different pictures; CLIP rarely agrees with it by accident).
+- Flat images (solid-colour placeholders) all get the same hashes: their
+  dHash is 0 (no pixel brighter than its neighbour). They are never paired
+  through the hash; instead two flat images pair only when their decoded
+  mean colour and aspect ratio match (pixel-identical copies with different
+  metadata do; a white 100x150 and a black 120x80 do not).
+- Groups grow transitively along the closest pairs first (Kruskal order), and
+  two groups merge only while the result stays within `max_group`, so one
+  chain of slightly-different photos cannot swallow the library.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from indexer.duplicates.mih import near_pairs, to_unsigned
+
+log = logging.getLogger(__name__)
+
+FLAT_DHASHES = frozenset({0, -1})
+
+# Checks a batch of candidate pairs (file ids) and returns which to keep.
+PairCheck = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class HashedFile:
+    id: int
+    phash: int
+    dhash: int | None
+
+
+@dataclass(frozen=True)
+class NearGroup:
+    ids: tuple[int, ...]
+    max_distance: int  # the largest pHash distance of the pairs that joined it
+
+
+class _Groups:
+    """Union-find with component sizes and a cap on the merged size."""
+
+    def __init__(self, n: int, cap: int) -> None:
+        self.parent = list(range(n))
+        self.size = [1] * n
+        self.worst = [0] * n
+        self.cap = cap
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def union(self, a: int, b: int, dist: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.size[ra] + self.size[rb] > self.cap:
+            return False
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        self.worst[ra] = max(self.worst[ra], self.worst[rb], dist)
+        return True
+
+
+def group_pairs(n: int, ii: np.ndarray, jj: np.ndarray, dist: np.ndarray, max_group: int) -> list[tuple[list[int], int]]:
+    """Transitive groups (indices, worst distance) from scored pairs, closest pairs first, capped in size."""
+    groups = _Groups(n, max(2, max_group))
+    order = np.lexsort((jj, ii, dist))
+    for a, b, d in zip(ii[order].tolist(), jj[order].tolist(), dist[order].tolist()):
+        groups.union(a, b, d)
+    members: dict[int, list[int]] = defaultdict(list)
+    touched = np.unique(np.concatenate([ii, jj])) if len(ii) else np.empty(0, np.int64)
+    for i in touched.tolist():
+        members[groups.find(i)].append(i)
+    return [(sorted(m), int(groups.worst[root])) for root, m in members.items() if len(m) > 1]
+
+
+def flat_signature(path: bytes | str) -> tuple[int, int, int, int] | None:
+    """(mean R, G, B quantised, aspect ratio ×100) of an image that is flat; None if unreadable or not flat."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (64, 64))
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            width, height = im.size
+            small = np.asarray(im.resize((16, 16)), dtype=np.float64)
+    except Exception as exc:  # any decoder failure: this file just isn't paired
+        log.info("cannot read %s for the flat-image check: %s", os.fsdecode(path), exc)
+        return None
+    if small.reshape(-1, 3).std(axis=0).max() > 2.0:
+        return None
+    r, g, b = (int(round(v / 4)) for v in small.reshape(-1, 3).mean(axis=0))
+    return r, g, b, int(round(100 * width / max(1, height)))
+
+
+def find_near(
+    files: Sequence[HashedFile],
+    *,
+    max_distance: int,
+    max_group: int,
+    check: PairCheck | None = None,
+    flat_path: Callable[[int], bytes | None] | None = None,
+) -> list[NearGroup]:
+    """Near-duplicate groups among files with a perceptual hash.
+
+    check: optional filter over candidate pairs (ids), e.g. the CLIP similarity.
+    flat_path: the readable path of a file id (None when offline), for the flat-image check.
+    """
+    flat = [f for f in files if f.dhash in FLAT_DHASHES]
+    textured = [f for f in files if f.dhash not in FLAT_DHASHES]
+    groups: list[NearGroup] = []
+    if len(textured) > 1:
+        ids = np.asarray([f.id for f in textured], dtype=np.int64)
+        hashes = to_unsigned([f.phash for f in textured])
+        ii, jj, dist = near_pairs(hashes, max_distance)
+        if check is not None and len(ii):
+            keep = check(ids[ii], ids[jj])
+            ii, jj, dist = ii[keep], jj[keep], dist[keep]
+        for members, worst in group_pairs(len(ids), ii, jj, dist, max_group):
+            groups.append(NearGroup(tuple(int(ids[i]) for i in members), worst))
+    if len(flat) > 1 and flat_path is not None:
+        groups.extend(_flat_groups(flat, flat_path, max_group))
+    groups.sort(key=lambda g: g.ids[0])
+    return groups
+
+
+def _flat_groups(flat: Sequence[HashedFile], flat_path: Callable[[int], bytes | None], max_group: int) -> list[NearGroup]:
+    by_signature: dict[tuple[int, int, int, int], list[int]] = defaultdict(list)
+    for f in flat:
+        path = flat_path(f.id)
+        signature = flat_signature(path) if path else None
+        if signature is not None:
+            by_signature[signature].append(f.id)
+    out = []
+    for ids in by_signature.values():
+        ids.sort()
+        for start in range(0, len(ids), max(2, max_group)):
+            chunk = ids[start : start + max(2, max_group)]
+            if len(chunk) > 1:
+                out.append(NearGroup(tuple(chunk), 0))
+    return out

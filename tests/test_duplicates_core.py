@@ -1,0 +1,196 @@
+"""Duplicate finding without the indexer: hashing, MIH, grouping bounds, keepers, the trash."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gallerfs.config import Settings
+from gallerfs.db import duplicates as dupdb
+from gallerfs.db import files as files_db
+from gallerfs.db.connection import Database
+from gallerfs.db.duplicates import DupFile
+from indexer import trash as trash_mod
+from indexer.duplicates.exact import HashStats, find_exact, partial_hash
+from indexer.duplicates.mih import near_pairs
+from indexer.duplicates.near import HashedFile, find_near, group_pairs
+from indexer.duplicates.sets import find_sets, keeper_order
+from indexer.hashing import file_hashes
+from tests.dup_helpers import add_source, scan, store
+
+
+@pytest.fixture()
+def db(tmp_path: Path):
+    (tmp_path / "lib").mkdir()
+    database = Database(tmp_path / "lib" / "library.sqlite3")
+    yield database
+    database.close()
+
+
+def test_partial_hash_matches_the_indexer_format(tmp_path: Path) -> None:
+    for size in (1, 1000, 64 * 1024, 64 * 1024 + 1, 128 * 1024, 128 * 1024 + 1, 300_000):
+        p = tmp_path / f"f{size}"
+        p.write_bytes(os.urandom(size))
+        part, full, nread = partial_hash(str(p), size)
+        want_full, want_partial = file_hashes(str(p))
+        assert part == want_partial
+        assert full in (None, want_full)
+        assert nread == min(size, 128 * 1024) if size > 128 * 1024 else nread == size
+
+
+def test_mih_finds_exactly_the_pairs_brute_force_finds() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 2**63, size=600, dtype=np.int64).view(np.uint64)
+    copies = base.copy()
+    for k in range(len(copies)):
+        for bit in rng.choice(64, size=int(rng.integers(0, 12)), replace=False):
+            copies[k] ^= np.uint64(1 << int(bit))
+    hashes = np.concatenate([base, copies, base[:50]])  # also exact repeats
+    brute = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    for distance in (0, 1, 4, 8, 10, 16):
+        ii, jj, dist = near_pairs(hashes, distance)
+        got = set(zip(ii.tolist(), jj.tolist()))
+        want = {(i, j) for i, j in zip(*np.nonzero(brute <= distance)) if i < j}
+        assert got == want, distance
+        assert (dist <= distance).all()
+
+
+def test_transitive_groups_are_bounded() -> None:
+    # A chain 0-1-2-...-199, each link distance 1: one unbounded group would hold all 200.
+    n = 200
+    ii = np.arange(n - 1)
+    jj = ii + 1
+    groups = group_pairs(n, ii, jj, np.ones(n - 1, dtype=np.int64), max_group=50)
+    assert max(len(g) for g, _ in groups) <= 50
+    assert sum(len(g) for g, _ in groups) == n  # every member still grouped with a neighbour
+    # Closest pairs join first: a tight pair is not split by a loose chain.
+    groups = group_pairs(4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([5, 0, 5]), max_group=2)
+    assert [g for g, _ in groups] == [[1, 2]]
+
+
+def test_flat_images_are_not_grouped_by_their_shared_hash(tmp_path: Path) -> None:
+    from PIL import Image
+
+    paths = {}
+    for i, (colour, size) in enumerate([((255, 255, 255), (100, 150)), ((137, 137, 137), (400, 200)),
+                                        ((0, 0, 255), (100, 100)), ((0, 0, 0), (120, 80)),
+                                        ((255, 255, 255), (100, 150))]):  # fmt: skip
+        p = tmp_path / f"flat{i}.jpg"
+        Image.new("RGB", size, colour).save(p, quality=90)
+        paths[i + 1] = os.fsencode(p)
+    files = [HashedFile(i, 0, 0) for i in paths]  # identical pHash and dHash, as the indexer computes
+    groups = find_near(files, max_distance=8, max_group=50, flat_path=paths.get)
+    assert [g.ids for g in groups] == [(1, 5)]
+    # Offline (no readable path): never grouped.
+    assert find_near(files, max_distance=8, max_group=50, flat_path=lambda i: None) == []
+
+
+def _dup(i: int, **kw) -> DupFile:
+    base = dict(id=i, source_id=1, source_name="s", source_path=b"/p", online=True, relpath=b"a.jpg", kind="image",
+                size=100, mtime_ns=0, device=1, inode=i, partial_hash=None, content_hash=None, phash=None,
+                dhash=None, width=None, height=None, taken_at=None, format=None, make=None, model=None,
+                ctime_ns=0)  # fmt: skip
+    base.update(kw)
+    return DupFile(**base)
+
+
+def test_keeper_order() -> None:
+    big = _dup(1, width=4000, height=3000, size=100)
+    small = _dup(2, width=2000, height=1500, size=900)
+    assert sorted([small, big], key=keeper_order)[0] is big
+    camera = _dup(3, width=100, height=100, make="Canon", size=10)
+    reencode = _dup(4, width=100, height=100, size=50, format="WEBP")
+    assert sorted([reencode, camera], key=keeper_order)[0] is camera
+    larger = _dup(5, width=100, height=100, size=60)
+    assert sorted([reencode, larger], key=keeper_order)[0] is larger
+    early = _dup(6, taken_at="2001-01-01T00:00:00", relpath=b"very/long/path/a.jpg")
+    late = _dup(7, taken_at="2020-01-01T00:00:00")
+    assert sorted([late, early], key=keeper_order)[0] is early
+    short = _dup(8, relpath=b"a.jpg")
+    long = _dup(9, relpath=b"deeper/a.jpg")
+    assert sorted([long, short], key=keeper_order)[0] is short
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_exact_sets_read_only_what_is_needed(db: Database, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    rnd = random.Random(3)
+    body = rnd.randbytes(400_000)
+    _write(src / "a/orig.jpg", body)
+    _write(src / "b/copy.jpg", body)
+    _write(src / "c/copy2.jpg", body)
+    # Same size, same first and last 64 KiB, different middle: partial hashes collide, full hashes do not.
+    tricky = bytearray(body)
+    tricky[200_000] ^= 0xFF
+    _write(src / "d/tricky.jpg", bytes(tricky))
+    # Same size, different head: ruled out by the partial hash alone.
+    other = bytearray(body)
+    other[0] ^= 0xFF
+    _write(src / "e/other.jpg", bytes(other))
+    unique_total = 0
+    for k in range(30):
+        data = rnd.randbytes(10_000 + 997 * k)
+        unique_total += len(data)
+        _write(src / f"u/unique{k}.jpg", data)
+    small = rnd.randbytes(5000)
+    _write(src / "s/small1.png", small)
+    _write(src / "s/small2.png", small)
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    # The index already knows one copy's hashes; the others have none (phase 2 not run).
+    store(db, ids["a/orig.jpg"], src / "a/orig.jpg")
+    stats = HashStats()
+    sets = find_exact(db, stats)
+    got = sorted(sorted(os.fsdecode(m.relpath) for m in s.members) for s in sets)
+    assert got == [["a/orig.jpg", "b/copy.jpg", "c/copy2.jpg"], ["s/small1.png", "s/small2.png"]]
+    # Never a byte of the unique-size files; whole files only for the partial-hash collisions.
+    assert stats.full_hashed == 3  # copy, copy2, tricky (other is ruled out by its partial hash)
+    assert stats.bytes_read == 4 * 128 * 1024 + 3 * 400_000 + 2 * 5000
+    assert stats.bytes_read < 3 * 400_000 + 4 * 400_000
+    # Hashes were written back: a second pass reads nothing.
+    again = HashStats()
+    assert len(find_exact(db, again)) == 2
+    assert again.bytes_read == 0
+    row = files_db.get_file(db, ids["b/copy.jpg"])
+    assert row is not None and row.content_hash == file_hashes(str(src / "b/copy.jpg"))[0]
+
+
+def test_keeper_override_is_stored(db: Database, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    data = os.urandom(2000)
+    _write(src / "x/short.jpg", data)
+    _write(src / "longer/name/here.jpg", data)
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    [s] = find_sets(db, Settings(), near=False)
+    assert os.fsdecode(s.keeper.relpath) == "x/short.jpg" and not s.keeper_chosen
+    dupdb.set_keeper(db, ids["longer/name/here.jpg"], [m.id for m in s.members])
+    [s] = find_sets(db, Settings(), near=False)
+    assert os.fsdecode(s.keeper.relpath) == "longer/name/here.jpg" and s.keeper_chosen
+
+
+def test_trash_to_home_trash_with_trashinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data_home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    victim = tmp_path / "photos" / "IMG 1 é.jpg"
+    _write(victim, b"x" * 10)
+    first = trash_mod.trash(os.fsencode(victim))
+    trash_mod.verify(first)
+    assert not victim.exists()
+    assert first.trash_path == os.fsencode(data_home / "Trash" / "files" / "IMG 1 é.jpg")
+    info = Path(os.fsdecode(first.trashinfo_path)).read_text()
+    assert info.startswith("[Trash Info]\nPath=") and "IMG%201%20%C3%A9.jpg" in info and "DeletionDate=" in info
+    # A second file with the same name gets a new trash name; both stay restorable.
+    _write(victim, b"y" * 10)
+    second = trash_mod.trash(os.fsencode(victim))
+    assert second.trash_path != first.trash_path
+    assert trash_mod.read_trashinfo(second.trashinfo_path)[0] == os.fsencode(victim)
+    assert Path(os.fsdecode(second.trash_path)).read_bytes() == b"y" * 10
