@@ -1,0 +1,1 @@
+"""CLIP on onnxruntime: tokenizer, image preprocessing and the two model towers."""
