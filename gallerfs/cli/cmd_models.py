@@ -1,0 +1,135 @@
+"""``gallerfs models install | import DIR | list | verify`` — the CLIP model, installed once.
+
+The model is the only thing gallerfs ever downloads, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from gallerfs.cli.context import Context, add_json_flag
+from gallerfs.errors import GallerfsError
+from models import manifest as manifest_mod
+from models import store
+from models.download import Progress
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="install, import, list and verify the CLIP model used by search")
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser("install", help="download the CLIP model from its public hub and verify its checksums")
+    p.add_argument("name", nargs="?", help="model to install (default: the manifest's default)")
+    p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
+    p.add_argument("--mirror", metavar="URL", help="fetch the files from URL/<file name> instead of the manifest URLs")
+    add_json_flag(p)
+    p.set_defaults(func=run_install)
+
+    p = sub.add_parser("import", help="install the model from files on disk (offline machines)")
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding the model's ONNX files")
+    p.add_argument("name", nargs="?", help="model the files belong to (default: the manifest's default)")
+    p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
+    add_json_flag(p)
+    p.set_defaults(func=run_import)
+
+    p = sub.add_parser("list", help="models known to the manifest and installed in this library")
+    p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
+    add_json_flag(p)
+    p.set_defaults(func=run_list)
+
+    p = sub.add_parser("verify", help="check the installed model's files against their sha256")
+    add_json_flag(p)
+    p.set_defaults(func=run_verify)
+
+
+def _progress_bars(enabled: bool) -> Callable[[str], Progress | None]:
+    def make(name: str) -> Progress | None:
+        if not enabled:
+            return None
+        from tqdm import tqdm
+
+        bar: dict[str, Any] = {}
+
+        def update(done: int, total: int | None) -> None:
+            if "bar" not in bar:
+                bar["bar"] = tqdm(total=total, initial=0, unit="B", unit_scale=True, desc=name, file=sys.stderr)
+            b = bar["bar"]
+            b.update(done - b.n)
+            if total is not None and done >= total:
+                b.close()
+
+        return update
+
+    return make
+
+
+def _summary(model: store.InstalledModel) -> dict[str, Any]:
+    return {"name": model.name, "dim": model.dim, "folder": str(model.folder)}
+
+
+def run_install(ctx: Context) -> int:
+    spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
+    ctx.paths.ensure()
+    show = sys.stderr.isatty() and not ctx.json and not ctx.args.quiet
+    model = store.install(ctx.paths, spec, ctx.args.mirror, _progress_bars(show))
+    ctx.emit(_summary(model), lambda d: f"installed {d['name']} ({d['dim']}-d) in {d['folder']}")
+    return 0
+
+
+def run_import(ctx: Context) -> int:
+    spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
+    ctx.paths.ensure()
+    model = store.import_dir(ctx.paths, spec, ctx.args.dir)
+    ctx.emit(_summary(model), lambda d: f"imported {d['name']} ({d['dim']}-d) into {d['folder']}")
+    return 0
+
+
+def run_list(ctx: Context) -> int:
+    manifest = manifest_mod.load(ctx.args.manifest)
+    current = store.current_model(ctx.paths)
+    installed = {m.name: m for m in store.installed_models(ctx.paths)}
+    rows = []
+    for name in sorted(set(manifest.models) | set(installed)):
+        spec = installed[name].spec if name in installed else manifest.models[name]
+        rows.append(
+            {
+                "name": name,
+                "dim": spec.dim,
+                "installed": name in installed,
+                "current": current is not None and current.name == name,
+                "default": name == manifest.default,
+                "size": sum(f.size or 0 for f in spec.files),
+                "description": spec.description,
+            }
+        )
+
+    def text(rows: list[dict[str, Any]]) -> str:
+        lines = []
+        for r in rows:
+            state = "in use" if r["current"] else ("installed" if r["installed"] else "not installed")
+            lines.append(f"{'*' if r['current'] else ' '} {r['name']:<20} {r['dim']:>5}-d  {r['size'] / 1e6:7.1f} MB  {state}")
+        if current is None:
+            lines.append(store.NO_MODEL_MESSAGE)
+        return "\n".join(lines)
+
+    ctx.emit(rows, text)
+    return 0
+
+
+def run_verify(ctx: Context) -> int:
+    model = store.require_model(ctx.paths)
+    problems = store.verify(model)
+    ctx.emit(
+        {"name": model.name, "ok": not problems, "problems": problems},
+        lambda d: f"{d['name']}: all checksums match" if d["ok"] else "\n".join(f"{d['name']}: {p}" for p in problems),
+    )
+    if problems:
+        raise GallerfsError(f"{model.name} is damaged: run 'gallerfs models install' (or import) again")
+    return 0
