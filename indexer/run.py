@@ -99,12 +99,13 @@ def process_pending(db: Database, paths: LibraryPaths, settings: Settings, progr
 
 
 def index_library(db: Database, paths: LibraryPaths, settings: Settings, sources: list[Source] | None = None,
-                  *, show_progress: bool = True, scan: bool = True) -> IndexReport:  # fmt: skip
+                  *, show_progress: bool = True, process: bool = True) -> IndexReport:  # fmt: skip
     progress = Progress(show_progress)
     report = IndexReport()
     chosen = sources if sources is not None else sources_db.list_sources(db)
-    if scan:
-        report.scans = scan_sources(db, chosen, progress)
+    report.scans = scan_sources(db, chosen, progress)
+    if not process:
+        return report
     report.processed, report.failed = process_pending(db, paths, settings, progress)
     for name, stage in LATER_STAGES:
         report.stages[name] = stage(db, paths, settings, progress)

@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="only these sources (default: all)")
     p.add_argument("--retry-failed", action="store_true", help="process files that failed before again")
+    p.add_argument("--scan-only", action="store_true",
+                   help="phase 1 only: make new files browsable now, process them later")
     add_json_flag(p)
     p.set_defaults(func=run_index)
 
@@ -72,7 +74,8 @@ def run_index(ctx: Context) -> int:
         lock.acquire("index")
         if ctx.args.retry_failed:
             files_db.retry_failed(db)
-        report = index_library(db, ctx.paths, ctx.settings, chosen, show_progress=not ctx.json)
+        report = index_library(db, ctx.paths, ctx.settings, chosen, show_progress=not ctx.json,
+                               process=not ctx.args.scan_only)
     ctx.emit(report.as_dict(), lambda _: _summary(report))
     return 0
 

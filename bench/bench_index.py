@@ -1,0 +1,95 @@
+"""Indexing benchmark: phase 1 vs find, and peak memory of a whole 'gallerfs index'.
+
+    .venv/bin/python bench/bench_index.py [--files 100000] [--workdir /var/tmp/gallerfs-bench]
+
+Prints one JSON object. Ratios are measured in the same run, because these
+machines are noisy: phase1_vs_find is gallerfs's phase 1 (whole command,
+start-up included, and the walk alone) over `find TREE -type f | wc -l`;
+index_peak_rss_mb is the largest resident set of the indexer and its workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.tree import make_tree  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None, shell: bool = False) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, env=env, shell=shell, capture_output=True, text=True, check=True).stdout
+    return time.perf_counter() - start, out
+
+
+def _drop_caches() -> bool:
+    try:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
+    ap.add_argument("--skip-phase2", action="store_true", help="only measure phase 1")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    tree = make_tree(work, args.files)
+    library = work / f"library-{args.files}"
+    shutil.rmtree(library, ignore_errors=True)
+    env = dict(os.environ, GALLERFS_LIBRARY=str(library), PYTHONPATH=str(PROJECT))
+    gallerfs = [sys.executable, "-m", "gallerfs"]
+    result: dict[str, object] = {"benchmark": "index", "files": args.files}
+
+    subprocess.run(f"find {tree} -type f | wc -l", shell=True, capture_output=True, check=True)  # warm up
+    find_warm, count = _timed([f"find {tree} -type f | wc -l"], shell=True)
+    assert int(count) == args.files, count
+    startup, _ = _timed([*gallerfs, "--version"], env=env)
+    subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
+    phase1, _ = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+    result.update(
+        find_warm_s=round(find_warm, 3),
+        gallerfs_startup_s=round(startup, 3),
+        phase1_warm_s=round(phase1, 3),
+        phase1_vs_find=round(phase1 / find_warm, 2),
+        phase1_walk_vs_find=round(max(phase1 - startup, 1e-6) / find_warm, 2),
+    )
+    if _drop_caches():
+        find_cold, _ = _timed([f"find {tree} -type f | wc -l"], shell=True)
+        shutil.rmtree(library)
+        subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
+        _drop_caches()
+        phase1_cold, _ = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+        result.update(find_cold_s=round(find_cold, 3), phase1_cold_s=round(phase1_cold, 3),
+                      phase1_cold_vs_find=round(phase1_cold / find_cold, 2))  # fmt: skip
+    if not args.skip_phase2:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        phase2, out = _timed([*gallerfs, "index", "--json"], env=env)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        report = json.loads(out)
+        result.update(
+            phase2_s=round(phase2, 1),
+            phase2_files_per_s=round(report["processed"] / phase2, 1),
+            phase2_failed=report["failed"],
+            index_peak_rss_mb=round(max(peak_kb, before) / 1024, 1),
+            index_peak_rss_target_mb=400,
+        )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
