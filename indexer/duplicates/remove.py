@@ -94,7 +94,7 @@ def trash_copy(
     if dup_set is None:
         dup_set = set_of(db, settings, file_id)
     if dup_set is None or all(m.id != file_id for m in dup_set.members):
-        raise NotTrashableError(f"{_shown(item)} has no duplicate in the library; not trashed")
+        raise LastCopyError(f"refusing to trash {_shown(item)}: it is the last remaining copy (no duplicate of it)")
     presence = _Presence(db)
     if not presence.online(item.source_id):
         raise NotTrashableError(f"{_shown(item)}: its drive is offline", errno.ENOMEDIUM)

@@ -1,0 +1,191 @@
+"""``gallerfs duplicates review``: a keyboard-driven terminal review of duplicate sets.
+
+Plain ANSI escapes and a terminal in cbreak mode, so it works over SSH and in
+any terminal emulator without curses. The shortcuts are always on screen.
+Nothing is trashed without pressing ``t`` and then ``y`` for that set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import termios
+import tty
+from dataclasses import replace
+from typing import Callable
+
+from gallerfs.cli.context import printable
+from gallerfs.config import Settings
+from gallerfs.db import duplicates as dupdb
+from gallerfs.db.connection import Database
+from gallerfs.errors import GallerfsError
+
+log = logging.getLogger(__name__)
+
+KEYS = {
+    b"\x1b[C": "next", b"n": "next", b" ": "next", b"s": "skip",
+    b"\x1b[D": "prev", b"p": "prev",
+    b"\x1b[B": "down", b"j": "down", b"\x1b[A": "up", b"k": "up",
+    b"\r": "keep", b"\n": "keep", b"K": "keep",
+    b"t": "trash", b"y": "yes", b"q": "quit", b"\x03": "quit", b"\x04": "quit",
+}  # fmt: skip
+HELP = ("[n/→/space] next  [p/←] prev  [s] skip  [j/k/↑/↓ or 1-9] choose keeper  [enter] keep it  "
+        "[t] trash the others (then y)  [q] quit")  # fmt: skip
+
+
+def _human(n: int) -> str:
+    from gallerfs.cli.cmd_duplicates import human_bytes
+
+    return human_bytes(n)
+
+
+class Review:
+    """The review's state and key handling, independent of the terminal."""
+
+    def __init__(self, sets: list, trash: Callable[[int, object], object], keep: Callable[[int, list[int]], None]) -> None:
+        self.sets = list(sets)
+        self.index = 0
+        self.choice = 0  # the copy chosen as keeper in the current set (0 = suggested)
+        self.confirming = False
+        self.message = ""
+        self.trash = trash
+        self.keep = keep
+        self.trashed_bytes = 0
+
+    @property
+    def current(self):  # type: ignore[no-untyped-def]
+        return self.sets[self.index] if self.sets else None
+
+    def _move(self, step: int) -> None:
+        if self.sets:
+            self.index = max(0, min(len(self.sets) - 1, self.index + step))
+        self.choice = 0
+        self.confirming = False
+
+    def handle(self, key: bytes) -> bool:
+        """Apply one key; False when the review ends."""
+        action = KEYS.get(key)
+        if key.isdigit() and key != b"0":
+            action = "pick"
+        self.message = ""
+        if action == "quit":
+            return False
+        if not self.sets:
+            return action != "quit"
+        s = self.current
+        if self.confirming and action != "yes":
+            self.confirming = False
+            self.message = "not trashed"
+            if action is None:
+                return True
+        if action in ("next", "skip"):
+            if self.index == len(self.sets) - 1:
+                self.message = "that was the last set (q to quit)"
+            self._move(1)
+        elif action == "prev":
+            self._move(-1)
+        elif action == "down":
+            self.choice = min(len(s.members) - 1, self.choice + 1)
+        elif action == "up":
+            self.choice = max(0, self.choice - 1)
+        elif action == "pick":
+            n = int(key) - 1
+            if n < len(s.members):
+                self.choice = n
+        elif action == "keep":
+            keeper = s.members[self.choice]
+            self.keep(keeper.id, [m.id for m in s.members])
+            self._reorder(keeper.id)
+            self.message = f"keeper: {printable(keeper.path)}"
+        elif action == "trash":
+            self.confirming = True
+            keeper = s.members[self.choice]
+            self.message = (f"trash {len(s.members) - 1} copies, keeping {printable(keeper.path)}? "
+                            "press y to confirm, any other key to cancel")  # fmt: skip
+        elif action == "yes" and self.confirming:
+            self._trash_others()
+        return True
+
+    def _reorder(self, keeper_id: int) -> None:
+        s = self.current
+        members = sorted(s.members, key=lambda m: m.id != keeper_id)
+        self.sets[self.index] = replace(s, members=tuple(members), keeper_chosen=True)
+        self.choice = 0
+
+    def _trash_others(self) -> None:
+        self.confirming = False
+        s = self.current
+        keeper = s.members[self.choice]
+        self.keep(keeper.id, [m.id for m in s.members])
+        self._reorder(keeper.id)
+        s = self.current
+        remaining = [keeper]
+        notes = []
+        for m in s.members[1:]:
+            try:
+                self.trash(m.id, s)
+                self.trashed_bytes += m.size
+                notes.append(f"trashed {printable(m.path)}")
+            except (GallerfsError, OSError) as exc:
+                remaining.append(m)
+                notes.append(f"kept {printable(m.path)}: {exc}")
+        self.sets[self.index] = replace(s, members=tuple(remaining))
+        self.message = "; ".join(notes)
+
+    def render(self, width: int = 100) -> str:
+        if not self.sets:
+            return "no duplicate sets\n\n" + HELP + "\n"
+        s = self.current
+        lines = [
+            f"set {self.index + 1}/{len(self.sets)}  {s.kind} {'copies' if s.kind == 'exact' else 'duplicates'}, "
+            f"{len(s.members)} files, {_human(s.reclaimable)} reclaimable"
+            + ("  (keeper chosen by you)" if s.keeper_chosen else "  (* suggested keeper)"),
+            "",
+        ]
+        for i, m in enumerate(s.members):
+            cursor = ">" if i == self.choice else " "
+            star = "*" if i == 0 else " "
+            where = m.source_name + ("" if m.online else ", OFFLINE")
+            dims = f"{m.width}x{m.height}" if m.width and m.height else "?x?"
+            date = (m.taken_at or "").replace("T", " ")[:19] or "no date"
+            lines.append(f"{cursor}{star}{i + 1} {printable(m.path)}")
+            lines.append(f"     [{where}]  {_human(m.size)}  {dims}  {date}  {m.format or ''}")
+        lines += ["", HELP]
+        if self.message:
+            lines += ["", self.message]
+        if self.trashed_bytes:
+            lines.append(f"trashed so far: {_human(self.trashed_bytes)}")
+        return "\n".join(line[: max(20, width)] for line in lines) + "\n"
+
+
+def review(db: Database, settings: Settings, *, exact: bool = True, near: bool = True) -> int:
+    from indexer.duplicates.remove import trash_copy
+    from indexer.duplicates.sets import find_sets
+
+    sets = find_sets(db, settings, exact=exact, near=near)
+    state = Review(
+        sets,
+        trash=lambda file_id, s: trash_copy(db, settings, file_id, s),  # type: ignore[arg-type]
+        keep=lambda file_id, others: dupdb.set_keeper(db, file_id, others),
+    )
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    out = sys.stdout
+    try:
+        tty.setcbreak(fd)
+        while True:
+            width = shutil.get_terminal_size((100, 30)).columns
+            out.write("\x1b[H\x1b[2J" + state.render(width).replace("\n", "\r\n"))
+            out.flush()
+            key = os.read(fd, 16)
+            if not key or not state.handle(key):
+                break
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        out.write("\r\n")
+        out.flush()
+    if state.trashed_bytes:
+        print(f"moved {_human(state.trashed_bytes)} to the trash")
+    return 0
