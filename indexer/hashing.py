@@ -1,0 +1,93 @@
+"""Content hashes of files and perceptual hashes of images.
+
+- `file_hashes`: sha256 of the whole file (read in 1 MiB chunks) and a cheap
+  "partial" sha256 of the size plus the first and last 64 KiB, used to rule
+  out duplicates before reading whole files.
+- `phash` (DCT) and `dhash` (difference) are 64-bit perceptual hashes returned
+  as SIGNED int64 so they fit an SQLite INTEGER; `hamming` compares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+PARTIAL = 64 * 1024
+
+_DCT_N = 32
+
+
+def file_hashes(path: str | bytes) -> tuple[str, str]:
+    """(content_hash, partial_hash) as sha256 hex strings.
+
+    partial = sha256(decimal size + b"\\0" + first 64 KiB + last 64 KiB), where
+    the "last 64 KiB" part is empty for files of at most 64 KiB.
+    """
+    full = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        while chunk := f.read(CHUNK):
+            full.update(chunk)
+        partial = hashlib.sha256(str(size).encode() + b"\0")
+        partial.update(os.pread(fd, PARTIAL, 0))
+        if size > PARTIAL:
+            partial.update(os.pread(fd, PARTIAL, size - PARTIAL))
+    return full.hexdigest(), partial.hexdigest()
+
+
+def to_signed64(value: int) -> int:
+    """Map an unsigned 64-bit integer onto the signed int64 range (SQLite INTEGER)."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    value = 0
+    for bit in bits.ravel():
+        value = (value << 1) | int(bit)
+    return to_signed64(value)
+
+
+def _gray(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    small = im.convert("L") if im.mode != "L" else im
+    small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small, dtype=np.float64)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0, :] = np.sqrt(1.0 / n)
+    return m
+
+
+_DCT = _dct_matrix(_DCT_N)
+
+
+def phash(im: Image.Image) -> int:
+    """64-bit DCT hash: 8x8 lowest frequencies of a 32x32 grey image against their median."""
+    pixels = _gray(im, (_DCT_N, _DCT_N))
+    dct = _DCT @ pixels @ _DCT.T
+    low = dct[:8, :8].ravel()
+    median = np.median(low[1:])  # the DC term would dominate the median
+    return _bits_to_int(low > median)
+
+
+def dhash(im: Image.Image) -> int:
+    """64-bit difference hash: is each pixel brighter than its right neighbour (9x8 grey)."""
+    pixels = _gray(im, (9, 8))
+    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two 64-bit hashes (signed or unsigned)."""
+    return ((a ^ b) & ((1 << 64) - 1)).bit_count()

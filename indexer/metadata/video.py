@@ -1,0 +1,176 @@
+"""Videos through PyAV (FFmpeg): duration, creation time, size after rotation,
+QuickTime/MP4 location (©xyz, com.apple.quicktime.location.ISO6709), make and
+model, and one decoded frame for the thumbnail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import av
+from PIL import Image
+
+from ..errors import MediaError, describe
+from . import Metadata, build, pick_date
+from . import bmff
+from .dates import Taken, from_utc, parse_date
+from .exif import valid_position
+from .sniff import Sniffed
+
+log = logging.getLogger(__name__)
+
+_ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
+_ROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+FRAME_AT = 1.0  # seconds into the video for the thumbnail frame
+
+
+def parse_iso6709(text: str | None) -> dict[str, float]:
+    """'+38.1893-119.9558+2004.158/' -> latitude, longitude[, altitude]; {} if invalid."""
+    if not text:
+        return {}
+    m = _ISO6709.match(text)
+    if not m:
+        return {}
+    lat, lon = float(m.group(1)), float(m.group(2))
+    if not valid_position(lat, lon):
+        return {}
+    out = {"latitude": lat, "longitude": lon}
+    if m.group(3):
+        out["altitude"] = float(m.group(3))
+    return out
+
+
+@contextmanager
+def _open(path: str | bytes) -> Iterator[Any]:
+    """av.open by name when the name is valid UTF-8, else through a Python file object."""
+    name = os.fsdecode(path)
+    handle = None
+    try:
+        try:
+            name.encode("utf-8")
+            target: Any = name
+        except UnicodeEncodeError:  # non-UTF-8 file name: FFmpeg cannot take it as text
+            handle = open(path, "rb")
+            target = handle
+        try:
+            container = av.open(target, mode="r")
+        except av.FFmpegError as exc:
+            raise MediaError(f"unreadable video: {describe(exc)}") from exc
+        with container:
+            yield container
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _moov(path: str | bytes, sniffed: Sniffed) -> bytes | None:
+    if sniffed.format not in ("MOV", "MP4", "M4V", "3GP", "CR3"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return bmff.read_top_box(f, b"moov")
+    except OSError:
+        return None
+
+
+def _duration(container: Any, stream: Any) -> float | None:
+    if container.duration and container.duration > 0:
+        return container.duration / 1_000_000
+    if stream.duration and stream.time_base and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if stream.frames and stream.time_base:
+        return float(stream.frames * stream.time_base)
+    return None
+
+
+def _dates(meta: dict[str, str], sniffed: Sniffed) -> list[tuple[int, Taken]]:
+    dates: list[tuple[int, Taken]] = []
+    keyed = parse_date(meta.get("com.apple.quicktime.creationdate"), "quicktime")
+    if keyed:
+        dates.append((0, keyed))
+    created = meta.get("creation_time")
+    if created:
+        if sniffed.format == "AVI":  # RIFF IDIT / INFO ICRD: local time, no zone
+            taken = parse_date(created, "riff")
+            if taken:
+                dates.append((2, taken))
+        else:  # QuickTime CreateDate: UTC by specification
+            taken = parse_date(created, "quicktime")
+            if taken and taken.taken_at[:4] not in ("1904", "1970"):
+                when = dt.datetime.fromisoformat(taken.taken_at).replace(tzinfo=dt.timezone.utc)
+                dates.append((2, from_utc(when, "quicktime")))
+    return dates
+
+
+def extract_video(path: str | bytes, sniffed: Sniffed) -> Metadata:
+    """Metadata of a video file."""
+    with _open(path) as container:
+        streams = [s for s in container.streams.video if s.codec_context is not None]
+        if not streams:
+            raise MediaError("no decodable video stream")
+        return _metadata(path, sniffed, container, streams[0])
+
+
+def _metadata(path: str | bytes, sniffed: Sniffed, container: Any, stream: Any) -> Metadata:
+    meta = {str(k): str(v) for k, v in container.metadata.items()}
+    moov = _moov(path, sniffed)
+    rotation = bmff.track_rotation(moov) if moov else None
+    texts = bmff.udta_texts(moov) if moov else {}
+    fields: dict[str, Any] = {}
+    fields["make"] = meta.get("com.apple.quicktime.make") or meta.get("make") or texts.get("©mak")
+    fields["model"] = meta.get("com.apple.quicktime.model") or meta.get("model") or texts.get("©mod")
+    if not fields["model"] and moov:
+        fields["model"] = bmff.gpmf_model(moov)
+    if not fields["make"] and stream.metadata.get("vendor_id") == "pent" and texts.get("©inf"):
+        fields["make"] = texts["©inf"]  # Pentax cameras put their make in ©inf
+    fields.update(parse_iso6709(meta.get("com.apple.quicktime.location.ISO6709") or meta.get("location")
+                                or texts.get("©xyz")))
+    duration = (bmff.movie_duration(moov) if moov else None) or _duration(container, stream)
+    width, height = stream.width or None, stream.height or None
+    if rotation in (90, 270) and width and height:
+        width, height = height, width
+    fmt = sniffed.format if sniffed.handler == "video" else (container.format.name.split(",")[0].upper())
+    extra: dict[str, Any] = {"codec": stream.codec_context.name}
+    if rotation:
+        extra["rotation"] = rotation
+    if stream.average_rate:
+        extra["fps"] = round(float(stream.average_rate), 3)
+    return build(fields, pick_date(_dates(meta, sniffed)), width=width, height=height, fmt=fmt,
+                 mime=sniffed.mime, duration=duration, extra=extra)
+
+
+def video_frame(path: str | bytes, rotation: int | None, at: float = FRAME_AT) -> Image.Image:
+    """An upright RGB frame ~`at` seconds in (the first frame for videos shorter than 2*at)."""
+    with _open(path) as container:
+        streams = [s for s in container.streams.video if s.codec_context is not None]
+        if not streams:
+            raise MediaError("no decodable video stream")
+        stream = streams[0]
+        duration = _duration(container, stream) or 0.0
+        target = at if duration >= 2 * at else 0.0
+        frame = None
+        try:
+            if target > 0 and stream.time_base:
+                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+            for count, candidate in enumerate(container.decode(stream)):
+                frame = candidate
+                if candidate.time is None or candidate.time >= target - 0.02 or count > 300:
+                    break
+        except av.FFmpegError as exc:
+            if frame is None:
+                raise MediaError(f"cannot decode video frame: {describe(exc)}") from exc
+        if frame is None:
+            raise MediaError("video has no decodable frame")
+        image = frame.to_image()
+    if rotation in _ROTATE:
+        image = image.transpose(_ROTATE[rotation])
+    return image
+
+
+__all__ = ["extract_video", "video_frame", "parse_iso6709"]
