@@ -59,7 +59,7 @@ def photo_target(day: dt.date, name: str) -> str:
 
 def escape_link_text(text: str) -> str:
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return re.sub(r"([\[\]\\`*_])", r"\\\1", text)
+    return re.sub(r"([\[\]\\])", r"\\\1", text)
 
 
 def photo_markdown(day: dt.date, name: str) -> str:
