@@ -1,0 +1,53 @@
+"""gallerfs mount / umount: the library as a filesystem."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from gallerfs.cli.context import Context
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mount", help="show the library as a filesystem at MOUNTPOINT",
+        description="Mount the library (sources/, by-date/, by-album/, favourites/, journal/, .gallerfs/). "
+        "Daemonises once the mount is up unless -f is given; 'gallerfs umount' ends it.",
+    )  # fmt: skip
+    p.add_argument("mountpoint", metavar="MOUNTPOINT")
+    p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (logs to stderr)")
+    p.add_argument("--allow-other", action="store_true",
+                   help="let other users see the mount (needs user_allow_other in /etc/fuse.conf)")
+    p.add_argument("--xattrs", action="store_true",
+                   help="serve metadata as user.gallerfs.* extended attributes (makes 'ls -l' slower; "
+                   "the same data is always in .gallerfs/files/ID.json)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="clear a stale mount left by a crashed gallerfs first")
+    p.add_argument("--debug-fuse", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--read-threads", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=run_mount)
+
+    p = sub.add_parser("umount", help="unmount a gallerfs mount",
+                       description="Unmount a gallerfs mount and wait for its process to finish.")  # fmt: skip
+    p.add_argument("mountpoint", metavar="MOUNTPOINT")
+    p.add_argument("--force", action="store_true",
+                   help="lazy unmount when busy, and clear stale mounts ('Transport endpoint is not connected')")
+    p.set_defaults(func=run_umount)
+
+
+def run_mount(ctx: Context) -> int:
+    from gallerfs.fs.mount import MountOptions, mount
+
+    a = ctx.args
+    ctx.open_db().close()  # create/migrate the schema before readers open it
+    opts = MountOptions(
+        foreground=a.foreground, allow_other=a.allow_other, xattrs=a.xattrs, force=a.force,
+        read_in_thread=a.read_threads or bool(os.environ.get("GALLERFS_READ_THREADS")), debug=a.debug_fuse,
+    )  # fmt: skip
+    return mount(ctx.paths, ctx.settings, a.mountpoint, opts)
+
+
+def run_umount(ctx: Context) -> int:
+    from gallerfs.fs.mount import umount
+
+    umount(ctx.paths, ctx.args.mountpoint, ctx.args.force)
+    return 0

@@ -1,0 +1,38 @@
+"""The library as a FUSE filesystem (pyfuse3 + trio).
+
+Layers, each testable on its own:
+
+- ``nodes``: the virtual tree as pure code. A ``DirNode`` lists its children
+  (``list(ctx)``) from a read-only ``Database`` on a worker thread; files are
+  ``LibraryFile`` (an original), ``TextFile`` (generated status) nodes.
+- ``library_dirs`` / ``status`` / ``journal``: one class per kind of directory.
+- ``toplevel``: THE registry of top-level directories (``TOP_LEVEL``).
+- ``operations``: the pyfuse3 ``Operations`` class; it only maps inodes,
+  handles and errors onto the tree, and caches listings.
+- ``mount``: mount lifecycle (daemonising, signals, stale mounts, unmount).
+
+Adding a top-level directory (``search/``, ``duplicates/``)
+------------------------------------------------------------
+Write one ``DirNode`` subclass (see ``nodes.DirNode`` for the full interface)
+and add ``(b"search", SearchDir)`` to ``toplevel.TOP_LEVEL``. The class
+
+- has a stable ``key`` tuple (its identity: the same key is the same inode for
+  the life of the mount), e.g. ``("top", b"search")``;
+- implements ``list(ctx) -> list[Entry]``; ``Entry(name, node)`` where node is
+  a child ``DirNode`` (e.g. one per query / duplicate set, with its own key) or
+  ``LibraryFile(row)`` for a library file (rows from ``gallerfs.db``; use
+  ``nodes.unique_names`` for deterministic ``IMG (2).jpg`` suffixes);
+- sets ``dynamic_lookup = True`` and implements ``lookup(ctx, name)`` if names
+  that are not listed must resolve (``search/<any query>``);
+- may implement ``remove_file(ctx, file_id, name)`` (``rm``), ``add_file``
+  (``cp``/``ln`` into it), ``mkdir``/``rmdir``/``rename_child``; the defaults
+  raise ``OSError(EROFS)``. Raise ``OSError(errno.X)`` for any other refusal
+  (e.g. ``EPERM`` for the last copy of a duplicate set). ``ctx.writer()``
+  gives the library's writer connection inside write methods.
+
+Everything runs on worker threads with ``ctx.db`` a per-thread reader; the
+``Operations`` class caches each listing until ``library_state.generation``
+changes, then re-lists the cached directories and invalidates the kernel's
+entries that changed. Writers must bump the generation (all of
+``gallerfs.db.albums`` does) so listings follow.
+"""

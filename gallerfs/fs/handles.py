@@ -1,0 +1,169 @@
+"""Open file handles: originals (read, in-place write), generated text, journal files, copies into albums.
+
+Blocking code, no pyfuse3: the ``Operations`` class decides which thread runs it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+
+from gallerfs.fs.nodes import Attr, FILE_MODE, Node
+
+log = logging.getLogger(__name__)
+
+
+class Handle:
+    fd = -1
+
+    def read(self, off: int, size: int) -> bytes:
+        return os.pread(self.fd, size, off)
+
+    def write(self, off: int, buf: bytes) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class FdHandle(Handle):
+    """A plain passthrough (journal files)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, off: int, buf: bytes) -> int:
+        return os.pwrite(self.fd, buf, off)
+
+
+class TextHandle(Handle):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, off: int, size: int) -> bytes:
+        return self.data[off : off + size]
+
+
+class OriginalHandle(Handle):
+    """An original opened through the mount.
+
+    Writes go to the original, but a truncation (``O_TRUNC`` or ``ftruncate(0)``)
+    is deferred: while the rewritten bytes equal the original's, nothing is
+    written, so re-saving or re-copying identical content never damages or
+    touches the original. At close the file is cut to the length written.
+    """
+
+    def __init__(self, fd: int, file_id: int, ino: int, writable: bool, truncate: bool) -> None:
+        self.fd = fd
+        self.file_id = file_id
+        self.ino = ino
+        self.writable = writable
+        self.size = os.fstat(fd).st_size
+        self.truncate_pending = truncate
+        self.high = 0  # end of the highest byte written since the deferred truncation
+        self.changed = False
+
+    def request_truncate(self, length: int) -> None:
+        if not self.writable:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if length == 0:
+            self.truncate_pending = True
+            self.high = 0
+        else:
+            os.ftruncate(self.fd, length)
+            self.truncate_pending = False
+            self.changed = True
+
+    def read(self, off: int, size: int) -> bytes:
+        if self.truncate_pending:
+            size = max(0, min(size, self.high - off))
+        return os.pread(self.fd, size, off) if size else b""
+
+    def write(self, off: int, buf: bytes) -> int:
+        if not self.writable:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if self.truncate_pending and not self.changed and os.pread(self.fd, len(buf), off) == buf:
+            self.high = max(self.high, off + len(buf))
+            return len(buf)
+        written = os.pwrite(self.fd, buf, off)
+        self.high = max(self.high, off + written)
+        self.changed = True
+        return written
+
+    def finish(self) -> os.stat_result | None:
+        """Apply a deferred truncation; the new stat if the original changed."""
+        if self.truncate_pending and self.high != self.size:
+            os.ftruncate(self.fd, self.high)
+            self.changed = True
+        self.truncate_pending = False
+        if self.changed:
+            os.fsync(self.fd)
+            return os.fstat(self.fd)
+        return None
+
+
+class UploadNode(Node):
+    """The file ``cp`` creates inside an album until the copy is recognised."""
+
+    def __init__(self, serial: int) -> None:
+        self.key = ("upload", serial)
+        self.size = 0
+
+    def attr(self) -> Attr:
+        return Attr(FILE_MODE, self.size, 0, 0, 1)
+
+
+@dataclass
+class UploadHandle(Handle):
+    """A copy dropped into an album: recognised as a library file, never stored.
+
+    The written bytes are compared with the originals that have the same name
+    (as they arrive, so nothing is buffered); a file renamed on the way is
+    recognised by its SHA-256 against the library's content hashes.
+    """
+
+    node: UploadNode
+    parent: int
+    name: bytes
+    candidates: dict[int, int] = field(default_factory=dict)  # file id -> fd of its original
+    sha: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    pos: int = 0
+    sequential: bool = True
+    result: int | None = None  # the file id, once recognised
+
+    def write(self, off: int, buf: bytes) -> int:
+        if off == self.pos and self.sequential:
+            self.sha.update(buf)
+            self.pos += len(buf)
+        else:
+            self.sequential = False
+        for file_id, fd in list(self.candidates.items()):
+            try:
+                same = os.pread(fd, len(buf), off) == buf
+            except OSError:
+                same = False
+            if not same:
+                os.close(fd)
+                del self.candidates[file_id]
+        self.node.size = max(self.node.size, off + len(buf))
+        return len(buf)
+
+    def read(self, off: int, size: int) -> bytes:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def matching_ids(self) -> list[int]:
+        """Originals whose every byte matched and whose size is the size written."""
+        return sorted(i for i, fd in self.candidates.items() if os.fstat(fd).st_size == self.node.size)
+
+    def digest(self) -> str | None:
+        return self.sha.hexdigest() if self.sequential and self.pos == self.node.size else None
+
+    def close(self) -> None:
+        for fd in self.candidates.values():
+            os.close(fd)
+        self.candidates.clear()

@@ -1,0 +1,122 @@
+"""``journal/``: a plain read-write passthrough onto the journal folder.
+
+Nodes are keyed by the real file's (st_dev, st_ino), so a file renamed or
+rewritten by an editor keeps or gets the right inode. Each node remembers the
+real path it was last seen at; renames update it (and the paths under a
+renamed folder). All functions are blocking and raise ``OSError``; the
+``Operations`` class calls them on worker threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import logging
+import os
+import stat
+import threading
+from typing import Hashable
+
+from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
+
+log = logging.getLogger(__name__)
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def renameat2(old: bytes, new: bytes, flags: int) -> None:
+    """rename(2) with RENAME_NOREPLACE / RENAME_EXCHANGE, atomically."""
+    if not flags:
+        os.rename(old, new)
+        return
+    if _libc.renameat2(_AT_FDCWD, old, _AT_FDCWD, new, ctypes.c_uint(flags)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), old)
+
+
+class JournalNode(Node):
+    """A file or folder inside the journal; ``path`` is where it was last seen."""
+
+    def __init__(self, key: tuple[Hashable, ...], path: bytes, is_dir: bool) -> None:
+        self.key = key
+        self.path = path
+        self.is_dir = is_dir
+
+    def stat(self) -> os.stat_result:
+        return os.lstat(self.path)
+
+
+class JournalRoot(DirNode):
+    """The top-level ``journal/`` entry; the Operations class passes everything below it through."""
+
+    key = ("top", b"journal")
+
+    def __init__(self, path: bytes) -> None:
+        self.path = path
+
+    def list(self, ctx: TreeContext) -> list[Entry]:  # listed by the passthrough, never from here
+        return []
+
+
+class JournalNodes:
+    """Real path <-> journal node bookkeeping (thread-safe)."""
+
+    def __init__(self, root: bytes) -> None:
+        self.root = root
+        self._by_key: dict[tuple[Hashable, ...], JournalNode] = {}
+        self._lock = threading.Lock()
+
+    def node_for(self, path: bytes, st: os.stat_result) -> JournalNode:
+        key = ("journal", st.st_dev, st.st_ino)
+        with self._lock:
+            node = self._by_key.get(key)
+            if node is None or node.is_dir != stat.S_ISDIR(st.st_mode):
+                node = JournalNode(key, path, stat.S_ISDIR(st.st_mode))
+                self._by_key[key] = node
+            else:
+                node.path = path
+            return node
+
+    def lookup(self, parent_path: bytes, name: bytes) -> tuple[JournalNode, os.stat_result]:
+        path = parent_path + b"/" + name
+        st = os.lstat(path)
+        return self.node_for(path, st), st
+
+    def forget_path(self, path: bytes) -> None:
+        """The real file at *path* is gone: its inode number may be reused for a new file."""
+        with self._lock:
+            for key, node in list(self._by_key.items()):
+                if node.path == path:
+                    del self._by_key[key]
+
+    def moved(self, old: bytes, new: bytes) -> None:
+        """*old* was renamed to *new*: update it and everything under it."""
+        prefix = old + b"/"
+        with self._lock:
+            for node in self._by_key.values():
+                if node.path == old:
+                    node.path = new
+                elif node.path.startswith(prefix):
+                    node.path = new + node.path[len(old) :]
+
+    def listdir(self, path: bytes) -> list[tuple[bytes, JournalNode, os.stat_result]]:
+        out = []
+        with os.scandir(path) as it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                out.append((entry.name, self.node_for(entry.path, st), st))
+        out.sort(key=lambda e: e[0])
+        return out
+
+
+def check_name(name: bytes) -> None:
+    if not name or b"/" in name or name in (b".", b".."):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))

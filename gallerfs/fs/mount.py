@@ -1,0 +1,227 @@
+"""Mount lifecycle: checks, daemonising, signals, clean unmount, stale mounts.
+
+``mount`` mounts first and forks afterwards, so the command returns 0 only
+once the filesystem is really there; the child serves it. SIGTERM, SIGINT and
+SIGHUP unmount cleanly. A mount point left behind by a process that died
+("Transport endpoint is not connected") is explained, and ``--force`` clears
+it with a lazy unmount.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gallerfs.config import Settings, journal_dir
+from gallerfs.errors import EXIT_LOCKED, GallerfsError
+from gallerfs.paths import LibraryPaths
+
+log = logging.getLogger(__name__)
+
+FSNAME = "gallerfs"
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    foreground: bool = False
+    allow_other: bool = False
+    xattrs: bool = False
+    force: bool = False
+    read_in_thread: bool = False
+    debug: bool = False
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def mounted_fstype(mountpoint: str) -> str | None:
+    """The filesystem type mounted exactly at *mountpoint* (last one wins), or None."""
+    target = os.path.abspath(mountpoint)
+    found = None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) >= 5 and _unescape(fields[4]) == target:
+                    found = right.split()[0]
+    except OSError:
+        return None
+    return found
+
+
+def is_stale(mountpoint: str) -> bool:
+    try:
+        os.stat(mountpoint)
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return False
+
+
+def lazy_unmount(mountpoint: str) -> None:
+    proc = subprocess.run(["fusermount3", "-u", "-z", mountpoint], capture_output=True, text=True)
+    if proc.returncode != 0 and mounted_fstype(mountpoint):
+        raise GallerfsError(f"{mountpoint}: could not unmount: {proc.stderr.strip()}")
+
+
+def stale_message(mountpoint: str) -> str:
+    return (
+        f"{mountpoint} is a stale mount: the gallerfs serving it is no longer running "
+        "(Transport endpoint is not connected); run 'gallerfs umount --force "
+        f"{mountpoint}' or mount again with --force"
+    )
+
+
+def pid_file(paths: LibraryPaths, mountpoint: str) -> Path:
+    digest = hashlib.sha1(os.path.abspath(mountpoint).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return paths.run_dir / f"mount-{digest}.pid"
+
+
+def check_mountpoint(mountpoint: str, force: bool) -> None:
+    if is_stale(mountpoint):
+        if not force:
+            raise GallerfsError(stale_message(mountpoint))
+        log.warning("%s: clearing a stale mount", mountpoint)
+        lazy_unmount(mountpoint)
+    if not os.path.isdir(mountpoint):
+        raise GallerfsError(f"{mountpoint}: no such folder (create the mount point first)")
+    fstype = mounted_fstype(mountpoint)
+    if fstype is not None:
+        what = "a gallerfs is" if fstype == f"fuse.{FSNAME}" else f"a {fstype} filesystem is"
+        raise GallerfsError(f"{mountpoint}: {what} already mounted there", EXIT_LOCKED)
+
+
+def _daemonise(log_path: Path) -> bool:
+    """Fork; True in the child (which keeps serving), False in the parent."""
+    child = os.fork()
+    if child > 0:
+        os.waitpid(child, 0)
+        return False
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    logfd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(devnull, 0)
+    os.dup2(logfd, 1)
+    os.dup2(logfd, 2)
+    os.close(devnull)
+    os.close(logfd)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    logging.basicConfig(
+        level=root.level or logging.WARNING,
+        format="%(asctime)s gallerfs[%(process)d] %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return True
+
+
+def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountOptions) -> int:
+    """Mount the library at *mountpoint*; returns when unmounted (or at once in the parent when daemonising)."""
+    import pyfuse3
+    import trio
+
+    from gallerfs.db.connection import Database
+    from gallerfs.fs.operations import Operations
+
+    mountpoint = os.path.abspath(mountpoint)
+    check_mountpoint(mountpoint, opts.force)
+    Database(paths.db, readonly=True).close()  # fails with one clear line if there is no library
+    journal = journal_dir(settings, paths.root)
+    journal.mkdir(parents=True, exist_ok=True)
+    paths.ensure()
+
+    ops = Operations(paths, settings, journal, xattrs=opts.xattrs, read_in_thread=opts.read_in_thread)
+    options = set(pyfuse3.default_options)
+    options |= {f"fsname={FSNAME}", f"subtype={FSNAME}", "noatime"}
+    if opts.allow_other:
+        options.add("allow_other")
+    if opts.debug:
+        options.add("debug")
+    try:
+        pyfuse3.init(ops, mountpoint, options)
+    except RuntimeError as exc:
+        raise GallerfsError(f"{mountpoint}: cannot mount ({exc}); is /dev/fuse usable and fuse3 installed?") from None
+
+    if not opts.foreground and not _daemonise(paths.log_dir / "mount.log"):
+        print(f"mounted the library on {mountpoint}")
+        return 0
+
+    pidf = pid_file(paths, mountpoint)
+    pidf.write_text(f"{os.getpid()}\n{mountpoint}\n")
+    log.info("serving %s (pid %d)", mountpoint, os.getpid())
+    clean = False
+    try:
+        trio.run(_serve, ops)
+        clean = True
+    finally:
+        try:
+            pyfuse3.close(unmount=True)
+        except Exception:  # the kernel side may already be gone
+            log.exception("closing the FUSE session")
+        ops.close()
+        pidf.unlink(missing_ok=True)
+        log.info("unmounted %s%s", mountpoint, "" if clean else " after an error")
+    return 0
+
+
+async def _serve(ops: object) -> None:
+    import pyfuse3
+    import trio
+
+    async def on_signals() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                log.info("signal %d: unmounting", signum)
+                pyfuse3.terminate()
+                return
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(on_signals)
+        nursery.start_soon(ops.watch_generation)  # type: ignore[attr-defined]
+        await ops.check_generation()  # type: ignore[attr-defined]
+        await pyfuse3.main(min_tasks=4)
+        nursery.cancel_scope.cancel()
+
+
+def umount(paths: LibraryPaths, mountpoint: str, force: bool, wait_s: float = 10.0) -> None:
+    mountpoint = os.path.abspath(mountpoint)
+    stale = is_stale(mountpoint)
+    fstype = mounted_fstype(mountpoint)
+    if fstype is None and not stale:
+        raise GallerfsError(f"{mountpoint}: nothing is mounted there")
+    if fstype is not None and fstype != f"fuse.{FSNAME}":
+        raise GallerfsError(f"{mountpoint}: not a gallerfs mount ({fstype})")
+    proc = subprocess.run(["fusermount3", "-u", mountpoint], capture_output=True, text=True)
+    if proc.returncode != 0:
+        busy = "busy" in proc.stderr
+        if not force:
+            if busy:
+                raise GallerfsError(
+                    f"{mountpoint} is busy: close the programs using it (see 'fuser -vm {mountpoint}'), "
+                    "or use --force for a lazy unmount", EXIT_LOCKED
+                )
+            raise GallerfsError(f"{mountpoint}: fusermount3 failed: {proc.stderr.strip()}")
+        lazy_unmount(mountpoint)
+    pidf = pid_file(paths, mountpoint)
+    deadline = time.monotonic() + wait_s
+    while pidf.exists() and time.monotonic() < deadline:
+        try:
+            pid = int(pidf.read_text().split()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError, FileNotFoundError):
+            pidf.unlink(missing_ok=True)
+            break
+        time.sleep(0.05)

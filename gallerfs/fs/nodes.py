@@ -1,0 +1,248 @@
+"""The virtual tree's building blocks: nodes, entries, attributes and the listing context.
+
+Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
+``Operations`` class turns them into FUSE errors.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
+
+from gallerfs.db.tree import FileRow
+
+if TYPE_CHECKING:
+    from gallerfs.config import Settings
+    from gallerfs.db.connection import Database
+    from gallerfs.paths import LibraryPaths
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = stat.S_IFDIR | 0o755
+FILE_MODE = stat.S_IFREG | 0o644
+TEXT_MODE = stat.S_IFREG | 0o444
+MOUNT_TIME_NS = time.time_ns()
+# A library file's inode is FILE_INODE_BASE + its id, the same wherever it is listed.
+FILE_INODE_BASE = 1 << 32
+
+
+def erofs() -> OSError:
+    return OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+
+@dataclass(frozen=True)
+class Attr:
+    mode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    nlink: int = 1
+
+
+class Memo:
+    """Derived data computed once per library generation (shared by all threads)."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self._values: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+
+@dataclass
+class TreeContext:
+    """What a node needs to list itself; built per call, on a worker thread."""
+
+    db: Database  # this thread's read-only connection
+    memo: Memo
+    paths: LibraryPaths
+    settings: Settings
+    xattrs: bool = False
+    writer_factory: Callable[[], Database] | None = None
+
+    def writer(self) -> Database:
+        if self.writer_factory is None:
+            raise erofs()
+        return self.writer_factory()
+
+
+class Node:
+    """Anything in the tree. ``key`` is its identity: same key, same inode."""
+
+    key: tuple[Hashable, ...] = ()
+    is_dir = False
+
+    def attr(self) -> Attr:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: bytes
+    node: Node
+
+
+class DirNode(Node):
+    """A directory. Subclasses implement ``list``; write operations are opt-in.
+
+    All methods run on a worker thread. ``list`` and ``lookup`` must not write.
+    """
+
+    is_dir = True
+    dynamic_lookup = False  # True: names are resolved by lookup(), not from the listing
+    mtime_ns = MOUNT_TIME_NS
+
+    def attr(self) -> Attr:
+        return Attr(DIR_MODE, 4096, self.mtime_ns, self.mtime_ns, 2)
+
+    def list(self, ctx: TreeContext) -> list[Entry]:
+        raise NotImplementedError
+
+    def lookup(self, ctx: TreeContext, name: bytes) -> Entry | None:
+        """Only called when ``dynamic_lookup`` is set."""
+        return None
+
+    # -- writes: refused unless a directory kind allows them -------------
+    def mkdir(self, ctx: TreeContext, name: bytes) -> None:
+        raise erofs()
+
+    def rmdir(self, ctx: TreeContext, name: bytes, child: Node) -> None:
+        raise erofs()
+
+    def rename_child(self, ctx: TreeContext, old: bytes, new: bytes, child: Node) -> None:
+        raise erofs()
+
+    def add_file(self, ctx: TreeContext, file_id: int) -> None:
+        """``ln``/``cp`` of a library file into this directory."""
+        raise erofs()
+
+    def remove_file(self, ctx: TreeContext, file_id: int, name: bytes) -> None:
+        """``rm`` of a library file listed here."""
+        raise erofs()
+
+    @property
+    def accepts_files(self) -> bool:
+        return type(self).add_file is not DirNode.add_file
+
+
+class LibraryFile(Node):
+    """An original, listed wherever it appears.
+
+    Outside albums a file has one inode (``FILE_INODE_BASE + id``) wherever it
+    is listed. Inside a folder of memberships (an album, favourites) it gets
+    its own inode (``member_of`` is that folder's key), so that a program
+    overwriting it there (``cp`` onto an existing name) is understood as adding
+    a file to the album, never as rewriting this original.
+    """
+
+    __slots__ = ("row", "member_of")
+
+    def __init__(self, row: FileRow, member_of: tuple[Hashable, ...] | None = None) -> None:
+        self.row = row
+        self.member_of = member_of
+
+    @property
+    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+        if self.member_of is not None:
+            return ("member", self.member_of, self.row.id)
+        return ("file", self.row.id)
+
+    def attr(self) -> Attr:
+        r = self.row
+        return Attr(FILE_MODE, r.size, r.mtime_ns, r.ctime_ns, 1)
+
+
+class TextFile(Node):
+    """A small generated read-only file (``.gallerfs/``). Content is rebuilt on every open."""
+
+    def __init__(self, key: tuple[Hashable, ...], produce: Callable[[TreeContext], bytes], size: int) -> None:
+        self.key = key
+        self.produce = produce
+        self.size = size
+
+    def attr(self) -> Attr:
+        return Attr(TEXT_MODE, self.size, MOUNT_TIME_NS, MOUNT_TIME_NS, 1)
+
+
+@dataclass
+class StaticDir(DirNode):
+    """A directory with a fixed set of children built by a function."""
+
+    key: tuple[Hashable, ...] = field(default=())
+    children: Callable[[TreeContext], list[Entry]] = field(default=lambda ctx: [])
+
+    def list(self, ctx: TreeContext) -> list[Entry]:
+        return self.children(ctx)
+
+
+_SUFFIXED = re.compile(rb"^(.*) \((\d+)\)$")
+
+
+def with_suffix(name: bytes, n: int) -> bytes:
+    """``IMG_0001.jpg`` -> ``IMG_0001 (2).jpg`` (hidden files and no extension handled)."""
+    stem, ext = os.path.splitext(name)
+    if not stem:  # '.hidden'
+        stem, ext = name, b""
+    return stem + b" (%d)" % n + ext
+
+
+def strip_suffix(name: bytes) -> bytes:
+    """The name a de-duplicated ``IMG_0001 (2).jpg`` was made from."""
+    stem, ext = os.path.splitext(name)
+    m = _SUFFIXED.match(stem)
+    return m.group(1) + ext if m else name
+
+
+def unique_names(files: Iterable[FileRow], taken: Iterable[bytes] = ()) -> list[tuple[bytes, FileRow]]:
+    """Deterministic names for files shown together in one folder.
+
+    Files are ordered by (name, id); the lowest id keeps its name, the next ones
+    get `` (2)``, `` (3)``… skipping names already used. Names in *taken* (e.g.
+    subfolders) are never reused.
+    """
+    ordered = sorted(files, key=lambda r: (r.name, r.id))
+    used = set(taken)
+    first: list[FileRow] = []
+    later: list[FileRow] = []
+    for row in ordered:
+        if row.name in used:
+            later.append(row)
+        else:
+            used.add(row.name)
+            first.append(row)
+    out = [(r.name, r) for r in first]
+    for row in later:
+        n = 2
+        while with_suffix(row.name, n) in used:
+            n += 1
+        name = with_suffix(row.name, n)
+        used.add(name)
+        out.append((name, row))
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def file_entries(
+    files: Iterable[FileRow], taken: Iterable[bytes] = (), member_of: tuple[Hashable, ...] | None = None
+) -> list[Entry]:
+    return [Entry(name, LibraryFile(row, member_of)) for name, row in unique_names(files, taken)]
+
+
+def fs_name(text: str) -> bytes:
+    """A TEXT column shown as a file name (no '/', never empty)."""
+    name = os.fsencode(text).replace(b"/", b"\xe2\x88\x95")  # U+2215 DIVISION SLASH
+    return name if name not in (b"", b".", b"..") else b"_" + name

@@ -1,0 +1,697 @@
+"""The pyfuse3 ``Operations`` class: maps inodes, handles and errors onto the tree.
+
+Listings come from ``DirNode.list`` on worker threads (one reader connection
+per thread), are cached per directory until the library's generation changes,
+and are snapshotted per ``opendir`` handle with positions as offsets.
+Attributes go out with every listing (readdirplus) with long kernel timeouts;
+when the generation changes, cached directories are re-listed and the kernel
+is told about every entry and inode that changed.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
+
+import pyfuse3
+import trio
+
+from gallerfs.config import Settings
+from gallerfs.db import albums as album_db
+from gallerfs.db import tree as q
+from gallerfs.db.connection import Database, ReaderPool
+from gallerfs.fs import journal as jr
+from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, UploadHandle, UploadNode
+from gallerfs.fs.inodes import ROOT_INODE, InodeTable
+from gallerfs.fs.nodes import Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext, strip_suffix
+from gallerfs.fs.toplevel import RootDir
+from gallerfs.fs.xattrs import XattrSource
+from gallerfs.paths import LibraryPaths
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LIBRARY_TIMEOUT = 300.0  # s; changes are pushed to the kernel explicitly
+VOLATILE_TIMEOUT = 1.0  # s; journal (may change behind our back) and status files
+POLL_INTERVAL = 1.0  # s between checks of library_state.generation
+
+
+def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """OSError -> FUSEError(errno); anything unexpected is logged and becomes EIO."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except OSError as exc:
+            raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
+        except Exception:
+            log.exception("%s failed", fn.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+@dataclass
+class Listing:
+    """A directory's entries as sent to the kernel; immutable once built."""
+
+    names: list[bytes]
+    inos: list[int]
+    attrs: list[pyfuse3.EntryAttributes]
+    index: dict[bytes, int]
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = True
+    enable_writeback_cache = False
+
+    def __init__(
+        self,
+        paths: LibraryPaths,
+        settings: Settings,
+        journal_dir: os.PathLike[str] | str,
+        *,
+        xattrs: bool = False,
+        read_in_thread: bool = False,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings
+        self.xattrs = xattrs
+        self.read_in_thread = read_in_thread
+        self.journal_path = os.fsencode(os.path.abspath(journal_dir))
+        self.root = RootDir(self.journal_path)
+        self.inodes = InodeTable(self.root)
+        self.journal = jr.JournalNodes(self.journal_path)
+        self.pool = ReaderPool(paths.db)
+        self.readers = trio.CapacityLimiter(4)
+        self.write_limiter = trio.CapacityLimiter(1)
+        self._writer: Database | None = None
+        self._writer_lock = threading.Lock()
+        self.memo = Memo(-1)
+        self.generation = -1
+        self.listings: dict[int, Listing] = {}
+        self.handles: dict[int, Handle] = {}
+        self.dir_handles: dict[int, Listing] = {}
+        self.uploads: dict[tuple[int, bytes], int] = {}
+        self._fh = itertools.count(1)
+        self._uploads = itertools.count(1)
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.xattr_source = XattrSource()
+        for entry in self.root.list(None):  # type: ignore[arg-type]
+            self.inodes.ino(entry.node, ROOT_INODE)
+
+    # -- plumbing ----------------------------------------------------------
+    def _writer_db(self) -> Database:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = Database(self.paths.db)
+            return self._writer
+
+    def context(self) -> TreeContext:
+        return TreeContext(self.pool.get(), self.memo, self.paths, self.settings, self.xattrs, self._writer_db)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.readers)
+
+    async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.write_limiter)
+
+    def entry_attrs(self, ino: int, attr: Attr, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
+        e = pyfuse3.EntryAttributes()
+        e.st_ino = ino
+        e.st_mode = attr.mode
+        e.st_nlink = attr.nlink
+        e.st_uid = self.uid
+        e.st_gid = self.gid
+        e.st_size = attr.size
+        e.st_blksize = 131072
+        e.st_blocks = (attr.size + 511) // 512
+        e.st_atime_ns = attr.mtime_ns
+        e.st_mtime_ns = attr.mtime_ns
+        e.st_ctime_ns = attr.ctime_ns
+        e.entry_timeout = timeout
+        e.attr_timeout = timeout
+        return e
+
+    def stat_attrs(self, ino: int, st: os.stat_result) -> pyfuse3.EntryAttributes:
+        e = pyfuse3.EntryAttributes()
+        for name in ("st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
+            setattr(e, name, getattr(st, name))
+        e.st_ino = ino
+        e.st_blksize = st.st_blksize
+        e.st_blocks = st.st_blocks
+        e.entry_timeout = VOLATILE_TIMEOUT
+        e.attr_timeout = VOLATILE_TIMEOUT
+        return e
+
+    def node_attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
+        if isinstance(node, (jr.JournalNode, jr.JournalRoot)):
+            return self.stat_attrs(ino, os.lstat(node.path))
+        timeout = 0.0 if isinstance(node, UploadNode) else VOLATILE_TIMEOUT if isinstance(node, TextFile) else LIBRARY_TIMEOUT
+        return self.entry_attrs(ino, node.attr(), timeout)
+
+    def _build_listing(self, ino: int, node: DirNode) -> Listing:
+        """On a worker thread: list *node* and give every child an inode."""
+        entries = node.list(self.context())
+        names, inos, attrs, index = [], [], [], {}
+        for i, entry in enumerate(entries):
+            child = self.inodes.ino(entry.node, ino)
+            names.append(entry.name)
+            inos.append(child)
+            attrs.append(self.node_attrs(child, entry.node))
+            index[entry.name] = i
+        return Listing(names, inos, attrs, index)
+
+    async def listing(self, ino: int) -> Listing:
+        cached = self.listings.get(ino)
+        if cached is not None:
+            return cached
+        node = self.inodes.node(ino)
+        if not isinstance(node, DirNode) or isinstance(node, jr.JournalRoot):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        memo = self.memo
+        listing = await self.in_thread(self._build_listing, ino, node)
+        if memo is self.memo:  # not already stale
+            self.listings[ino] = listing
+        return listing
+
+    def is_journal(self, node: Node) -> bool:
+        return isinstance(node, (jr.JournalNode, jr.JournalRoot))
+
+    def forget_listing(self, *inos: int) -> None:
+        for ino in inos:
+            self.listings.pop(ino, None)
+
+    # -- change tracking -----------------------------------------------------
+    async def watch_generation(self) -> None:
+        while True:
+            try:
+                await self.check_generation()
+            except Exception:
+                log.exception("checking the library for changes failed")
+            await trio.sleep(POLL_INTERVAL)
+
+    async def check_generation(self) -> None:
+        gen = await self.in_thread(lambda: q.generation(self.pool.get()))
+        if gen == self.generation:
+            return
+        first = self.generation < 0
+        self.generation = gen
+        self.memo = Memo(gen)
+        old = self.listings
+        self.listings = {}
+        if first or not old:
+            return
+        gone, changed = await self.in_thread(self._relist, old)
+        for parent, name in gone:
+            pyfuse3.invalidate_entry_async(parent, name, ignore_enoent=True)
+        if changed:
+            await trio.to_thread.run_sync(self._invalidate_inodes, changed)
+
+    def _relist(self, old: dict[int, Listing]) -> tuple[list[tuple[int, bytes]], list[int]]:
+        """Re-list every cached directory; report the entries and inodes the kernel must drop."""
+        gone: list[tuple[int, bytes]] = []
+        changed: set[int] = set()
+        for dir_ino, before in old.items():
+            node = self.inodes.get(dir_ino)
+            try:
+                after = self._build_listing(dir_ino, node) if isinstance(node, DirNode) else None
+            except OSError:
+                after = None
+            if after is None:
+                gone.extend((dir_ino, n) for n in before.names)
+                continue
+            if self.memo.generation == self.generation:
+                self.listings.setdefault(dir_ino, after)
+            if after.names != before.names:
+                changed.add(dir_ino)
+            for name, ino, attr in zip(before.names, before.inos, before.attrs):
+                i = after.index.get(name)
+                if i is None or after.inos[i] != ino:
+                    gone.append((dir_ino, name))
+                else:
+                    new = after.attrs[i]
+                    if (new.st_size, new.st_mtime_ns, new.st_ctime_ns) != (attr.st_size, attr.st_mtime_ns, attr.st_ctime_ns):
+                        changed.add(ino)
+        return gone, sorted(changed)
+
+    @staticmethod
+    def _invalidate_inodes(inos: Sequence[int]) -> None:
+        for ino in inos:
+            try:
+                pyfuse3.invalidate_inode(ino)
+            except OSError as exc:  # ENOENT: the kernel does not know it
+                if exc.errno != errno.ENOENT:
+                    log.warning("invalidating inode %d: %s", ino, exc)
+
+    async def library_write(self, fn: Callable[[TreeContext], None], *dirs: int) -> None:
+        """Run a tree write on the writer thread, then drop the affected listings."""
+        await self.in_writer(lambda: fn(self.context()))
+        self.forget_listing(*dirs)
+
+    # -- lookups and attributes ------------------------------------------------
+    @fuse_errors
+    async def lookup(self, parent_inode: int, name: bytes, ctx: Any = None) -> pyfuse3.EntryAttributes:
+        if name == b".":
+            return await self.getattr(parent_inode)
+        if name == b"..":
+            return await self.getattr(self.inodes.parent(parent_inode))
+        parent = self.inodes.node(parent_inode)
+        if self.is_journal(parent):
+            def find() -> pyfuse3.EntryAttributes:
+                node, st = self.journal.lookup(parent.path, name)  # type: ignore[attr-defined]
+                return self.stat_attrs(self.inodes.ino(node, parent_inode), st)
+
+            return await self.in_thread(find)
+        if not isinstance(parent, DirNode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        upload = self.uploads.get((parent_inode, name))
+        if upload is not None:
+            return self.node_attrs(upload, self.inodes.node(upload))
+        if parent.dynamic_lookup:
+            def find_dynamic() -> pyfuse3.EntryAttributes:
+                entry = parent.lookup(self.context(), name)
+                if entry is None:
+                    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+                child = self.inodes.ino(entry.node, parent_inode)
+                return self.node_attrs(child, entry.node)
+
+            return await self.in_thread(find_dynamic)
+        listing = await self.listing(parent_inode)
+        i = listing.index.get(name)
+        if i is None:
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+        return listing.attrs[i]
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        return None  # inodes live as long as the mount (see gallerfs.fs.inodes)
+
+    @fuse_errors
+    async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
+        node = self.inodes.node(inode)
+        if self.is_journal(node):
+            return await self.in_thread(self.node_attrs, inode, node)
+        return self.node_attrs(inode, node)
+
+    @fuse_errors
+    async def setattr(self, inode: int, attr: Any, fields: Any, fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
+        node = self.inodes.node(inode)
+        if self.is_journal(node):
+            await self.in_thread(self._journal_setattr, node, attr, fields, fh)
+            return await self.getattr(inode)
+        handle = self.handles.get(fh) if fh is not None else None
+        if isinstance(handle, UploadHandle):  # cp -p setting times/modes on a copy: nothing to keep
+            if fields.update_size:
+                handle.node.size = attr.st_size
+            return self.node_attrs(inode, handle.node)
+        if fields.update_size and isinstance(handle, OriginalHandle):
+            if attr.st_size == 0 and isinstance(node, LibraryFile) and node.member_of is not None:
+                await self.in_thread(handle.close)  # truncating an album member: a copy follows
+                self.handles[fh] = upload = await self._member_upload(inode)  # type: ignore[index]
+                return self.node_attrs(inode, upload.node)
+            await self.in_thread(handle.request_truncate, attr.st_size)
+            e = self.node_attrs(inode, node)
+            e.st_size = attr.st_size
+            return e
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    def _journal_setattr(self, node: jr.JournalNode, attr: Any, fields: Any, fh: int | None) -> None:
+        handle = self.handles.get(fh) if fh is not None else None
+        target: Any = handle.fd if isinstance(handle, FdHandle) else node.path
+        if fields.update_size:
+            os.truncate(target, attr.st_size)
+        if fields.update_mode:
+            os.chmod(target, attr.st_mode & 0o7777)
+        if fields.update_uid or fields.update_gid:
+            os.chown(target, attr.st_uid if fields.update_uid else -1, attr.st_gid if fields.update_gid else -1)
+        if fields.update_atime or fields.update_mtime:
+            st = os.stat(target) if isinstance(target, int) else os.lstat(target)
+            atime = attr.st_atime_ns if fields.update_atime else st.st_atime_ns
+            mtime = attr.st_mtime_ns if fields.update_mtime else st.st_mtime_ns
+            if isinstance(target, int):
+                os.utime(target, ns=(atime, mtime))
+            else:
+                os.utime(target, ns=(atime, mtime), follow_symlinks=False)
+
+    @fuse_errors
+    async def readlink(self, inode: int, ctx: Any) -> bytes:
+        node = self.inodes.node(inode)
+        if not isinstance(node, jr.JournalNode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return os.readlink(node.path)
+
+    @fuse_errors
+    async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
+        st = await self.in_thread(os.statvfs, self.journal_path if os.path.isdir(self.journal_path) else self.paths.root)
+        out = pyfuse3.StatvfsData()
+        for name in ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree", "f_favail"):
+            setattr(out, name, getattr(st, name))
+        out.f_namemax = 255
+        return out
+
+    # -- directories --------------------------------------------------------------
+    @fuse_errors
+    async def opendir(self, inode: int, ctx: Any) -> int:
+        node = self.inodes.node(inode)
+        if self.is_journal(node):
+            def snapshot() -> Listing:
+                names, inos, attrs = [], [], []
+                for name, child, st in self.journal.listdir(node.path):  # type: ignore[attr-defined]
+                    ino = self.inodes.ino(child, inode)
+                    names.append(name)
+                    inos.append(ino)
+                    attrs.append(self.stat_attrs(ino, st))
+                return Listing(names, inos, attrs, {})
+
+            listing = await self.in_thread(snapshot)
+        else:
+            listing = await self.listing(inode)
+        fh = next(self._fh)
+        self.dir_handles[fh] = listing
+        return fh
+
+    async def readdir(self, fh: int, start_id: int, token: Any) -> None:
+        listing = self.dir_handles.get(fh)
+        if listing is None:
+            raise pyfuse3.FUSEError(errno.EBADF)
+        for i in range(start_id, len(listing.names)):
+            if not pyfuse3.readdir_reply(token, listing.names[i], listing.attrs[i], i + 1):
+                break
+
+    async def releasedir(self, fh: int) -> None:
+        self.dir_handles.pop(fh, None)
+
+    @fuse_errors
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
+        parent = self.inodes.node(parent_inode)
+        if self.is_journal(parent):
+            jr.check_name(name)
+            await self.in_thread(os.mkdir, parent.path + b"/" + name, mode)  # type: ignore[attr-defined]
+            return await self.lookup(parent_inode, name)
+        if not isinstance(parent, DirNode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        await self.library_write(lambda c: parent.mkdir(c, name), parent_inode)
+        return await self.lookup(parent_inode, name)
+
+    async def _child(self, parent_inode: int, name: bytes) -> tuple[int, Node]:
+        attrs = await self.lookup(parent_inode, name)
+        return attrs.st_ino, self.inodes.node(attrs.st_ino)
+
+    @fuse_errors
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent = self.inodes.node(parent_inode)
+        if self.is_journal(parent):
+            path = parent.path + b"/" + name  # type: ignore[attr-defined]
+            await self.in_thread(os.rmdir, path)
+            self.journal.forget_path(path)
+            return
+        if not isinstance(parent, DirNode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        ino, child = await self._child(parent_inode, name)
+        await self.library_write(lambda c: parent.rmdir(c, name, child), parent_inode, ino)
+
+    @fuse_errors
+    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent = self.inodes.node(parent_inode)
+        if self.is_journal(parent):
+            path = parent.path + b"/" + name  # type: ignore[attr-defined]
+            await self.in_thread(os.unlink, path)
+            self.journal.forget_path(path)
+            return
+        if not isinstance(parent, DirNode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        if self.uploads.pop((parent_inode, name), None) is not None:
+            return
+        _, child = await self._child(parent_inode, name)
+        if isinstance(child, LibraryFile):
+            await self.library_write(lambda c: parent.remove_file(c, child.row.id, name), parent_inode)
+            return
+        raise OSError(errno.EISDIR if child.is_dir else errno.EROFS, "refused")
+
+    @fuse_errors
+    async def rename(self, p_old: int, name_old: bytes, p_new: int, name_new: bytes, flags: int, ctx: Any) -> None:
+        old_parent, new_parent = self.inodes.node(p_old), self.inodes.node(p_new)
+        if self.is_journal(old_parent) and self.is_journal(new_parent):
+            jr.check_name(name_new)
+            src = old_parent.path + b"/" + name_old  # type: ignore[attr-defined]
+            dst = new_parent.path + b"/" + name_new  # type: ignore[attr-defined]
+
+            def move() -> None:
+                if flags & ~(jr.RENAME_NOREPLACE | jr.RENAME_EXCHANGE):
+                    raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+                if not flags & jr.RENAME_EXCHANGE and os.path.lexists(dst):
+                    self.journal.forget_path(dst)
+                jr.renameat2(src, dst, flags)
+                if flags & jr.RENAME_EXCHANGE:
+                    tmp = dst + b"\x00swap"
+                    self.journal.moved(src, tmp)
+                    self.journal.moved(dst, src)
+                    self.journal.moved(tmp, dst)
+                else:
+                    self.journal.moved(src, dst)
+
+            await self.in_thread(move)
+            return
+        if self.is_journal(old_parent) or self.is_journal(new_parent) or p_old != p_new:
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        if flags or not isinstance(old_parent, DirNode):
+            raise OSError(errno.EINVAL if flags else errno.ENOTDIR, "rename refused")
+        ino, child = await self._child(p_old, name_old)
+        await self.library_write(lambda c: old_parent.rename_child(c, name_old, name_new, child), p_old)
+        pyfuse3.invalidate_entry_async(p_old, name_old, ignore_enoent=True)
+
+    @fuse_errors
+    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: Any) -> pyfuse3.EntryAttributes:
+        node, parent = self.inodes.node(inode), self.inodes.node(new_parent_inode)
+        if isinstance(node, jr.JournalNode) and self.is_journal(parent):
+            jr.check_name(new_name)
+            await self.in_thread(os.link, node.path, parent.path + b"/" + new_name, follow_symlinks=False)  # type: ignore[attr-defined]
+            return await self.lookup(new_parent_inode, new_name)
+        if not isinstance(node, LibraryFile) or not isinstance(parent, DirNode):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        await self.library_write(lambda c: parent.add_file(c, node.row.id), new_parent_inode)
+        listing = await self.listing(new_parent_inode)
+        if listing.index.get(new_name) is None or listing.inos[listing.index[new_name]] != inode:
+            pyfuse3.invalidate_entry_async(new_parent_inode, new_name, ignore_enoent=True)
+        return self.node_attrs(inode, node)
+
+    # -- files ----------------------------------------------------------------------
+    def _new_handle(self, handle: Handle) -> int:
+        fh = next(self._fh)
+        self.handles[fh] = handle
+        return fh
+
+    @fuse_errors
+    async def open(self, inode: int, flags: int, ctx: Any) -> pyfuse3.FileInfo:
+        node = self.inodes.node(inode)
+        if isinstance(node, jr.JournalNode):
+            fd = await self.in_thread(os.open, node.path, flags & ~os.O_CREAT)
+            return pyfuse3.FileInfo(fh=self._new_handle(FdHandle(fd)))
+        if isinstance(node, TextFile):
+            if flags & os.O_ACCMODE != os.O_RDONLY:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            data = await self.in_thread(lambda: node.produce(self.context()))
+            return pyfuse3.FileInfo(fh=self._new_handle(TextHandle(data)), direct_io=True)
+        if isinstance(node, LibraryFile):
+            if node.member_of is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
+                upload = await self._member_upload(inode)
+                return pyfuse3.FileInfo(fh=self._new_handle(upload), direct_io=True)
+            handle = await self.in_thread(self._open_original, node, inode, flags)
+            return pyfuse3.FileInfo(fh=self._new_handle(handle), keep_cache=not handle.writable)
+        raise OSError(errno.EISDIR if node.is_dir else errno.EROFS, "cannot open")
+
+    async def _member_upload(self, inode: int) -> UploadHandle:
+        """A file in an album is being overwritten: whatever is written is a copy to add, not an edit."""
+        parent = self.inodes.parent(inode)
+        listing = await self.listing(parent)
+        name = next((n for n, i in zip(listing.names, listing.inos) if i == inode), b"")
+        upload = UploadNode(next(self._uploads))
+        self.inodes.ino(upload, parent)
+        handle = UploadHandle(upload, parent, name)
+        await self.in_thread(self._open_candidates, handle)
+        return handle
+
+    def _open_original(self, node: LibraryFile, inode: int, flags: int) -> OriginalHandle:
+        loc = q.file_location(self.pool.get(), node.row.id)
+        if loc is None:
+            raise OSError(errno.ENOENT, "no longer in the library")
+        if not loc.online:
+            raise OSError(errno.ENOMEDIUM, os.strerror(errno.ENOMEDIUM))
+        writable = flags & os.O_ACCMODE != os.O_RDONLY
+        try:
+            fd = os.open(loc.path, os.O_RDWR if writable else os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise OSError(errno.ENOMEDIUM, os.strerror(errno.ENOMEDIUM)) from None
+        return OriginalHandle(fd, node.row.id, inode, writable, bool(flags & os.O_TRUNC) and writable)
+
+    @fuse_errors
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        parent = self.inodes.node(parent_inode)
+        if self.is_journal(parent):
+            jr.check_name(name)
+            path = parent.path + b"/" + name  # type: ignore[attr-defined]
+
+            def make() -> tuple[int, pyfuse3.EntryAttributes]:
+                fd = os.open(path, flags | os.O_CREAT, mode)
+                node = self.journal.node_for(path, os.fstat(fd))
+                return fd, self.stat_attrs(self.inodes.ino(node, parent_inode), os.fstat(fd))
+
+            fd, attrs = await self.in_thread(make)
+            return pyfuse3.FileInfo(fh=self._new_handle(FdHandle(fd))), attrs
+        if not isinstance(parent, DirNode) or not parent.accepts_files:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        upload = UploadNode(next(self._uploads))
+        ino = self.inodes.ino(upload)
+        handle = UploadHandle(upload, parent_inode, name)
+        await self.in_thread(self._open_candidates, handle)
+        self.uploads[(parent_inode, name)] = ino
+        return pyfuse3.FileInfo(fh=self._new_handle(handle), direct_io=True), self.node_attrs(ino, upload)
+
+    def _open_candidates(self, handle: UploadHandle) -> None:
+        db = self.pool.get()
+        names = {handle.name, strip_suffix(handle.name)}
+        for name in names:
+            for loc in q.files_named(db, name):
+                if loc.online and loc.id not in handle.candidates:
+                    try:
+                        handle.candidates[loc.id] = os.open(loc.path, os.O_RDONLY)
+                    except OSError:
+                        continue
+
+    @fuse_errors
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        handle = self.handles[fh]
+        if self.read_in_thread and handle.fd >= 0:
+            return await trio.to_thread.run_sync(handle.read, off, size)
+        return handle.read(off, size)
+
+    @fuse_errors
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        return await self.in_thread(self.handles[fh].write, off, buf)
+
+    @fuse_errors
+    async def flush(self, fh: int) -> None:
+        handle = self.handles.get(fh)
+        if isinstance(handle, UploadHandle) and handle.result is None:
+            await self.adopt_upload(handle)
+
+    async def adopt_upload(self, handle: UploadHandle) -> None:
+        """A copy into an album was closed: find which library file it is and add that file."""
+        def identify() -> int | None:
+            ids = handle.matching_ids()
+            if ids:
+                return ids[0]
+            digest = handle.digest()
+            found = q.files_with_hash(self.pool.get(), handle.node.size, digest) if digest else []
+            return found[0] if found else None
+
+        file_id = await self.in_thread(identify)
+        self.uploads.pop((handle.parent, handle.name), None)
+        pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
+        if file_id is None:
+            log.warning("a copy named %r is not a library file: refused", handle.name)
+            handle.result = -1
+            raise OSError(errno.EROFS, "only files of the library can be added")
+        parent = self.inodes.node(handle.parent)
+        assert isinstance(parent, DirNode)
+        await self.library_write(lambda c: parent.add_file(c, file_id), handle.parent)
+        handle.result = file_id
+
+    @fuse_errors
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        handle = self.handles.get(fh)
+        if handle is not None and handle.fd >= 0 and not isinstance(handle, UploadHandle):
+            await self.in_thread(os.fdatasync if datasync else os.fsync, handle.fd)
+
+    @fuse_errors
+    async def release(self, fh: int) -> None:
+        handle = self.handles.pop(fh, None)
+        if handle is None:
+            return
+        try:
+            if isinstance(handle, OriginalHandle) and handle.writable:
+                st = await self.in_thread(handle.finish)
+                if st is not None:
+                    await self.original_changed(handle, st)
+            elif isinstance(handle, UploadHandle):
+                self.uploads.pop((handle.parent, handle.name), None)
+        finally:
+            await self.in_thread(handle.close)
+
+    async def original_changed(self, handle: OriginalHandle, st: os.stat_result) -> None:
+        await self.in_writer(album_db.mark_file_pending, self._writer_db(), handle.file_id, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        node = self.inodes.get(handle.ino)
+        if isinstance(node, LibraryFile):
+            row = node.row
+            node.row = type(row)(row.id, row.source_id, row.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        await trio.to_thread.run_sync(self._invalidate_inodes, [handle.ino])
+        await self.check_generation()
+
+    # -- extended attributes -------------------------------------------------------
+    @fuse_errors
+    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        node = self.inodes.node(inode)
+        if isinstance(node, jr.JournalNode):
+            return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
+        if not isinstance(node, LibraryFile):
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        try:
+            return values[name]
+        except KeyError:
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR) from None
+
+    @fuse_errors
+    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        node = self.inodes.node(inode)
+        if isinstance(node, jr.JournalNode):
+            return [os.fsencode(n) for n in await self.in_thread(lambda: os.listxattr(node.path, follow_symlinks=False))]
+        if not isinstance(node, LibraryFile):
+            return []
+        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        return list(values)
+
+    @fuse_errors
+    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
+        node = self.inodes.node(inode)
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        if isinstance(node, jr.JournalNode):
+            await self.in_thread(lambda: os.setxattr(node.path, name, value, follow_symlinks=False))
+            return
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    @fuse_errors
+    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
+        node = self.inodes.node(inode)
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        if isinstance(node, jr.JournalNode):
+            await self.in_thread(lambda: os.removexattr(node.path, name, follow_symlinks=False))
+            return
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    def close(self) -> None:
+        for handle in list(self.handles.values()):
+            try:
+                handle.close()
+            except OSError:
+                pass
+        self.handles.clear()
+        self.pool.close()
+        if self._writer is not None:
+            self._writer.close()

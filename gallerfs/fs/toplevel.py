@@ -1,0 +1,34 @@
+"""The registry of top-level directories: the one place a new directory kind is added.
+
+Each entry is ``(name, factory)``; the factory gets the journal path (only
+``journal/`` uses it) and returns the directory's node. ``search/`` and
+``duplicates/`` are added here by their own modules (see ``gallerfs.fs``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from gallerfs.fs.journal import JournalRoot
+from gallerfs.fs.library_dirs import ByAlbumRoot, ByDateRoot, FavouritesDir, SourcesRoot
+from gallerfs.fs.nodes import DirNode, Entry, TreeContext
+from gallerfs.fs.status import StatusDir
+
+TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
+    (b"sources", lambda journal: SourcesRoot()),
+    (b"by-date", lambda journal: ByDateRoot()),
+    (b"by-album", lambda journal: ByAlbumRoot()),
+    (b"favourites", lambda journal: FavouritesDir()),
+    (b"journal", JournalRoot),
+    (b".gallerfs", lambda journal: StatusDir()),
+]
+
+
+class RootDir(DirNode):
+    key = ("root",)
+
+    def __init__(self, journal_path: bytes) -> None:
+        self.entries = [Entry(name, factory(journal_path)) for name, factory in TOP_LEVEL]
+
+    def list(self, ctx: TreeContext) -> list[Entry]:
+        return list(self.entries)
