@@ -163,3 +163,40 @@ def write_model_dir(folder: Path, name: str = "test-clip", base_url: str = "") -
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return path
+
+
+def colour_photo(path: Path, colour: str, seed: int, size: tuple[int, int] = (640, 480), quality: int = 92) -> Path:
+    """A photo dominated by one named colour, with a few blocks of others placed by ``seed``.
+
+    The blocks make each photo's layout its own, so a re-encoded copy is closer
+    to its original than to another photo of the same colour.
+    """
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    base = tuple(int(255 * c) for c in COLOURS[colour])
+    img = Image.new("RGB", size, base)
+    draw = ImageDraw.Draw(img)
+    others = [c for c in COLOURS if c != colour]
+    w, h = size
+    for _ in range(3):
+        other = tuple(int(255 * c) for c in COLOURS[others[int(rng.integers(len(others)))]])
+        x0, y0 = int(rng.integers(0, w * 3 // 4)), int(rng.integers(0, h * 3 // 4))
+        draw.rectangle((x0, y0, x0 + w // 6, y0 + h // 6), fill=other)
+    noise = rng.integers(-12, 13, (h, w, 3))
+    arr = np.clip(np.asarray(img, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+    out = Image.fromarray(arr)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        out.save(path, quality=quality)
+    else:
+        out.save(path)
+    return path
+
+
+def reencode(src: Path, dest: Path, quality: int = 60, scale: float = 0.8) -> Path:
+    """A re-encoded, resized copy of a photo (what a messenger app makes of it)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.resize((int(im.width * scale), int(im.height * scale))).save(dest, quality=quality)
+    return dest

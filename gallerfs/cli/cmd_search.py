@@ -1,0 +1,162 @@
+"""``gallerfs search "QUERY"`` and ``gallerfs similar PATH|ID``: CLIP search from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+from typing import Any
+
+from gallerfs.cli.context import Context, add_json_flag, printable
+from gallerfs.db import embeddings as embeddings_db
+from gallerfs.db import search as search_db
+from gallerfs.db import sources as sources_db
+from gallerfs.db.connection import Database
+from gallerfs.errors import GallerfsError
+from gallerfs.search import Filters, SearchHit, search_files, similar_files
+from models.store import require_model
+
+log = logging.getLogger(__name__)
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, metavar="N", help="at most N results (default: search_limit, 50)")
+    p.add_argument("--since", metavar="DATE", help="taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole year, month or day)")
+    p.add_argument("--camera", metavar="TEXT", help="camera make or model contains TEXT (case-insensitive)")
+    p.add_argument("--source", metavar="NAME", help="only files of this source")
+    p.add_argument("--album", metavar="NAME", help="only files in this album")
+    p.add_argument("--favourites", action="store_true", help="only favourites")
+    p.add_argument("--kind", choices=("image", "video", "raw"), help="only this media type")
+    p.add_argument("--has-gps", action="store_true", default=None, help="only files with a GPS position")
+    add_json_flag(p)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from indexer.embed import register as register_embed_stage
+
+    register_embed_stage()  # 'gallerfs index' then also embeds photos
+    p = subparsers.add_parser(
+        "search", help="find photos by a plain-English description (CLIP)",
+        description="Rank the library's photos by how well they match QUERY, best first. Results scoring "
+        "below search_relative_cutoff times the best score are left out; filters narrow the candidates.",
+    )  # fmt: skip
+    p.add_argument("query", metavar="QUERY", help='what to look for, e.g. "dog on the beach"')
+    _add_filters(p)
+    p.set_defaults(func=run_search)
+
+    p = subparsers.add_parser(
+        "similar", help="photos that look like a given photo",
+        description="Rank the library's photos by similarity to one photo: a library file id, the photo's "
+        "path in a source folder, or its path in the mount.",
+    )  # fmt: skip
+    p.add_argument("photo", metavar="PATH|ID", help="the photo: a file id, or a path (original or in the mount)")
+    _add_filters(p)
+    p.set_defaults(func=run_similar)
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
+        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps,
+    )  # fmt: skip
+
+
+def _limit(ctx: Context) -> int:
+    limit = ctx.args.limit if ctx.args.limit is not None else ctx.settings.search_limit
+    if limit < 1:
+        raise GallerfsError("--limit must be at least 1")
+    return limit
+
+
+def _check_names(db: Database, filters: Filters) -> None:
+    """Unknown source/album names are a mistake worth one line, not an empty result."""
+    if filters.source:
+        sources_db.find_source(db, filters.source)
+    if filters.album and not search_db.album_exists(db, filters.album):
+        raise GallerfsError(f"no album named {filters.album!r}")
+
+
+def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
+    rows = search_db.hit_rows(db, [h.file_id for h in hits])
+    out: list[dict[str, Any]] = []
+    for rank, hit in enumerate(hits, 1):
+        r = rows.get(hit.file_id)
+        if r is None:
+            continue
+        out.append({
+            "rank": rank, "file_id": hit.file_id, "score": round(hit.score, 6), "source": r["source"],
+            "relpath": r["relpath"], "path": r["root"].rstrip(b"/") + b"/" + r["relpath"], "kind": r["kind"],
+            "taken_at": r["taken_at"], "camera": " ".join(x for x in (r["make"], r["model"]) if x) or None,
+        })  # fmt: skip
+
+    def text(items: list[dict[str, Any]]) -> str:
+        if not items:
+            return empty_hint
+        return "\n".join(
+            f"{i['rank']:>3}  {i['score']:.3f}  {printable(i['path'])}" + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else "")
+            for i in items
+        )
+
+    ctx.emit(out, text)
+
+
+def run_search(ctx: Context) -> int:
+    require_model(ctx.paths)  # says how to install one before anything else
+    db = ctx.open_reader()
+    filters = _filters(ctx.args)
+    _check_names(db, filters)
+    hits = search_files(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
+    counts = embeddings_db.counts(db) if not hits else None
+    hint = "no matches"
+    if counts is not None and counts["embedded"] == 0:
+        hint = "no photo is embedded yet: run 'gallerfs index'"
+    _emit(ctx, db, hits, hint)
+    return 0
+
+
+def resolve_photo(db: Database, photo: str) -> int:
+    """A file id from an id, an original's path, or a path in the mount."""
+    if photo.isdigit():
+        if not search_db.file_exists(db, int(photo)):
+            raise GallerfsError(f"no file with id {photo} in the library")
+        return int(photo)
+    path = os.path.abspath(os.path.expanduser(photo))
+    raw = os.fsencode(path)
+    source = sources_db.source_containing(db, raw)
+    if source is not None:
+        relpath = raw[len(source.path.rstrip(b"/")) + 1 :]
+        found = search_db.file_by_relpath(db, source.id, relpath)
+        if found is not None:
+            return found
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise GallerfsError(f"{photo}: {os.strerror(exc.errno or errno.ENOENT)}") from None
+    try:  # a mount file may say where its original is
+        original = os.getxattr(path, "user.gallerfs.source_path")
+        source = sources_db.source_containing(db, original)
+        if source is not None:
+            found = search_db.file_by_relpath(db, source.id, original[len(source.path.rstrip(b"/")) + 1 :])
+            if found is not None:
+                return found
+    except OSError:
+        pass
+    # Mount files mirror their original's name, size and modification time.
+    matches = search_db.files_by_name_size_mtime(db, os.fsencode(os.path.basename(path)), st.st_size, st.st_mtime_ns)
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise GallerfsError(f"{photo} matches {len(matches)} library files; give its file id instead")
+    raise GallerfsError(f"{photo} is not in the library")
+
+
+def run_similar(ctx: Context) -> int:
+    db = ctx.open_reader()
+    filters = _filters(ctx.args)
+    _check_names(db, filters)
+    file_id = resolve_photo(db, ctx.args.photo)
+    hits = similar_files(db, ctx.paths, ctx.settings, file_id, _limit(ctx), filters)
+    _emit(ctx, db, hits, "no similar photos")
+    return 0

@@ -1,0 +1,167 @@
+"""CLIP vectors: the embedding space, the files still to embed, storing and reading vectors.
+
+Vectors are unit-length float32 in the sqlite-vec ``vec0`` table
+``vec_embeddings`` (rowid = file id, cosine distance). ``embeddings`` (a plain
+table with a foreign key to ``files``) records per file whether it was
+embedded and from which version of the file; deleting that row (directly or by
+the cascade from ``files``) deletes the vector through a trigger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from gallerfs.db.connection import Database
+
+VEC_TABLE = "vec_embeddings"
+EMBEDDABLE_KINDS = ("image",)
+_IN_CHUNK = 900  # bound parameters per IN (...) list
+
+
+@dataclass(frozen=True)
+class Space:
+    model: str
+    dim: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class EmbedTask:
+    file_id: int
+    source_id: int
+    relpath: bytes
+    root: bytes
+    size: int
+    mtime_ns: int
+
+    @property
+    def path(self) -> bytes:
+        return self.root.rstrip(b"/") + b"/" + self.relpath
+
+
+def space(db: Database) -> Space | None:
+    rows = db.tuples("SELECT model, dim, created_at FROM embedding_space WHERE id = 1")
+    if not rows or not has_vector_table(db):
+        return None
+    return Space(*rows[0])
+
+
+def has_vector_table(db: Database) -> bool:
+    return db.value("SELECT count(*) FROM sqlite_master WHERE name = ?", (VEC_TABLE,)) == 1
+
+
+def ensure_space(db: Database, model: str, dim: int) -> bool:
+    """Make the vector table match the model; returns True when it was (re)created (all files redone)."""
+    current = space(db)
+    if current is not None and current.model == model and current.dim == dim:
+        return False
+    with db.transaction():
+        db.execute(f"DROP TRIGGER IF EXISTS {VEC_TABLE}_follow")
+        db.execute(f"DROP TABLE IF EXISTS {VEC_TABLE}")
+        db.execute("DELETE FROM embeddings")
+        db.execute(
+            f"CREATE VIRTUAL TABLE {VEC_TABLE} USING vec0(file_id INTEGER PRIMARY KEY, "
+            f"embedding float[{int(dim)}] distance_metric=cosine)"
+        )
+        db.execute(
+            f"CREATE TRIGGER {VEC_TABLE}_follow AFTER DELETE ON embeddings BEGIN "
+            f"DELETE FROM {VEC_TABLE} WHERE file_id = OLD.file_id; END"
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO embedding_space (id, model, dim, created_at) VALUES (1, ?, ?, ?)",
+            (model, int(dim), time.time()),
+        )
+    return True
+
+
+_TODO_WHERE = (
+    "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN embeddings e ON e.file_id = f.id "
+    f"WHERE s.online = 1 AND f.kind IN ({', '.join(repr(k) for k in EMBEDDABLE_KINDS)}) "
+    "AND (e.file_id IS NULL OR e.size != f.size OR e.mtime_ns != f.mtime_ns)"
+)
+
+
+def count_todo(db: Database) -> int:
+    return int(db.value(f"SELECT count(*) {_TODO_WHERE}"))
+
+
+def todo_batch(db: Database, after_id: int, limit: int) -> list[EmbedTask]:
+    """Files on online sources not embedded yet (or changed since), by id."""
+    rows = db.tuples(
+        f"SELECT f.id, f.source_id, f.relpath, s.path, f.size, f.mtime_ns {_TODO_WHERE} AND f.id > ? "
+        "ORDER BY f.id LIMIT ?",
+        (after_id, limit),
+    )
+    return [EmbedTask(*r) for r in rows]
+
+
+def store(db: Database, done: Sequence[tuple[EmbedTask, np.ndarray]], failed: Sequence[tuple[EmbedTask, str]]) -> int:
+    """Record a batch; call inside a transaction. Files that changed meanwhile are left for next time."""
+    now = time.time()
+    stored = 0
+    for task, vector in done:
+        if not _unchanged(db, task):
+            continue
+        db.execute(f"DELETE FROM {VEC_TABLE} WHERE file_id = ?", (task.file_id,))
+        db.execute(
+            f"INSERT INTO {VEC_TABLE} (file_id, embedding) VALUES (?, ?)",
+            (task.file_id, np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+        )
+        _record(db, task, "done", None, now)
+        stored += 1
+    for task, error in failed:
+        if not _unchanged(db, task):
+            continue
+        db.execute(f"DELETE FROM {VEC_TABLE} WHERE file_id = ?", (task.file_id,))
+        _record(db, task, "error", error, now)
+        stored += 1
+    return stored
+
+
+def _unchanged(db: Database, task: EmbedTask) -> bool:
+    row = db.tuples("SELECT size, mtime_ns FROM files WHERE id = ?", (task.file_id,))
+    return bool(row) and row[0] == (task.size, task.mtime_ns)
+
+
+def _record(db: Database, task: EmbedTask, state: str, error: str | None, now: float) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO embeddings (file_id, size, mtime_ns, state, error, embedded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (task.file_id, task.size, task.mtime_ns, state, error, now),
+    )
+
+
+def vector_of(db: Database, file_id: int) -> np.ndarray | None:
+    if not has_vector_table(db):
+        return None
+    rows = db.tuples(f"SELECT embedding FROM {VEC_TABLE} WHERE file_id = ?", (file_id,))
+    return np.frombuffer(rows[0][0], dtype=np.float32).copy() if rows else None
+
+
+def vectors_for(db: Database, file_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, [n, dim] matrix) of the given files that have a vector, in no particular order."""
+    ids = list(file_ids)
+    found_ids: list[int] = []
+    blobs: list[bytes] = []
+    if has_vector_table(db):
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for file_id, blob in db.iter_tuples(
+                f"SELECT file_id, embedding FROM {VEC_TABLE} WHERE file_id IN ({marks})", chunk
+            ):
+                found_ids.append(file_id)
+                blobs.append(blob)
+    if not blobs:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+    return np.array(found_ids, dtype=np.int64), matrix
+
+
+def counts(db: Database) -> dict[str, int]:
+    done = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'done'"))
+    failed = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'error'"))
+    return {"embedded": done, "failed": failed, "todo": count_todo(db)}

@@ -1,0 +1,100 @@
+"""Search: a plain-English query or a photo in, ranked library files out.
+
+Entry points for the CLI, the mount's ``search/`` folder and the viewer:
+
+- ``search_files(reader_db, paths, settings, query, limit, filters)``
+- ``similar_files(reader_db, paths, settings, file_id, limit, filters)``
+- ``is_model_installed(paths)`` and ``NO_MODEL_MESSAGE`` (one line, names the command to run)
+
+Layout: ``filters`` parses and applies filters (one place), ``signals`` holds
+each scoring signal behind one interface, ``engine`` fuses and ranks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gallerfs.config import Settings
+from gallerfs.db import embeddings as embeddings_db
+from gallerfs.db.connection import Database
+from gallerfs.errors import GallerfsError
+from gallerfs.paths import LibraryPaths
+from gallerfs.search import engine
+from gallerfs.search.engine import SearchHit
+from gallerfs.search.filters import Filters, scope
+from gallerfs.search.signals import VectorSignal
+from models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
+
+__all__ = [
+    "Filters",
+    "NO_MODEL_MESSAGE",
+    "NoModelError",
+    "SearchHit",
+    "is_model_installed",
+    "search_files",
+    "similar_files",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1000
+
+
+def _check_space(db: Database, model_identity: str | None) -> bool:
+    """False when nothing is embedded yet; an error when the vectors come from another model."""
+    space = embeddings_db.space(db)
+    if space is None:
+        return False
+    if model_identity is not None and space.model != model_identity:
+        raise GallerfsError(
+            "the library's embeddings were made with another CLIP model: run 'gallerfs index' to embed again"
+        )
+    return True
+
+
+def search_files(
+    reader_db: Database,
+    paths: LibraryPaths,
+    settings: Settings,
+    query: str,
+    limit: int,
+    filters: Filters | None = None,
+) -> list[SearchHit]:
+    """Files matching a plain-English query, best first.
+
+    Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
+    ``NO_MODEL_MESSAGE``) when no model is installed, and ``GallerfsError`` for
+    bad filters. Returns [] while nothing is embedded yet.
+    """
+    query = " ".join(query.split())
+    if not query:
+        raise GallerfsError("the search query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
+    model = require_model(paths)
+    the_scope = scope(reader_db, filters)
+    if not _check_space(reader_db, model.identity):
+        return []
+    from indexer.clip.model import text_encoder  # onnxruntime loads only when a search runs
+
+    vector = text_encoder(str(model.text_path), settings.embed_device).encode_one(query)
+    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+
+
+def similar_files(
+    reader_db: Database,
+    paths: LibraryPaths,
+    settings: Settings,
+    file_id: int,
+    limit: int,
+    filters: Filters | None = None,
+) -> list[SearchHit]:
+    """The photos nearest to one photo (itself excluded), best first. Needs no model files."""
+    the_scope = scope(reader_db, filters)
+    if not _check_space(reader_db, None):
+        raise GallerfsError("no photo is embedded yet: install a model and run 'gallerfs index'")
+    vector = embeddings_db.vector_of(reader_db, file_id)
+    if vector is None:
+        raise GallerfsError(f"file {file_id} has no embedding (not a photo, not embedded yet, or it failed)")
+    signal = VectorSignal(vector, name="similar", exclude=frozenset({file_id}))
+    return engine.rank(reader_db, [signal], the_scope, limit, settings.search_relative_cutoff)

@@ -1,0 +1,115 @@
+"""The one place where search filters are parsed and applied.
+
+``Filters`` holds what a user asked for (dates as they typed them). ``scope``
+turns it into a ``Scope``: when the filters are selective (few matching files)
+the scope is the explicit list of candidate ids, found through indexes, and
+signals score only those; otherwise signals search everything and the scope
+checks their candidates.
+
+Dates are read the way ``by-date/`` files them: a photo's wall-clock time
+(see ``indexer/metadata/dates.py``), so ``--since 2023-07 --until 2023-07``
+is exactly what ``by-date/2023/07/`` shows. ``--until`` includes the whole
+period it names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from gallerfs.db import search as search_db
+from gallerfs.db.connection import Database
+from gallerfs.db.search import FilterSpec
+from gallerfs.errors import GallerfsError
+
+KINDS = ("image", "video", "raw")
+SELECTIVE_MAX = 20_000  # up to this many matching files, score them directly instead of KNN + filtering
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
+    until: str | None = None  # same; inclusive
+    camera: str | None = None
+    source: str | None = None
+    album: str | None = None
+    favourites: bool = False
+    kind: str | None = None  # image, video or raw
+    has_gps: bool | None = None
+
+    def to_spec(self) -> FilterSpec:
+        since = _bound(self.since, "--since", end=False) if self.since else None
+        until = _bound(self.until, "--until", end=True) if self.until else None
+        if since is not None and until is not None and since >= until:
+            raise GallerfsError(f"--since {self.since} is after --until {self.until}")
+        if self.kind is not None and self.kind not in KINDS:
+            raise GallerfsError(f"--kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        return FilterSpec(
+            since=since,
+            until=until,
+            camera=self.camera or None,
+            source=self.source or None,
+            album=self.album or None,
+            favourites=self.favourites,
+            kinds=(self.kind,) if self.kind else (),
+            has_gps=self.has_gps,
+        )
+
+
+def _bound(text: str, option: str, *, end: bool) -> float:
+    """Unix time of the start of the period (or of the next period when ``end``)."""
+    m = _DATE.match(text.strip())
+    if not m:
+        raise GallerfsError(f"{option} takes YYYY, YYYY-MM or YYYY-MM-DD, not {text!r}")
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    try:
+        start = dt.datetime(year, month, day, tzinfo=dt.timezone.utc)
+    except ValueError:
+        raise GallerfsError(f"{option}: {text!r} is not a date") from None
+    if end:
+        if m[3]:
+            start += dt.timedelta(days=1)
+        elif m[2]:
+            start = start.replace(year=year + month // 12, month=month % 12 + 1)
+        else:
+            start = start.replace(year=year + 1)
+    return start.timestamp()
+
+
+@dataclass(frozen=True)
+class Scope:
+    spec: FilterSpec
+    ids: np.ndarray | None  # the candidates, when the filters are selective; None: the whole library
+
+    @property
+    def filtered(self) -> bool:
+        return not self.spec.is_empty()
+
+    def keep(self, db: Database, ids: list[int]) -> set[int]:
+        """The ids that pass the filters."""
+        if not self.filtered:
+            return set(ids)
+        if self.ids is not None:
+            allowed = set(self.ids.tolist())
+            return {i for i in ids if i in allowed}
+        return search_db.filter_ids(db, self.spec, ids)
+
+    def all_matching(self, db: Database) -> np.ndarray:
+        """Every matching id (used when KNN plus filtering cannot find enough results)."""
+        if self.ids is not None:
+            return self.ids
+        return np.array(search_db.matching_ids(db, self.spec, 1 << 62), dtype=np.int64)
+
+
+def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_MAX) -> Scope:
+    spec = (filters or Filters()).to_spec()
+    if spec.is_empty():
+        return Scope(spec, None)
+    ids = search_db.matching_ids(db, spec, selective_max + 1)
+    if len(ids) <= selective_max:
+        return Scope(spec, np.array(ids, dtype=np.int64))
+    return Scope(spec, None)

@@ -1,0 +1,198 @@
+"""The embedding job and the search engine on a generated library, in process (no CLI)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gallerfs.config import Settings
+from gallerfs.db import albums as albums_db
+from gallerfs.db import embeddings as embeddings_db
+from gallerfs.db import files as files_db
+from gallerfs.db import jobs as jobs_db
+from gallerfs.db import sources as sources_db
+from gallerfs.db.connection import Database
+from gallerfs.errors import GallerfsError
+from gallerfs.paths import LibraryPaths
+from gallerfs.search import Filters, search_files, similar_files
+from gallerfs.search import engine, filters as filters_mod
+from gallerfs.search.signals import VectorSignal
+from indexer.embed import embed_library
+from indexer.scanner import scan_source
+from indexer.volumes import identify
+from models import manifest as manifest_mod
+from models import store
+from tests import clipmodel
+
+PHOTOS = {"red": 4, "blue": 3, "green": 3, "yellow": 2}
+UTC_2023_07 = 1688947200.0  # 2023-07-10
+UTC_2024_03 = 1710028800.0  # 2024-03-10
+
+
+@dataclasses.dataclass
+class Lib:
+    paths: LibraryPaths
+    db: Database
+    settings: Settings
+    photos: Path
+    ids: dict[str, int]
+
+
+def _set_metadata(db: Database, file_id: int, sort_time: float, make: str, model: str, gps: bool) -> None:
+    with db.transaction():
+        files_db.store_result(
+            db, file_id, metadata={"sort_time": sort_time, "taken_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sort_time)),
+                                   "make": make, "model": model, "latitude": 48.1 if gps else None,
+                                   "longitude": 11.5 if gps else None},
+            content_hash=None, partial_hash=None, phash=None, dhash=None, error=None,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Lib:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    seed = 0
+    for colour, n in PHOTOS.items():
+        for i in range(n):
+            seed += 1
+            clipmodel.colour_photo(photos / f"{colour}_{i}.jpg", colour, seed)
+    clipmodel.reencode(photos / "blue_0.jpg", photos / "blue_0 copy.jpg")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    root = tmp_path / "library"
+    paths = LibraryPaths(root=root, config_file=root / "config.toml")
+    paths.ensure()
+    db = Database(paths.db)
+    ident = identify(os.fsencode(photos))
+    source = sources_db.add_source(
+        db, name="photos", path=os.fsencode(photos), mount_point=ident.mount_point, fs_uuid=ident.fs_uuid,
+        fs_type=ident.fs_type, device=ident.device, root_inode=ident.root_inode,
+    )  # fmt: skip
+    scan_source(db, source)
+    ids = {os.fsdecode(r[1]).removesuffix(".jpg"): r[0] for r in db.tuples("SELECT id, name FROM files")}
+    for name, file_id in ids.items():
+        old = name in ("red_0", "red_1")
+        _set_metadata(db, file_id, UTC_2023_07 if old else UTC_2024_03, "Canon" if old else "Apple",
+                      "EOS 5D" if old else "iPhone 12", gps=name.startswith("red_0") or name.startswith("green"))  # fmt: skip
+    model_src = tmp_path / "model"
+    spec = manifest_mod.load(clipmodel.write_model_dir(model_src)).get(None)
+    store.import_dir(paths, spec, model_src)
+    settings = Settings(embed_batch_size=4)
+    return Lib(paths, db, settings, photos, ids)
+
+
+def _names(lib: Lib, hits) -> list[str]:
+    by_id = {v: k for k, v in lib.ids.items()}
+    return [by_id[h.file_id] for h in hits]
+
+
+def test_embed_then_search_by_colour(lib: Lib) -> None:
+    report = embed_library(lib.db, lib.paths, lib.settings)
+    assert (report.embedded, report.failed) == (13, 1)
+    counts = embeddings_db.counts(lib.db)
+    assert counts == {"embedded": 13, "failed": 1, "todo": 0}
+    failure = lib.db.row("SELECT stage, error FROM failures WHERE file_id = ?", (lib.ids["broken"],))
+    assert failure["stage"] == "embed" and "cannot decode" in failure["error"]
+    job = jobs_db.list_jobs(lib.db)[0]
+    assert (job.kind, job.state, job.total, job.done, job.failed) == ("embed", "done", 14, 14, 1)
+
+    hits = search_files(lib.db, lib.paths, lib.settings, "red", 10)
+    assert sorted(_names(lib, hits)) == ["red_0", "red_1", "red_2", "red_3"]  # the cut-off drops the rest
+    assert all(h.score > 0.5 for h in hits)
+    hits = search_files(lib.db, lib.paths, lib.settings, "a blue photo", 2)
+    assert len(hits) == 2 and all(n.startswith("blue") for n in _names(lib, hits))
+    no_cutoff = dataclasses.replace(lib.settings, search_relative_cutoff=0.0)
+    everything = search_files(lib.db, lib.paths, no_cutoff, "yellow", 50)
+    assert len(everything) == 13 and _names(lib, everything)[:2] in (["yellow_0", "yellow_1"], ["yellow_1", "yellow_0"])
+    assert [h.score for h in everything] == sorted((h.score for h in everything), reverse=True)
+
+    # a second run has nothing to do
+    assert embed_library(lib.db, lib.paths, lib.settings).embedded == 0
+
+
+def test_filters_narrow(lib: Lib) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    s, p = lib.settings, lib.paths
+
+    def names(**kw) -> list[str]:
+        return sorted(_names(lib, search_files(lib.db, p, s, "red", 20, Filters(**kw))))
+
+    assert names(since="2023", until="2023") == ["red_0", "red_1"]
+    assert names(since="2023-07-10", until="2023-07-10") == ["red_0", "red_1"]
+    assert names(since="2024") == ["red_2", "red_3"]
+    assert names(camera="iphone") == ["red_2", "red_3"]
+    assert names(camera="canon", has_gps=True) == ["red_0"]
+    assert names(source="photos") == ["red_0", "red_1", "red_2", "red_3"]
+    assert names(kind="video") == []
+    albums_db.create_album(lib.db, "Trip")
+    albums_db.add_to_album(lib.db, "Trip", [lib.ids["red_3"], lib.ids["blue_1"]])
+    assert names(album="Trip") == ["red_3"]
+    albums_db.add_favourites(lib.db, [lib.ids["red_1"], lib.ids["green_0"]])
+    assert names(favourites=True) == ["red_1"]
+    with pytest.raises(GallerfsError, match="YYYY"):
+        names(since="last week")
+    with pytest.raises(GallerfsError, match="after"):
+        names(since="2024", until="2023")
+
+
+def test_knn_path_and_selective_path_agree(lib: Lib) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    vector = embeddings_db.vector_of(lib.db, lib.ids["green_0"])
+    for kw in ({}, {"since": "2024"}, {"has_gps": True}, {"camera": "apple"}):
+        spec = Filters(**kw)
+        selective = filters_mod.scope(lib.db, spec)
+        broad = filters_mod.scope(lib.db, spec, selective_max=0)  # forces KNN + filtering
+        assert broad.ids is None and (selective.ids is not None or not kw)
+        a = engine.rank(lib.db, [VectorSignal(vector)], selective, 5, 0.0)
+        b = engine.rank(lib.db, [VectorSignal(vector)], broad, 5, 0.0)
+        assert [h.file_id for h in a] == [h.file_id for h in b]
+        assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
+
+
+def test_similar_finds_the_reencoded_copy_first(lib: Lib) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    hits = similar_files(lib.db, lib.paths, lib.settings, lib.ids["blue_0"], 5)
+    names = _names(lib, hits)
+    assert names[0] == "blue_0 copy" and "blue_0" not in names
+    assert set(names[1:]) <= {"blue_1", "blue_2"}
+    with pytest.raises(GallerfsError, match="no embedding"):
+        similar_files(lib.db, lib.paths, lib.settings, lib.ids["broken"], 5)
+
+
+def test_changed_file_is_embedded_again_and_deleted_file_leaves(lib: Lib) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    green = lib.photos / "green_1.jpg"
+    clipmodel.colour_photo(green, "red", 99)  # the user edited the photo: it is red now
+    st = green.stat()
+    with lib.db.transaction():
+        files_db.mark_changed(lib.db, lib.ids["green_1"], files_db.ScannedFile(
+            b"green_1.jpg", "image", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))  # fmt: skip
+    assert embeddings_db.count_todo(lib.db) == 1
+    assert embed_library(lib.db, lib.paths, lib.settings).embedded == 1
+    assert "green_1" in _names(lib, search_files(lib.db, lib.paths, lib.settings, "red", 10))
+    with lib.db.transaction():
+        files_db.delete_files(lib.db, [lib.ids["red_0"]])
+    assert lib.db.value(f"SELECT count(*) FROM {embeddings_db.VEC_TABLE} WHERE file_id = ?", (lib.ids["red_0"],)) == 0
+    assert "red_0" not in _names(lib, search_files(lib.db, lib.paths, lib.settings, "red", 10))
+
+
+def test_another_model_means_embedding_again(lib: Lib, tmp_path: Path) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    other = tmp_path / "other-model"
+    manifest = clipmodel.write_model_dir(other, name="other-clip")
+    store.import_dir(lib.paths, manifest_mod.load(manifest).get(None), other)
+    with pytest.raises(GallerfsError, match="another CLIP model"):
+        search_files(lib.db, lib.paths, lib.settings, "red", 10)
+    assert embed_library(lib.db, lib.paths, lib.settings).embedded == 13
+    assert len(search_files(lib.db, lib.paths, lib.settings, "red", 10)) == 4
+
+
+def test_search_before_anything_is_embedded_is_empty(lib: Lib) -> None:
+    assert search_files(lib.db, lib.paths, lib.settings, "red", 10) == []
+    with pytest.raises(GallerfsError, match="empty"):
+        search_files(lib.db, lib.paths, lib.settings, "   ", 10)
