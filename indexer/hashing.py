@@ -73,17 +73,31 @@ def _dct_matrix(n: int) -> np.ndarray:
 _DCT = _dct_matrix(_DCT_N)
 
 
-def phash(im: Image.Image) -> int:
-    """64-bit DCT hash: 8x8 lowest frequencies of a 32x32 grey image against their median."""
+FLAT_STDDEV = 2.0  # grey levels: below this an image has no structure to hash
+
+
+def phash(im: Image.Image) -> int | None:
+    """64-bit DCT hash: 8x8 lowest frequencies of a 32x32 grey image against their median.
+
+    None for flat images (solid colour placeholders): their hash would be the
+    same whatever their colour or size, so it must not make them "similar".
+    """
     pixels = _gray(im, (_DCT_N, _DCT_N))
+    if pixels.std() < FLAT_STDDEV:
+        return None
     dct = _DCT @ pixels @ _DCT.T
     low = dct[:8, :8].ravel()
     median = np.median(low[1:])  # the DC term would dominate the median
     return _bits_to_int(low > median)
 
 
-def dhash(im: Image.Image) -> int:
-    """64-bit difference hash: is each pixel brighter than its right neighbour (9x8 grey)."""
+def dhash(im: Image.Image) -> int | None:
+    """64-bit difference hash: is each pixel brighter than its right neighbour (9x8 grey).
+
+    None for flat images, as for phash.
+    """
+    if _gray(im, (_DCT_N, _DCT_N)).std() < FLAT_STDDEV:
+        return None
     pixels = _gray(im, (9, 8))
     return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
 

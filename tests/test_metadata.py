@@ -28,6 +28,7 @@ RAW_TOOL = {r["SourceFile"]: r for r in json.loads((CORPUS / "exiftool_raw.json"
 
 # Files that exiftool reads but that hold no decodable image at all.
 NOT_MEDIA = {"elodie/invalid.jpg", "pillow/broken.png"}
+CIFF_DATES = {k for k, v in RAW_TOOL.items() if "CIFF:DateTimeOriginal" in v}
 # Formats whose decoder applies the orientation itself (size already upright).
 DECODER_ORIENTS = {"HEIF", "TIFF"}
 
@@ -97,6 +98,11 @@ def test_against_ground_truth(rel: str) -> None:
         assert (got.taken_at[:19], got.utc_offset) == want
         assert got.taken_source in ("exif", "xmp", "iptc", "quicktime")
         assert got.sort_time == pytest.approx(sort_time(got.taken_at, got.utc_offset))
+    elif rel in CIFF_DATES:
+        # Canon CIFF capture time: exiftool reads it (CIFF:DateTimeOriginal) but its
+        # date_taken list leaves CIFF out; gallerfs uses it.
+        raw = RAW_TOOL[rel]["CIFF:DateTimeOriginal"]
+        assert got.taken_at == parse_date(raw, "t").taken_at and got.utc_offset is None
     elif truth["FileType"] == "AVI":
         # exiftool's truth leaves RIFF dates out of date_taken; gallerfs reads them.
         raw = RAW_TOOL[rel]["RIFF:DateTimeOriginal"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -107,8 +108,6 @@ def extract(path: str | bytes, kind: str, *, max_pixels: int | None = None) -> M
     bytes decide how the file is read. Only headers are parsed here (except
     for formats whose metadata can sit after the pixels, e.g. PNG eXIf).
     """
-    from . import image, raw, video
-
     try:
         st = os.stat(path)
         head = read_head(path)
@@ -116,22 +115,30 @@ def extract(path: str | bytes, kind: str, *, max_pixels: int | None = None) -> M
         raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     sniffed = sniff(head)
     try:
-        if sniffed.handler == "empty":
-            raise MediaError("empty file (0 bytes)")
-        if sniffed.handler == "jxl":
-            meta = unsupported_jxl()
-        elif sniffed.handler in ("raw-tiff", "raw-cr3") or (sniffed.handler == "tiff" and kind == "raw"):
-            meta = raw.extract_raw(path, sniffed)
-        elif sniffed.handler == "video" or (sniffed.handler == "unknown" and kind == "video"):
-            meta = video.extract_video(path, sniffed)
-        else:
-            with image.open_image(path, sniffed, max_pixels) as im:
-                meta = image.image_metadata(im, sniffed, path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd metadata
+            meta = _extract(path, kind, sniffed, max_pixels)
     except MediaError:
         raise
     except Exception as exc:  # a parser bug on odd input must not escape as a crash
-        raise MediaError(f"unreadable {sniffed.format if sniffed.handler != 'unknown' else kind}: {describe(exc)}") from exc
+        what = sniffed.format if sniffed.handler != "unknown" else kind
+        raise MediaError(f"unreadable {what}: {describe(exc)}") from exc
     return with_mtime_fallback(meta, st.st_mtime)
+
+
+def _extract(path: str | bytes, kind: str, sniffed: Sniffed, max_pixels: int | None) -> Metadata:
+    from . import image, raw, video
+
+    if sniffed.handler == "empty":
+        raise MediaError("empty file (0 bytes)")
+    if sniffed.handler == "jxl":
+        return unsupported_jxl()
+    if sniffed.handler in ("raw-tiff", "raw-cr3") or (sniffed.handler == "tiff" and kind == "raw"):
+        return raw.extract_raw(path, sniffed)
+    if sniffed.handler == "video" or (sniffed.handler == "unknown" and kind == "video"):
+        return video.extract_video(path, sniffed)
+    with image.open_image(path, sniffed, max_pixels) as im:
+        return image.image_metadata(im, sniffed, path)
 
 
 def unsupported_jxl() -> Metadata:

@@ -115,16 +115,33 @@ def read_fields(im: Image.Image, path: str | bytes | None = None) -> tuple[dict[
     try:
         exif_fields, exif_dates = exifmod.from_exif(im.getexif())
     except Exception as exc:
-        log.debug("Pillow could not parse EXIF (%s); trying exifread", exc)
-        exif_fields, exif_dates = _exifread_fields(path)
-    for source_fields, source_dates in (
-        (exif_fields, exif_dates),
-        exifmod.from_xmp(_xmp_packet(im)),
-        exifmod.from_iptc(_iptc(im)),
-    ):
+        if im.format in ("JPEG", "MPO", "TIFF", "WEBP", "HEIF"):
+            log.debug("Pillow could not parse EXIF (%s); trying exifread", exc)
+            exif_fields, exif_dates = _exifread_fields(path)
+        else:
+            log.debug("no readable EXIF: %s", exc)
+            exif_fields, exif_dates = {}, []
+    sources = [(exif_fields, exif_dates), exifmod.from_xmp(_xmp_packet(im)), exifmod.from_iptc(_iptc(im))]
+    if im.format == "JPEG" and not exif_fields.get("make") and path is not None:
+        sources.append(_ciff_fields(path))
+    for source_fields, source_dates in sources:
         for key, value in source_fields.items():
             fields.setdefault(key, value)
         dates.extend(source_dates)
+    return fields, dates
+
+
+def _ciff_fields(path: str | bytes) -> tuple[dict[str, Any], list]:
+    """Canon CIFF metadata (old PowerShot JPEGs without EXIF)."""
+    from .ciff import find_ciff, from_ciff
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return {}, []
+    fields, dates = from_ciff(find_ciff(head))
+    fields.pop("ciff_rotation", None)
     return fields, dates
 
 
@@ -220,7 +237,7 @@ def check_jpeg_data(data: bytes) -> str | None:
     """
     n = len(data)
     i = 2
-    while i + 4 <= n:
+    while i + 2 <= n:
         if data[i] != 0xFF:
             j = data.find(b"\xff", i)
             if j < 0:
@@ -237,7 +254,7 @@ def check_jpeg_data(data: bytes) -> str | None:
             i += 2
             continue
         length = int.from_bytes(data[i + 2:i + 4], "big")
-        if length < 2:
+        if i + 4 > n or length < 2:
             return f"corrupt JPEG data: bad segment length at byte {i}"
         i += 2 + length
         if marker != 0xDA:

@@ -145,8 +145,22 @@ def _metadata(path: str | bytes, sniffed: Sniffed, container: Any, stream: Any) 
                  mime=sniffed.mime, duration=duration, extra=extra)
 
 
+class _SeekFailed(Exception):
+    pass
+
+
 def video_frame(path: str | bytes, rotation: int | None, at: float = FRAME_AT) -> Image.Image:
     """An upright RGB frame ~`at` seconds in (the first frame for videos shorter than 2*at)."""
+    try:
+        image = _grab(path, at, seek=True)
+    except _SeekFailed:  # not seekable (some AVIs): decode from the start instead
+        image = _grab(path, at, seek=False)
+    if rotation in _ROTATE:
+        image = image.transpose(_ROTATE[rotation])
+    return image
+
+
+def _grab(path: str | bytes, at: float, seek: bool) -> Image.Image:
     with _open(path) as container:
         streams = [s for s in container.streams.video if s.codec_context is not None]
         if not streams:
@@ -154,10 +168,13 @@ def video_frame(path: str | bytes, rotation: int | None, at: float = FRAME_AT) -
         stream = streams[0]
         duration = _duration(container, stream) or 0.0
         target = at if duration >= 2 * at else 0.0
+        if seek and target > 0 and stream.time_base:
+            try:
+                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+            except av.FFmpegError as exc:
+                raise _SeekFailed() from exc
         frame = None
         try:
-            if target > 0 and stream.time_base:
-                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
             for count, candidate in enumerate(container.decode(stream)):
                 frame = candidate
                 if candidate.time is None or candidate.time >= target - 0.02 or count > 300:
@@ -167,10 +184,7 @@ def video_frame(path: str | bytes, rotation: int | None, at: float = FRAME_AT) -
                 raise MediaError(f"cannot decode video frame: {describe(exc)}") from exc
         if frame is None:
             raise MediaError("video has no decodable frame")
-        image = frame.to_image()
-    if rotation in _ROTATE:
-        image = image.transpose(_ROTATE[rotation])
-    return image
+        return frame.to_image()
 
 
 __all__ = ["extract_video", "video_frame", "parse_iso6709"]

@@ -1,0 +1,64 @@
+"""Thumbnail files: where they live and how they are written.
+
+Layout: <thumb_root>/<size name>/<file_id // 1000, 3+ digits>/<file_id>.jpg,
+e.g. thumbnails/grid/012/12345.jpg, so no folder holds more than 1,000 files.
+Files are written to a temporary name in the same folder and renamed into
+place, so a reader never sees half a JPEG and a crash leaves no partial file
+under the final name. They are a cache (rebuilt from originals), so no fsync.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+SIZE_NAMES = ("grid", "preview")
+
+
+def thumbnail_path(thumb_root: str | Path, file_id: int, size_name: str) -> Path:
+    """<root>/<size_name>/<file_id // 1000 as 3+ digits>/<file_id>.jpg"""
+    return Path(thumb_root) / size_name / f"{file_id // 1000:03d}" / f"{file_id}.jpg"
+
+
+def fit(im: Image.Image, max_px: int) -> Image.Image:
+    """A copy no larger than max_px on its longer side (never enlarged)."""
+    out = im.copy()
+    if max(out.size) > max_px:
+        out.thumbnail((max_px, max_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return out
+
+
+def write_jpeg_atomic(im: Image.Image, path: Path, quality: int) -> None:
+    """Save as JPEG under a temporary name in the target folder, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, "JPEG", quality=quality, optimize=False)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_thumbnails(upright: Image.Image, file_id: int, thumb_root: str | Path,
+                     sizes: dict[str, int], quality: int) -> tuple[str, ...]:
+    """Write one JPEG per size from an upright RGB image, largest first (each
+    smaller size is derived from the previous one). Returns the size names written."""
+    written: list[str] = []
+    current = upright
+    for name, max_px in sorted(sizes.items(), key=lambda item: -item[1]):
+        current = fit(current, max_px)
+        write_jpeg_atomic(current, thumbnail_path(thumb_root, file_id, name), quality)
+        written.append(name)
+    return tuple(sorted(written, key=lambda n: SIZE_NAMES.index(n) if n in SIZE_NAMES else len(SIZE_NAMES)))
