@@ -102,9 +102,13 @@ class OriginalHandle(Handle):
             self.changed = True
         self.truncate_pending = False
         if self.changed:
+            self.changed = False
             os.fsync(self.fd)
             return os.fstat(self.fd)
         return None
+
+    def live_size(self) -> int:
+        return self.high if self.truncate_pending else os.fstat(self.fd).st_size
 
 
 class UploadNode(Node):

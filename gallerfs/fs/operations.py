@@ -27,6 +27,8 @@ from gallerfs.db import albums as album_db
 from gallerfs.db import tree as q
 from gallerfs.db.connection import Database, ReaderPool
 from gallerfs.fs import journal as jr
+from gallerfs.fs import journal_photos
+from gallerfs.fs.journal_hooks import JournalCreatedHandle
 from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, UploadHandle, UploadNode
 from gallerfs.fs.inodes import ROOT_INODE, InodeTable
 from gallerfs.fs.nodes import Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext, strip_suffix
@@ -267,6 +269,9 @@ class Operations(pyfuse3.Operations):
         if name == b"..":
             return await self.getattr(self.inodes.parent(parent_inode))
         parent = self.inodes.node(parent_inode)
+        if isinstance(parent, jr.JournalRoot) and name in journal_photos.VIRTUAL_NAMES:
+            virtual = journal_photos.virtual_child(name)
+            return self.node_attrs(self.inodes.ino(virtual, parent_inode), virtual)  # type: ignore[arg-type]
         if self.is_journal(parent):
             def find() -> pyfuse3.EntryAttributes:
                 node, st = self.journal.lookup(parent.path, name)  # type: ignore[attr-defined]
@@ -301,7 +306,12 @@ class Operations(pyfuse3.Operations):
         node = self.inodes.node(inode)
         if self.is_journal(node):
             return await self.in_thread(self.node_attrs, inode, node)
-        return self.node_attrs(inode, node)
+        attrs = self.node_attrs(inode, node)
+        for handle in self.handles.values():  # an original being written: its size as it is now
+            if isinstance(handle, OriginalHandle) and handle.ino == inode and handle.writable:
+                attrs.st_size = handle.live_size()
+                attrs.attr_timeout = 0
+        return attrs
 
     @fuse_errors
     async def setattr(self, inode: int, attr: Any, fields: Any, fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
@@ -366,11 +376,20 @@ class Operations(pyfuse3.Operations):
         if self.is_journal(node):
             def snapshot() -> Listing:
                 names, inos, attrs = [], [], []
+                virtual = journal_photos.VIRTUAL_NAMES if isinstance(node, jr.JournalRoot) else ()
                 for name, child, st in self.journal.listdir(node.path):  # type: ignore[attr-defined]
+                    if name in virtual:
+                        continue
                     ino = self.inodes.ino(child, inode)
                     names.append(name)
                     inos.append(ino)
                     attrs.append(self.stat_attrs(ino, st))
+                for name in virtual:
+                    vnode = journal_photos.virtual_child(name)
+                    ino = self.inodes.ino(vnode, inode)  # type: ignore[arg-type]
+                    names.append(name)
+                    inos.append(ino)
+                    attrs.append(self.node_attrs(ino, vnode))  # type: ignore[arg-type]
                 return Listing(names, inos, attrs, {})
 
             listing = await self.in_thread(snapshot)
@@ -547,7 +566,8 @@ class Operations(pyfuse3.Operations):
                 return fd, self.stat_attrs(self.inodes.ino(node, parent_inode), os.fstat(fd))
 
             fd, attrs = await self.in_thread(make)
-            return pyfuse3.FileInfo(fh=self._new_handle(FdHandle(fd))), attrs
+            handle = JournalCreatedHandle(fd, parent_inode, name, path)
+            return pyfuse3.FileInfo(fh=self._new_handle(handle)), attrs
         if not isinstance(parent, DirNode) or not parent.accepts_files:
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         upload = UploadNode(next(self._uploads))
@@ -584,6 +604,13 @@ class Operations(pyfuse3.Operations):
         handle = self.handles.get(fh)
         if isinstance(handle, UploadHandle) and handle.result is None:
             await self.adopt_upload(handle)
+        elif isinstance(handle, OriginalHandle) and handle.writable:
+            await self.finish_original(handle)
+
+    async def finish_original(self, handle: OriginalHandle) -> None:
+        st = await self.in_thread(handle.finish)
+        if st is not None:
+            await self.original_changed(handle, st)
 
     async def adopt_upload(self, handle: UploadHandle) -> None:
         """A copy into an album was closed: find which library file it is and add that file."""
@@ -620,13 +647,14 @@ class Operations(pyfuse3.Operations):
             return
         try:
             if isinstance(handle, OriginalHandle) and handle.writable:
-                st = await self.in_thread(handle.finish)
-                if st is not None:
-                    await self.original_changed(handle, st)
+                await self.finish_original(handle)
             elif isinstance(handle, UploadHandle):
                 self.uploads.pop((handle.parent, handle.name), None)
         finally:
             await self.in_thread(handle.close)
+        if isinstance(handle, JournalCreatedHandle):  # an empty new entry gets its template
+            if await self.in_thread(handle.fill_template, self.paths, self.settings, self.pool.get):
+                pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
 
     async def original_changed(self, handle: OriginalHandle, st: os.stat_result) -> None:
         await self.in_writer(album_db.mark_file_pending, self._writer_db(), handle.file_id, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
