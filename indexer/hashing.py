@@ -76,30 +76,40 @@ _DCT = _dct_matrix(_DCT_N)
 FLAT_STDDEV = 2.0  # grey levels: below this an image has no structure to hash
 
 
-def phash(im: Image.Image) -> int | None:
-    """64-bit DCT hash: 8x8 lowest frequencies of a 32x32 grey image against their median.
+def perceptual_hashes(im: Image.Image) -> tuple[int | None, int | None]:
+    """(phash, dhash) of an image, from one greyscale conversion.
 
-    None for flat images (solid colour placeholders): their hash would be the
-    same whatever their colour or size, so it must not make them "similar".
+    Both are None for flat images (solid-colour placeholders): their hashes
+    would be equal whatever their colour or size, so they must not make such
+    images look "similar".
     """
-    pixels = _gray(im, (_DCT_N, _DCT_N))
+    grey = im.convert("L") if im.mode != "L" else im
+    if max(grey.size) > 4 * _DCT_N:  # cheap pre-shrink; the hashes only need 32x32
+        grey = grey.copy()
+        grey.thumbnail((4 * _DCT_N, 4 * _DCT_N), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    pixels = _gray(grey, (_DCT_N, _DCT_N))
     if pixels.std() < FLAT_STDDEV:
-        return None
+        return None, None
+    return _phash_of(pixels), _bits_to_int(_gray(grey, (9, 8))[:, 1:] > _gray(grey, (9, 8))[:, :-1])
+
+
+def _phash_of(pixels: np.ndarray) -> int:
     dct = _DCT @ pixels @ _DCT.T
     low = dct[:8, :8].ravel()
     median = np.median(low[1:])  # the DC term would dominate the median
     return _bits_to_int(low > median)
 
 
-def dhash(im: Image.Image) -> int | None:
-    """64-bit difference hash: is each pixel brighter than its right neighbour (9x8 grey).
+def phash(im: Image.Image) -> int | None:
+    """64-bit DCT hash: 8x8 lowest frequencies of a 32x32 grey image against their median
+    (None for flat images)."""
+    return perceptual_hashes(im)[0]
 
-    None for flat images, as for phash.
-    """
-    if _gray(im, (_DCT_N, _DCT_N)).std() < FLAT_STDDEV:
-        return None
-    pixels = _gray(im, (9, 8))
-    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+def dhash(im: Image.Image) -> int | None:
+    """64-bit difference hash: is each pixel brighter than its right neighbour, 9x8 grey
+    (None for flat images)."""
+    return perceptual_hashes(im)[1]
 
 
 def hamming(a: int, b: int) -> int:

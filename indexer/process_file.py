@@ -23,13 +23,13 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from .errors import MediaError, describe
-from .hashing import dhash, file_hashes, phash
+from .hashing import file_hashes, perceptual_hashes
 from .metadata import Metadata, read_head, unsupported_jxl, with_mtime_fallback
 from .metadata import image as imagemod
 from .metadata import raw as rawmod
 from .metadata import video as videomod
 from .metadata.sniff import sniff
-from .thumbnails import write_thumbnails
+from .thumbnails import make_sizes, write_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,13 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
     thumbnails: tuple[str, ...] = ()
     p_hash = d_hash = None
     if upright is not None:
+        images = make_sizes(upright, {"preview": preview_px, "grid": grid_px})
         try:
-            thumbnails = write_thumbnails(upright, file_id, thumb_root,
-                                          {"preview": preview_px, "grid": grid_px}, quality)
+            thumbnails = write_thumbnails(images, file_id, thumb_root, quality)
         except (OSError, ValueError) as exc:
             run.fail("thumbnail", exc)
-        try:
-            p_hash, d_hash = phash(upright), dhash(upright)
+        try:  # from the grid image: hashes only need 32x32 pixels
+            p_hash, d_hash = perceptual_hashes(images["grid"])
         except (OSError, ValueError) as exc:
             run.fail("phash", exc)
     return FileResult(metadata, content_hash, partial_hash, p_hash, d_hash, thumbnails, tuple(run.errors))

@@ -51,14 +51,22 @@ def write_jpeg_atomic(im: Image.Image, path: Path, quality: int) -> None:
         raise
 
 
-def write_thumbnails(upright: Image.Image, file_id: int, thumb_root: str | Path,
-                     sizes: dict[str, int], quality: int) -> tuple[str, ...]:
-    """Write one JPEG per size from an upright RGB image, largest first (each
-    smaller size is derived from the previous one). Returns the size names written."""
-    written: list[str] = []
+def make_sizes(upright: Image.Image, sizes: dict[str, int]) -> dict[str, Image.Image]:
+    """One image per size name, largest first; each smaller one is derived from the
+    previous (cheaper than resizing the decode every time)."""
+    out: dict[str, Image.Image] = {}
     current = upright
     for name, max_px in sorted(sizes.items(), key=lambda item: -item[1]):
         current = fit(current, max_px)
-        write_jpeg_atomic(current, thumbnail_path(thumb_root, file_id, name), quality)
+        out[name] = current
+    return out
+
+
+def write_thumbnails(images: dict[str, Image.Image], file_id: int, thumb_root: str | Path,
+                     quality: int) -> tuple[str, ...]:
+    """Write each sized image atomically; returns the size names written."""
+    written = []
+    for name, im in images.items():
+        write_jpeg_atomic(im, thumbnail_path(thumb_root, file_id, name), quality)
         written.append(name)
     return tuple(sorted(written, key=lambda n: SIZE_NAMES.index(n) if n in SIZE_NAMES else len(SIZE_NAMES)))
