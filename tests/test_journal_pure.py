@@ -78,7 +78,7 @@ def test_daily_template_front_matter_and_links() -> None:
     assert front == {"date": d("2024-07-14"), "week": "2024-W28", "tags": ["journal"], "photos": [12, 40, 41]}
     assert yaml.safe_load(text.split("---\n")[1]) == front
     assert "# Sunday 14 July 2024" in body
-    assert "![IMG\\_0001.jpg](_photos/2024-07-14/IMG_0001.jpg)" in body
+    assert "![IMG_0001.jpg](_photos/2024-07-14/IMG_0001.jpg)" in body
     assert "(_photos/2024-07-14/IMG_0001%20%282%29.jpg)" in body
     assert "[clip.mp4](_photos/2024-07-14/clip.mp4)" in body and "![clip.mp4]" not in body
     assert "other-day" not in text

@@ -7,14 +7,20 @@ only through a temporary file in the same folder that is then moved into place:
 2. Write the text to a hidden temp file beside it and ``fsync`` it.
 3. Missing target: ``link`` the temp file to the target name, which fails
    if anything appeared there meanwhile (or ``renameat2(RENAME_NOREPLACE)``
-   where hard links are not supported). Existing empty target: ``lstat`` it
-   again and ``rename`` over it only if inode, size (still 0) and mtime are
-   exactly what step 1 saw; otherwise an editor wrote, and gallerfs backs off.
+   where hard links are not supported).
+4. Existing empty target: ``lstat`` it again and go on only if inode, size
+   (still 0) and mtime are exactly what step 1 saw, and no one has it open for
+   writing (probed with a write lease, which the kernel refuses while any other
+   descriptor is open for writing). Then swap the two atomically
+   (``renameat2(RENAME_EXCHANGE)``) and check the old empty file once more, now
+   under the temp name: if it was written or opened for writing meanwhile, swap
+   back, so the writer's file is the entry again.
 
-The window left is between the second ``lstat`` and the ``rename`` (a few
-microseconds), and only for a writer that already held the empty file open
-and writes into it in that instant; a writer that saves by path (every editor,
-including the save-to-temp-and-rename ones) simply replaces the template.
+An editor that opens the entry by name after the swap gets the template and
+replaces it with its own save; one that opened the old file before the swap
+is seen by the lease probe or by its size and mtime. Where leases or
+``RENAME_EXCHANGE`` are not supported (FUSE, NFS), the size/mtime re-check
+just before the rename is what remains.
 """
 
 from __future__ import annotations
@@ -22,16 +28,21 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import logging
 import os
+import signal
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+_F_SETSIG = 10
 
 
 def _before_commit(path: Path) -> None:
@@ -52,19 +63,49 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _rename_noreplace(src: Path, dst: Path) -> bool:
-    """renameat2(RENAME_NOREPLACE); False if dst exists. Raises OSError where unsupported."""
+def _renameat2(src: Path, dst: Path, flags: int) -> None:
+    """renameat2(2); raises OSError (ENOSYS/EINVAL where unsupported, EEXIST for NOREPLACE)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     fn = getattr(libc, "renameat2", None)
     if fn is None:
         raise OSError(errno.ENOSYS, "renameat2 is not available")
-    rc = fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
-    if rc == 0:
-        return True
-    err = ctypes.get_errno()
-    if err == errno.EEXIST:
+    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), ctypes.c_uint(flags)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(dst))
+
+
+def _rename_noreplace(src: Path, dst: Path) -> bool:
+    """renameat2(RENAME_NOREPLACE); False if dst exists. Raises OSError where unsupported."""
+    try:
+        _renameat2(src, dst, _RENAME_NOREPLACE)
+    except FileExistsError:
         return False
-    raise OSError(err, os.strerror(err), str(dst))
+    return True
+
+
+def open_for_writing_elsewhere(path: Path) -> bool | None:
+    """Whether another descriptor has the file open for writing (None: cannot tell here).
+
+    A write lease is refused (EAGAIN) while any other descriptor is open for
+    writing; it is released at once. A lease break meanwhile signals SIGURG,
+    which is ignored by default, never the default SIGIO that would end the process.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except BlockingIOError:
+        return True  # someone else holds a lease on it
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, _F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except OSError as exc:
+        return True if exc.errno == errno.EAGAIN else None
+    else:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _place_new(tmp: Path, path: Path) -> bool:
@@ -87,6 +128,36 @@ def _place_new(tmp: Path, path: Path) -> bool:
         return False
     os.replace(tmp, path)
     return True
+
+
+def _unchanged(path: Path, before: os.stat_result) -> bool:
+    now = _lstat(path)
+    return now is not None and _stamp(now) == _stamp(before) and open_for_writing_elsewhere(path) is not True
+
+
+def _swap_into_empty(tmp: Path, path: Path, before: os.stat_result, size: int) -> bool:
+    """Put tmp in place of the empty file at path, unless someone writes that file. True when placed."""
+    if not _unchanged(path, before):
+        return False
+    try:
+        _renameat2(tmp, path, _RENAME_EXCHANGE)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        os.replace(tmp, path)  # no RENAME_EXCHANGE here: the re-check above is all there is
+        return True
+    # tmp now names the old empty file, path the template.
+    if _unchanged(tmp, before):
+        return True
+    placed = _lstat(path)
+    _renameat2(tmp, path, _RENAME_EXCHANGE)  # the writer's file is the entry again
+    back = _lstat(tmp)
+    if placed is not None and back is not None and (_stamp(back) != _stamp(placed) or back.st_size != size):
+        # The template was edited in the instant it was in place: keep that too, beside the entry.
+        keep = path.with_name(f"{path.stem}.conflict-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+        os.replace(tmp, keep)
+        log.warning("%s was written twice at once; the other version is kept as %s", path, keep)
+    return False
 
 
 def write_if_empty(path: Path, text: str) -> bool:
@@ -113,10 +184,7 @@ def write_if_empty(path: Path, text: str) -> bool:
         if before is None:
             placed = _place_new(tmp, path)
         else:
-            now = _lstat(path)
-            if now is not None and _stamp(now) == _stamp(before):
-                os.replace(tmp, path)
-                placed = True
+            placed = _swap_into_empty(tmp, path, before, len(data))
     finally:
         try:
             os.unlink(tmp)
