@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gallerfs.db import files as files_db
+from gallerfs.db.connection import Database
+from indexer.thumbnails import thumbnail_path
 from tests.journal_support import build_library, gallerfs
 
 
@@ -93,19 +96,33 @@ def test_export_of_hand_written_links_and_missing_photos(lib: Path, tmp_path: Pa
     assert not (tmp_path / "x.eml").exists()
 
 
-def test_export_skips_an_undecodable_photo(tmp_path: Path) -> None:
-    """A photo that became unreadable since indexing is reported and left out; the message is still written."""
+def test_export_uses_previews_offline_and_skips_what_it_cannot_show(tmp_path: Path) -> None:
     lib, photos = build_library(tmp_path)
     gallerfs(lib, "journal", "new", "2024-W28")
     entry = lib / "journal" / "2024-W28.md"
     # A hand-written link by the by-date path resolves like the template's.
     entry.write_text(entry.read_text() + "\n![again](../by-date/2024/07/10/wednesday.jpg)\n")
-    (photos / "trip" / "monday.jpg").write_bytes((photos / "trip" / "monday.jpg").read_bytes()[:200])
+
+    # The photos' drive is unplugged: the cached previews are shown.
+    photos.rename(tmp_path / "unplugged")
     out = tmp_path / "w.eml"
     report = json.loads(gallerfs(lib, "journal", "export", "2024-W28", "--eml", str(out), "--json").stdout)
-    assert len(report["images"]) == 5
-    assert [s["reason"].split(":")[0] for s in report["skipped"]] == ["cannot decode"]
+    assert len(report["images"]) == 6 and report["skipped"] == []
     msg = parse(out)
     html = msg.get_body(preferencelist=("html",)).get_content()
-    assert html.count('src="cid:') == 6  # wednesday.jpg is shown twice, from one attached image
-    assert len([p for p in msg.walk() if p.get_content_maintype() == "image"]) == 5
+    assert html.count('src="cid:') == 7  # wednesday.jpg is shown twice, from one attached image
+    assert len([p for p in msg.walk() if p.get_content_maintype() == "image"]) == 6
+
+    # Back online, asked larger than the previews: the originals are decoded. One is now truncated
+    # and its preview is gone: it is reported and left out, and the message is still written.
+    (tmp_path / "unplugged").rename(photos)
+    (photos / "trip" / "monday.jpg").write_bytes((photos / "trip" / "monday.jpg").read_bytes()[:200])
+    with Database(lib / "library.sqlite3", readonly=True) as db:
+        monday = files_db.file_by_path(db, 1, b"trip/monday.jpg")
+    assert monday is not None
+    thumbnail_path(lib / "thumbnails", monday.id, "preview").unlink()
+    report = json.loads(gallerfs(lib, "journal", "export", "2024-W28", "--eml", str(out), "--max-px", "2000",
+                                 "--json").stdout)  # fmt: skip
+    assert len(report["images"]) == 5
+    assert [(s["file_id"], s["reason"].split(":")[0]) for s in report["skipped"]] == [(monday.id, "cannot decode")]
+    assert len([p for p in parse(out).walk() if p.get_content_maintype() == "image"]) == 5

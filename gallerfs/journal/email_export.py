@@ -3,7 +3,9 @@
 The message is ``multipart/alternative``: the entry's markdown as
 ``text/plain``, and its HTML rendering (Python-Markdown) inside
 ``multipart/related`` with every linked photo as an inline, resized JPEG
-referenced by ``cid:``. A link to a photo that can be shown becomes the image;
+referenced by ``cid:`` — made from the library's cached preview when it is
+large enough (so offline photos, RAW files and videos are shown too), else
+from the original. A link to a photo that can be shown becomes the image;
 links that point nowhere outside the journal (other photos, relative paths)
 are reduced to their text. Thunderbird, mutt and other clients open it.
 """
@@ -11,6 +13,7 @@ are reduced to their text. Thunderbird, mutt and other clients open it.
 from __future__ import annotations
 
 import email.policy
+import errno
 import email.utils
 import html
 import io
@@ -33,6 +36,7 @@ from gallerfs.journal.links import PhotoRef, parse_photo_target, photo_refs
 from gallerfs.journal.periods import Period
 from gallerfs.journal.photos import resolve_refs
 from gallerfs.journal.template import split_front_matter, title
+from indexer.thumbnails import thumbnail_path
 
 if TYPE_CHECKING:
     from gallerfs.config import Settings
@@ -84,6 +88,23 @@ def resized_jpeg(path: str | bytes, max_px: int, max_pixels: int = 250_000_000) 
         out = io.BytesIO()
         im.save(out, "JPEG", quality=85, optimize=True)
         return out.getvalue()
+
+
+def inline_jpeg(paths: LibraryPaths, settings: Settings, loc: jdb.MentionedFile, max_px: int) -> bytes:
+    """The image to show for a library file: its cached preview when that is large enough
+    (fast, upright, and there for offline sources, RAW files and video frames), else the original."""
+    preview = thumbnail_path(paths.thumbnails, loc.file_id, "preview")
+    use_preview = preview.is_file() and (max_px <= settings.thumbnail_preview_px or not loc.online)
+    if use_preview or loc.kind == "video":
+        try:
+            return resized_jpeg(str(preview), max_px, settings.max_image_pixels)
+        except OSError:
+            if loc.kind == "video":
+                raise
+            log.info("journal export: preview of %d unreadable, using the original", loc.file_id)
+    if not loc.online:
+        raise OSError(errno.ENOMEDIUM, "its source is offline")
+    return resized_jpeg(loc.path, max_px, settings.max_image_pixels)
 
 
 def _attrs(text: str) -> dict[str, str]:
@@ -197,17 +218,12 @@ def export_entry(
         loc = locations.get(fid)
         if loc is None:
             continue
-        if not loc.online:
-            report.skipped.append({"file_id": fid, "reason": "its source is offline"})
-            continue
-        if loc.kind == "video":
-            report.skipped.append({"file_id": fid, "reason": "a video (not embedded)"})
-            continue
         try:
-            data = resized_jpeg(loc.path, max_px, settings.max_image_pixels)
+            data = inline_jpeg(paths, settings, loc, max_px)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            report.skipped.append({"file_id": fid, "reason": f"cannot decode: {exc}"})
-            log.warning("journal export: %s: %s", os.fsdecode(loc.path), exc)
+            reason = "its source is offline" if not loc.online else f"cannot decode: {exc}"
+            report.skipped.append({"file_id": fid, "reason": reason})
+            log.warning("journal export: %s: %s", os.fsdecode(loc.path), reason)
             continue
         cid = f"photo{fid}.{token}@gallerfs"
         stem = os.path.splitext(os.fsdecode(loc.name).encode("utf-8", "replace").decode("utf-8"))[0]
