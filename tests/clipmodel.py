@@ -189,7 +189,7 @@ def colour_photo(path: Path, colour: str, seed: int, size: tuple[int, int] = (64
     if path.suffix.lower() in (".jpg", ".jpeg"):
         out.save(path, quality=quality)
     else:
-        out.save(path)
+        out.save(path, compress_level=1)
     return path
 
 
