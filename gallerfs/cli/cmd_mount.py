@@ -6,6 +6,7 @@ import argparse
 import os
 
 from gallerfs.cli.context import Context
+from gallerfs.errors import GallerfsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,8 @@ def run_mount(ctx: Context) -> int:
     from gallerfs.fs.mount import MountOptions, mount
 
     a = ctx.args
+    if not ctx.paths.db.exists():
+        raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")
     ctx.open_db().close()  # create/migrate the schema before readers open it
     opts = MountOptions(
         foreground=a.foreground, allow_other=a.allow_other, xattrs=a.xattrs, force=a.force,

@@ -60,8 +60,13 @@ def mounted_fstype(mountpoint: str) -> str | None:
 
 
 def is_stale(mountpoint: str) -> bool:
+    """A FUSE mount whose process is gone. (stat alone can succeed from the kernel's attribute cache.)"""
     try:
         os.stat(mountpoint)
+        fstype = mounted_fstype(mountpoint)
+        if fstype is not None and fstype.startswith("fuse"):
+            with os.scandir(mountpoint) as it:
+                next(it, None)
     except OSError as exc:
         return exc.errno == errno.ENOTCONN
     return False
