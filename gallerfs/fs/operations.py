@@ -196,12 +196,15 @@ class Operations(pyfuse3.Operations):
 
     # -- change tracking -----------------------------------------------------
     async def watch_generation(self) -> None:
+        """Poll the change counter; a refresh that took T seconds waits at least 3T before the next
+        one, so a large cached tree under constant indexing costs at most a quarter of a core."""
         while True:
+            started = trio.current_time()
             try:
                 await self.check_generation()
             except Exception:
                 log.exception("checking the library for changes failed")
-            await trio.sleep(POLL_INTERVAL)
+            await trio.sleep(max(POLL_INTERVAL, 3 * (trio.current_time() - started)))
 
     async def check_generation(self) -> None:
         gen = await self.in_thread(lambda: q.generation(self.pool.get()))
