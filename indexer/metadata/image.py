@@ -68,7 +68,10 @@ def open_image(path: str | bytes, sniffed: Sniffed, max_pixels: int | None) -> I
         try:
             im = Image.open(f)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise MediaError(f"image too large (possible decompression bomb): {exc}") from exc
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            pixels = f"{found.group(1)} pixels" if found else "its pixel count"
+            raise MediaError(f"image too large: {pixels} exceeds the limit of {limit} "
+                             "(possible decompression bomb)") from exc
         except UnidentifiedImageError as exc:
             what = sniffed.format if sniffed.handler != "unknown" else "unknown data"
             raise MediaError(f"cannot identify image ({what}): not a readable image file") from exc

@@ -1,0 +1,194 @@
+"""process_file: every stage runs, failures are recorded per stage, nothing raises."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import struct
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from indexer.media import media_kind
+from indexer.process_file import FileResult, process_file
+from indexer.thumbnails import thumbnail_path
+
+CORPUS = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "exif").resolve()
+STAGES = {"hash", "metadata", "decode", "thumbnail", "phash"}
+ARGS = dict(grid_px=128, preview_px=320, quality=80, max_pixels=50_000_000)
+
+
+def run(path: Path | bytes, root: Path, file_id: int = 1, kind: str | None = None) -> FileResult:
+    raw = path if isinstance(path, bytes) else os.fsencode(path)
+    kind = kind or media_kind(raw) or "image"
+    return process_file(raw, kind, file_id, str(root), **ARGS)
+
+
+def stages(result: FileResult) -> list[str]:
+    return [stage for stage, _ in result.errors]
+
+
+def sha256(path: Path | bytes) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_good_photo_everything(tmp_path: Path) -> None:
+    path = CORPUS / "exif-samples/jpg/gps/DSCN0025.jpg"
+    result = run(path, tmp_path, 42)
+    assert result.errors == ()
+    assert result.metadata.model == "COOLPIX P6000" and result.metadata.taken_at == "2008-10-22T16:43:21"
+    assert result.content_hash == sha256(path) and len(result.partial_hash) == 64
+    assert result.thumbnails == ("grid", "preview")
+    assert thumbnail_path(tmp_path, 42, "grid").is_file() and thumbnail_path(tmp_path, 42, "preview").is_file()
+    assert -(2**63) <= result.phash < 2**63 and -(2**63) <= result.dhash < 2**63
+
+
+def test_hidden_jpeg_corruption_is_recorded(tmp_path: Path) -> None:
+    """corrupted.jpg decodes in Pillow without complaint; only full-data checks catch it."""
+    result = run(CORPUS / "exif-samples/jpg/corrupted.jpg", tmp_path)
+    assert stages(result) == ["decode"]
+    assert "premature end of data segment" in result.errors[0][1]
+    assert result.metadata.taken_at == "2015-09-08T11:02:17"  # metadata intact
+    assert result.content_hash == sha256(CORPUS / "exif-samples/jpg/corrupted.jpg")
+
+
+@pytest.mark.parametrize("rel", ["pillow/truncated_jpeg.jpg", "pillow/truncated_image.png",
+                                 "elodie/photo.heic", "exiftool/QuickTime.heic"])
+def test_undecodable_still_hashed_and_described(tmp_path: Path, rel: str) -> None:
+    result = run(CORPUS / rel, tmp_path)
+    assert stages(result) == ["decode"]
+    assert result.metadata is not None and result.metadata.width
+    assert result.content_hash == sha256(CORPUS / rel)
+    assert result.thumbnails == () and result.phash is None
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    result = run(CORPUS / "elodie/invalid.jpg", tmp_path)
+    assert result.errors == (("metadata", "empty file (0 bytes)"),)
+    assert result.metadata is None and result.content_hash == hashlib.sha256(b"").hexdigest()
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    result = run(CORPUS / "pillow/broken.png", tmp_path)  # PNG signature, no IHDR
+    assert stages(result) == ["metadata"] and result.metadata is None
+    assert result.content_hash is not None
+
+
+def test_truncated_copy(tmp_path: Path) -> None:
+    data = (CORPUS / "lychee/aarhus.jpg").read_bytes()
+    path = tmp_path / "half.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    result = run(path, tmp_path)
+    assert stages(result) == ["decode"] and "truncated" in result.errors[0][1]
+    assert result.metadata.model == "Nexus 5X"
+
+
+def _bomb(path: Path, side: int) -> None:
+    """A valid greyscale PNG of side x side black pixels, compressed to almost nothing."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    rows = b"\x00" * (side + 1) * max(1, (1 << 20) // (side + 1))  # whole rows (filter byte + pixels)
+    per_block = len(rows) // (side + 1)
+    parts = []
+    for start in range(0, side, per_block):
+        count = min(per_block, side - start)
+        parts.append(packer.compress(rows[: count * (side + 1)]))
+    parts.append(packer.flush())
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts))
+                     + chunk(b"IEND", b""))
+
+
+def test_decompression_bomb(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    _bomb(path, 12_000)  # 144 megapixels in well under a megabyte
+    assert path.stat().st_size < 1_000_000
+    result = run(path, tmp_path)
+    assert stages(result) == ["metadata"]
+    assert result.errors[0][1] == ("image too large: 144000000 pixels exceeds the limit of 50000000 "
+                                   "(possible decompression bomb)")
+    assert result.content_hash == sha256(path) and result.thumbnails == ()
+
+
+def test_pixel_limit_is_the_callers(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    _bomb(path, 3000)  # 9 MP: over a 5 MP limit, under the default one
+    over = process_file(os.fsencode(path), "image", 1, str(tmp_path), 128, 320, 80, 5_000_000)
+    assert stages(over) == ["metadata"] and "too large" in over.errors[0][1]
+    under = process_file(os.fsencode(path), "image", 2, str(tmp_path), 128, 320, 80, 20_000_000)
+    assert under.errors == () and under.metadata.width == 3000
+
+
+def test_png_named_jpg(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes((CORPUS / "lychee/png.png").read_bytes())
+    result = run(path, tmp_path)
+    assert result.errors == () and result.metadata.format == "PNG" and result.thumbnails == ("grid", "preview")
+
+
+def test_non_utf8_names(tmp_path: Path) -> None:
+    for file_id, (src, name) in enumerate([("exif-samples/jpg/Canon_40D.jpg", b"\xff\xfe-photo.jpg"),
+                                           ("lychee/train.mov", b"clip-\xe9.mov"),
+                                           ("exiftool/Panasonic.rw2", b"raw-\xff.rw2")], start=1):
+        path = os.fsencode(tmp_path) + b"/" + name
+        with open(path, "wb") as f:
+            f.write((CORPUS / src).read_bytes())
+        result = run(path, tmp_path, file_id)
+        assert result.errors == () and result.thumbnails == ("grid", "preview"), (name, result.errors)
+        assert result.content_hash == sha256(path)
+
+
+def test_raw_preview_and_raw_without_preview(tmp_path: Path) -> None:
+    rw2 = run(CORPUS / "exiftool/Panasonic.rw2", tmp_path, 1)
+    assert rw2.errors == () and rw2.thumbnails == ("grid", "preview")
+    assert rw2.metadata.format == "RW2" and rw2.metadata.extra["preview_format"] == "JPEG"
+    cr2 = run(CORPUS / "exiftool/CanonRaw.cr2", tmp_path, 2)  # exiftool stub: no preview stored
+    assert stages(cr2) == ["decode"] and "no embedded JPEG preview" in cr2.errors[0][1]
+    assert cr2.metadata.model == "Canon EOS 350D DIGITAL"
+
+
+def test_video_without_frames_and_jxl(tmp_path: Path) -> None:
+    keyed = run(CORPUS / "jcodec/metaedit/keyed.mp4", tmp_path, 1)  # metadata-only test file
+    assert stages(keyed) == ["decode"] and keyed.metadata.latitude == pytest.approx(33.9951)
+    jxl = run(CORPUS / "exiftool/JXL2.jxl", tmp_path, 2)
+    assert stages(jxl) == ["decode"] and jxl.metadata.format == "JXL"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = run(tmp_path / "gone.jpg", tmp_path)
+    assert stages(result) == ["hash", "metadata"] and result.metadata is None
+
+
+def test_whole_corpus_never_raises(tmp_path: Path) -> None:
+    """Every file of the exif corpus: no exception, one-line errors, known stages."""
+    seen = 0
+    for dirpath, _, names in os.walk(CORPUS):
+        for name in names:
+            if name.endswith((".json", ".md")):
+                continue
+            result = run(Path(dirpath) / name, tmp_path, 1000 + seen)
+            seen += 1
+            assert result.content_hash is not None
+            for stage, message in result.errors:
+                assert stage in STAGES and message and "\n" not in message
+            if not result.errors:
+                assert result.metadata is not None and result.thumbnails == ("grid", "preview")
+    assert seen >= 190
+
+
+def test_results_cross_process_boundaries(tmp_path: Path) -> None:
+    files = [CORPUS / "exif-samples/jpg/Canon_40D.jpg", CORPUS / "exif-samples/jpg/corrupted.jpg",
+             CORPUS / "elodie/invalid.jpg", CORPUS / "lychee/train.mov"]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(process_file, os.fsencode(f), media_kind(f.name), i, str(tmp_path / "pool"), **ARGS)
+                   for i, f in enumerate(files)]
+        pooled = [f.result(timeout=120) for f in futures]
+    direct = [run(f, tmp_path / "direct", i) for i, f in enumerate(files)]
+    assert pooled == direct
+    assert pickle.loads(pickle.dumps(direct[0])) == direct[0]
