@@ -1,0 +1,197 @@
+"""Mount benchmark: listing, finding, reading and stat latency through gallerfs vs the real tree and bindfs.
+
+    .venv/bin/python bench/bench_mount.py [--files 100000] [--workdir /var/tmp/gallerfs-bench] [--read-mb 200]
+
+Prints one JSON object. Everything is measured in the same run (these machines
+are noisy: compare ratios). The library is built with the real CLI
+(`add`, `index --scan-only`) over bench/tree.py's hard-linked tree; a
+--read-mb file of random bytes is a second source for the sequential reads.
+
+- ls_lR_*: `ls -lR` of the tree directly (warm), through bindfs and through
+  gallerfs `sources/` (first run on a fresh mount, then again);
+- find_by_date_s: `find MOUNT/by-date -type f | wc -l` on a fresh mount;
+- read_*_mb_s: sequential read (1 MiB blocks) of the big file, page cache hot
+  underneath: directly, through bindfs, through gallerfs (reads on the trio
+  thread, and with --read-threads), and re-read through gallerfs (kernel cache);
+- stat_*: os.stat latency of random files on a fresh mount (each a FUSE
+  lookup), idle and while `gallerfs rescan` runs and albums are edited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.tree import make_tree  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parent.parent
+GALLERFS = [sys.executable, "-m", "gallerfs"]
+
+
+def timed_shell(cmd: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, shell=True, capture_output=True, text=True, errors="replace").stdout
+    return time.perf_counter() - start, out
+
+
+class Mounted:
+    def __init__(self, cmd: list[str], path: Path, env: dict[str, str] | None = None) -> None:
+        self.cmd, self.path, self.env = cmd, path, env
+
+    def __enter__(self) -> Mounted:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not os.path.ismount(self.path):
+            if self.proc.poll() is not None and not os.path.ismount(self.path):
+                raise RuntimeError(f"{self.cmd[0]} failed: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                raise RuntimeError("mount timed out")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["fusermount3", "-u", str(self.path)], capture_output=True)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["fusermount3", "-u", "-z", str(self.path)], capture_output=True)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def read_speed(path: Path, block: int = 1 << 20) -> float:
+    """MB/s of one sequential read."""
+    start = time.perf_counter()
+    total = 0
+    with open(path, "rb", buffering=0) as fh:
+        while chunk := fh.read(block):
+            total += len(chunk)
+    return total / 1e6 / (time.perf_counter() - start)
+
+
+def stat_latencies(paths: list[Path]) -> dict[str, float]:
+    lat = []
+    for p in paths:
+        t = time.perf_counter()
+        os.stat(p)
+        lat.append((time.perf_counter() - t) * 1e6)
+    lat.sort()
+    return {"p50_us": round(lat[len(lat) // 2], 1), "p99_us": round(lat[int(len(lat) * 0.99)], 1),
+            "max_us": round(lat[-1], 1)}  # fmt: skip
+
+
+def build_library(work: Path, tree: Path, big: Path, files: int, env: dict[str, str]) -> Path:
+    library = Path(env["GALLERFS_LIBRARY"])
+    stamp = library / f".bench-{files}"
+    if stamp.exists():
+        return library
+    shutil.rmtree(library, ignore_errors=True)
+    subprocess.run([*GALLERFS, "add", "--name", "tree", str(tree)], env=env, check=True, capture_output=True)
+    subprocess.run([*GALLERFS, "add", "--name", "big", str(big.parent)], env=env, check=True, capture_output=True)
+    subprocess.run([*GALLERFS, "index", "--scan-only", "--json"], env=env, check=True, capture_output=True)
+    stamp.touch()
+    return library
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
+    ap.add_argument("--read-mb", type=int, default=200)
+    ap.add_argument("--stat-samples", type=int, default=2000)
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    tree = make_tree(work, args.files)
+    big = work / "bigsrc" / "big.mp4"
+    if not big.exists() or big.stat().st_size != args.read_mb << 20:
+        big.parent.mkdir(parents=True, exist_ok=True)
+        with open(big, "wb") as fh:
+            for _ in range(args.read_mb):
+                fh.write(os.urandom(1 << 20))
+    env = dict(os.environ, GALLERFS_LIBRARY=str(work / f"library-mount-{args.files}"), PYTHONPATH=str(PROJECT))
+    library = build_library(work, tree, big, args.files, env)
+    mnt, bmnt = work / "mnt", work / "bindmnt"
+    gallerfs_mount = [*GALLERFS, "mount", "-f", str(mnt)]
+    result: dict[str, object] = {"benchmark": "mount", "files": args.files, "read_mb": args.read_mb}
+
+    timed_shell(f"ls -lR {tree} > /dev/null")
+    result["ls_lR_direct_warm_s"] = round(timed_shell(f"ls -lR {tree} > /dev/null")[0], 3)
+    with Mounted(gallerfs_mount, mnt, env):
+        first, _ = timed_shell(f"ls -lR {mnt}/sources/tree > /dev/null")
+        second, _ = timed_shell(f"ls -lR {mnt}/sources/tree > /dev/null")
+        count = int(timed_shell(f"find {mnt}/sources/tree -type f | wc -l")[1])
+    result.update(ls_lR_gallerfs_first_s=round(first, 3), ls_lR_gallerfs_second_s=round(second, 3),
+                  ls_lR_gallerfs_files=count)  # fmt: skip
+    if shutil.which("bindfs"):
+        with Mounted(["bindfs", "-f", str(tree), str(bmnt)], bmnt):
+            result["ls_lR_bindfs_first_s"] = round(timed_shell(f"ls -lR {bmnt} > /dev/null")[0], 3)
+            result["ls_lR_bindfs_second_s"] = round(timed_shell(f"ls -lR {bmnt} > /dev/null")[0], 3)
+        result["ls_lR_gallerfs_first_vs_bindfs"] = round(first / result["ls_lR_bindfs_first_s"], 3)  # type: ignore[operator]
+    result["ls_lR_gallerfs_second_vs_direct"] = round(second / result["ls_lR_direct_warm_s"], 2)  # type: ignore[operator]
+
+    with Mounted(gallerfs_mount, mnt, env):
+        t, out = timed_shell(f"find {mnt}/by-date -type f | wc -l")
+        result.update(find_by_date_s=round(t, 3), find_by_date_files=int(out))
+        t, _ = timed_shell(f"find {mnt}/by-date -type f | wc -l")
+        result["find_by_date_second_s"] = round(t, 3)
+    result["find_direct_warm_s"] = round(timed_shell(f"find {tree} -type f | wc -l")[0], 3)
+
+    read_speed(big)
+    result["read_direct_mb_s"] = round(read_speed(big), 1)
+    if shutil.which("bindfs"):
+        with Mounted(["bindfs", "-f", str(big.parent), str(bmnt)], bmnt):
+            result["read_bindfs_mb_s"] = round(statistics.median(read_speed(bmnt / big.name) for _ in range(3)), 1)
+    via = mnt / "sources" / "big" / big.name
+    for label, extra in (("read_gallerfs_mb_s", []), ("read_gallerfs_threads_mb_s", ["--read-threads"])):
+        speeds = []
+        for _ in range(3):  # a fresh mount each time: nothing in the FUSE page cache yet
+            with Mounted([*gallerfs_mount, *extra], mnt, env):
+                speeds.append(read_speed(via))
+                if label == "read_gallerfs_mb_s" and len(speeds) == 1:
+                    result["reread_gallerfs_kernel_cache_mb_s"] = round(read_speed(via), 1)
+        result[label] = round(statistics.median(speeds), 1)
+    if "read_bindfs_mb_s" in result:
+        result["read_gallerfs_vs_bindfs"] = round(result["read_gallerfs_mb_s"] / result["read_bindfs_mb_s"], 2)  # type: ignore[operator]
+
+    rng = random.Random(1)
+    rel = [p.relative_to(tree) for p in rng.sample(sorted(tree.rglob("*.jpg")), min(args.stat_samples, args.files))]
+    with Mounted(gallerfs_mount, mnt, env):
+        result["stat_idle_fresh_mount"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[: len(rel) // 2]])
+        result["stat_idle_cached"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[: len(rel) // 2]])
+        stop = threading.Event()
+
+        def album_churn() -> None:
+            subprocess.run([*GALLERFS, "album", "create", "bench"], env=env, capture_output=True)
+            i = 1
+            while not stop.is_set():
+                subprocess.run([*GALLERFS, "album", "add", "bench", str(i)], env=env, capture_output=True)
+                i += 1
+
+        rescan = subprocess.Popen([*GALLERFS, "rescan", "--json"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        churn = threading.Thread(target=album_churn)
+        churn.start()
+        time.sleep(1.0)
+        result["stat_under_indexing_fresh"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[len(rel) // 2 :]])
+        result["stat_under_indexing_cached"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[len(rel) // 2 :]])
+        result["rescan_still_running_during_stats"] = rescan.poll() is None
+        stop.set()
+        churn.join()
+        rescan.wait()
+        subprocess.run([*GALLERFS, "album", "delete", "bench"], env=env, capture_output=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
