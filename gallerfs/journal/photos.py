@@ -81,11 +81,21 @@ def period_photos(db: Database, period: Period) -> list[TemplatePhoto]:
 
 
 def resolve_refs(db: Database, refs: Sequence[PhotoRef]) -> list[int | None]:
-    """The library file id each reference names (None where it names nothing), in order."""
-    wanted_days = sorted({r.day for r in refs})
+    """The library file id each reference names (None where it names nothing), in order.
+
+    Days close together are looked up with one query (a week's entry costs one).
+    """
     index: dict[tuple[dt.date, str], int] = {}
-    for day in wanted_days:
-        files = _by_day(db, day, day).get(day, [])
-        for fid, name in day_names(files).items():
-            index[(day, os.fsdecode(name))] = fid
+    days = sorted({r.day for r in refs})
+    spans: list[list[dt.date]] = []
+    for day in days:
+        if spans and (day - spans[-1][-1]).days <= 7:
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    for span in spans:
+        grouped = _by_day(db, span[0], span[-1])
+        for day in span:
+            for fid, name in day_names(grouped.get(day, [])).items():
+                index[(day, os.fsdecode(name))] = fid
     return [index.get((r.day, r.name)) for r in refs]

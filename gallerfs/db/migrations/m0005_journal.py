@@ -25,4 +25,8 @@ CREATE TABLE journal_mentions (
     PRIMARY KEY (entry_id, file_id)
 ) WITHOUT ROWID;
 CREATE INDEX journal_mentions_by_file ON journal_mentions (file_id);
+
+-- The photos of a day or week: by date taken, and by file time for files without one.
+CREATE INDEX IF NOT EXISTS metadata_by_taken ON metadata (taken_at) WHERE taken_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_by_mtime ON files (mtime_ns);
 """
