@@ -115,9 +115,15 @@ class Presence:
     identity: VolumeIdentity | None
 
 
+def _is_mounted(mount_point: bytes) -> bool:
+    return any(e.mount_point == mount_point for e in mount_table())
+
+
 def check_presence(path: bytes, mount_point: bytes, fs_uuid: str | None) -> Presence:
     """Is the source at path present, on the volume it was added from?"""
     shown = os.fsdecode(path)
+    if mount_point != b"/" and not _is_mounted(mount_point):
+        return Presence(False, f"the drive mounted at {os.fsdecode(mount_point)} is not mounted", None)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -130,9 +136,7 @@ def check_presence(path: bytes, mount_point: bytes, fs_uuid: str | None) -> Pres
         return Presence(False, f"{shown} is not readable", None)
     ident = identify(path)
     if mount_point != b"/" and ident.mount_point != mount_point:
-        return Presence(
-            False, f"the drive mounted at {os.fsdecode(mount_point)} is not mounted", ident
-        )
+        return Presence(False, f"the drive mounted at {os.fsdecode(mount_point)} is not mounted", ident)
     if fs_uuid and ident.fs_uuid and ident.fs_uuid != fs_uuid:
         return Presence(False, f"another volume ({ident.fs_uuid}) is mounted instead of {fs_uuid}", ident)
     return Presence(True, None, ident)
