@@ -90,7 +90,8 @@ def perceptual_hashes(im: Image.Image) -> tuple[int | None, int | None]:
     pixels = _gray(grey, (_DCT_N, _DCT_N))
     if pixels.std() < FLAT_STDDEV:
         return None, None
-    return _phash_of(pixels), _bits_to_int(_gray(grey, (9, 8))[:, 1:] > _gray(grey, (9, 8))[:, :-1])
+    small = _gray(grey, (9, 8))
+    return _phash_of(pixels), _bits_to_int(small[:, 1:] > small[:, :-1])
 
 
 def _phash_of(pixels: np.ndarray) -> int:

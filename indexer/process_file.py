@@ -116,7 +116,7 @@ def _dispatch(path: bytes, kind: str, sniffed, preview_px: int, max_pixels: int,
     if sniffed.handler in ("raw-tiff", "raw-cr3") or (sniffed.handler == "tiff" and kind == "raw"):
         return _read_raw(path, sniffed, preview_px, max_pixels, run)
     if sniffed.handler == "video" or (sniffed.handler == "unknown" and kind == "video"):
-        return _read_video(path, sniffed, run)
+        return _read_video(path, sniffed, preview_px, run)
     return _read_image(path, sniffed, preview_px, max_pixels, run)
 
 
@@ -151,12 +151,10 @@ def _read_raw(path: bytes, sniffed, preview_px: int, max_pixels: int,
         data = rawmod.read_preview(path, info.preview)
         preview_sniff = sniff(data[:64])
         with imagemod.pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (preview_px, preview_px))
+            im.draft("RGB", imagemod.draft_box(im.size, preview_px))
             im.load()
-            upright = imagemod.to_rgb(im)
             preview_size = im.size
-        for method in imagemod._TRANSPOSE.get(metadata.orientation or 1, []):
-            upright = upright.transpose(method)
+            upright = imagemod.shrink_and_orient(imagemod.to_rgb(im), preview_px, metadata.orientation)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
         run.fail("decode", f"embedded preview unreadable: {describe(exc)}")
@@ -165,10 +163,11 @@ def _read_raw(path: bytes, sniffed, preview_px: int, max_pixels: int,
     return replace(metadata, extra=extra), upright
 
 
-def _read_video(path: bytes, sniffed, run: _Run) -> tuple[Metadata, Image.Image | None]:
+def _read_video(path: bytes, sniffed, preview_px: int, run: _Run) -> tuple[Metadata, Image.Image | None]:
     metadata = videomod.extract_video(path, sniffed)
     try:
-        upright = videomod.video_frame(path, metadata.extra.get("rotation")).convert("RGB")
+        frame = videomod.video_frame(path, metadata.extra.get("rotation")).convert("RGB")
+        upright = imagemod.shrink_and_orient(frame, preview_px, None)
     except MediaError as exc:
         run.fail("decode", exc)
         upright = None

@@ -27,10 +27,11 @@ def thumbnail_path(thumb_root: str | Path, file_id: int, size_name: str) -> Path
 
 
 def fit(im: Image.Image, max_px: int) -> Image.Image:
-    """A copy no larger than max_px on its longer side (never enlarged)."""
+    """An image no larger than max_px on its longer side (never enlarged; may be `im`)."""
+    if max(im.size) <= max_px:
+        return im
     out = im.copy()
-    if max(out.size) > max_px:
-        out.thumbnail((max_px, max_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    out.thumbnail((max_px, max_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return out
 
 

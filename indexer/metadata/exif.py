@@ -84,7 +84,8 @@ def _positive(value: Any) -> float | None:
     return number if number is not None and number > 0 else None
 
 
-def _orientation(value: Any) -> int | None:
+def orientation_value(value: Any) -> int | None:
+    """An EXIF Orientation 1-8, or None for anything else."""
     number = _number(value)
     if number is None or not number.is_integer() or not 1 <= number <= 8:
         return None
@@ -161,7 +162,7 @@ def from_ifds(ifd0: dict[int, Any], sub: dict[int, Any], gps: dict[int, Any]) ->
     dates: Dates = []
     _put(out, "make", _text(ifd0.get(0x010F)))
     _put(out, "model", _text(ifd0.get(0x0110)))
-    _put(out, "orientation", _orientation(ifd0.get(0x0112)))
+    _put(out, "orientation", orientation_value(ifd0.get(0x0112)))
     _put(out, "lens", _text(sub.get(0xA434)))
     _put(out, "f_number", _positive(sub.get(0x829D)))
     _put(out, "exposure_time", _positive(sub.get(0x829A)))
@@ -248,7 +249,7 @@ def from_xmp(packet: bytes | str | None) -> tuple[dict[str, Any], Dates]:
             dates.append((rank, taken))
     _put(out, "make", _xmp_value(xmp, "tiff:Make"))
     _put(out, "model", _xmp_value(xmp, "tiff:Model"))
-    _put(out, "orientation", _orientation(_xmp_value(xmp, "tiff:Orientation")))
+    _put(out, "orientation", orientation_value(_xmp_value(xmp, "tiff:Orientation")))
     _put(out, "lens", _xmp_value(xmp, "exifEX:LensModel") or _xmp_value(xmp, "aux:Lens"))
     lat = _xmp_coordinate(_xmp_value(xmp, "exif:GPSLatitude"))
     lon = _xmp_coordinate(_xmp_value(xmp, "exif:GPSLongitude"))
@@ -299,7 +300,7 @@ def from_exifread(tags: dict[str, Any]) -> tuple[dict[str, Any], Dates]:
     dates: Dates = []
     _put(out, "make", _text(val("Image Make")))
     _put(out, "model", _text(val("Image Model")))
-    _put(out, "orientation", _orientation(val("Image Orientation")))
+    _put(out, "orientation", orientation_value(val("Image Orientation")))
     _put(out, "lens", _text(val("EXIF LensModel")))
     _put(out, "f_number", _positive(val("EXIF FNumber")))
     _put(out, "exposure_time", _positive(val("EXIF ExposureTime")))

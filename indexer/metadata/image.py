@@ -28,7 +28,7 @@ DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own hard limit (2 x MAX_IMAGE_PIXEL
 # Pillow's TIFF plugin transposes on load (its reported size is already swapped).
 DECODER_ORIENTS = frozenset({"HEIF", "TIFF"})
 
-_TRANSPOSE = {
+TRANSPOSE = {  # EXIF orientation -> Pillow transposes that make the image upright
     2: [Image.Transpose.FLIP_LEFT_RIGHT],
     3: [Image.Transpose.ROTATE_180],
     4: [Image.Transpose.FLIP_TOP_BOTTOM],
@@ -203,14 +203,15 @@ def draft_box(size: tuple[int, int], target_px: int) -> tuple[int, int]:
 
 
 def decode_oriented(im: Image.Image, target_px: int) -> Image.Image:
-    """Decode once, at the smallest JPEG scale still >= target_px, upright and in RGB.
+    """Decode once, at the smallest JPEG scale still >= ~target_px, then shrink to at
+    most target_px, upright and in RGB.
 
     Raises MediaError for truncated or corrupt pixel data.
     """
     orientation = None
     if im.format not in DECODER_ORIENTS:
         try:
-            orientation = exifmod._orientation(im.getexif().get(0x0112))
+            orientation = exifmod.orientation_value(im.getexif().get(0x0112))
         except Exception:
             orientation = None
     if im.format in ("JPEG", "MPO"):
@@ -221,10 +222,19 @@ def decode_oriented(im: Image.Image, target_px: int) -> Image.Image:
         raise MediaError(f"image too large (possible decompression bomb): {exc}") from exc
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
         raise MediaError(f"corrupt or truncated {im.format or 'image'} data: {describe(exc)}") from exc
-    out = to_rgb(im)
-    for method in _TRANSPOSE.get(orientation or 1, []):
-        out = out.transpose(method)
-    return out
+    return shrink_and_orient(to_rgb(im), target_px, orientation)
+
+
+def shrink_and_orient(im: Image.Image, target_px: int, orientation: int | None) -> Image.Image:
+    """Resize to at most target_px on the long side (bilinear, antialiased), then
+    apply the EXIF orientation: transposing the smaller image is cheaper."""
+    if max(im.size) > target_px:
+        scale = target_px / max(im.size)
+        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        im = im.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    for method in TRANSPOSE.get(orientation or 1, []):
+        im = im.transpose(method)
+    return im
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
