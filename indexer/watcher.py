@@ -81,6 +81,8 @@ class Watcher:
         self.watches: dict[int, ObservedWatch] = {}
         self.extra: list[tuple[bytes, Callable[[Database, bytes], None]]] = []
         self.touched: dict[bytes, float] = {}
+        self.deleted: dict[bytes, float] = {}
+        self._roots: dict[int, bytes] = {}
         self.stop_event = threading.Event()
         self.applied = 0
 
@@ -151,8 +153,20 @@ class Watcher:
         except OSError as exc:
             log.warning("cannot read %s: %s", os.fsdecode(path), exc.strerror)
             return
-        files_db.upsert_scanned(self.db, source.id,
-                                ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))  # fmt: skip
+        entry = ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
+        if files_db.file_by_path(self.db, source.id, rel) is None and self._moved_here(source, entry):
+            return
+        files_db.upsert_scanned(self.db, source.id, entry)
+
+    def _moved_here(self, source: Source, entry: ScannedFile) -> bool:
+        """A move reported as a deletion plus a creation (e.g. into a folder not yet watched)."""
+        for old in files_db.files_with_inode(self.db, entry.device, entry.inode):
+            old_root = self._roots.get(old.source_id)
+            if old_root is None or os.path.lexists(old_root.rstrip(b"/") + b"/" + old.relpath):
+                continue  # a hard link, or a copy still in place: not a move
+            files_db.move_file(self.db, old.id, source.id, entry)
+            return True
+        return False
 
     def _delete(self, path: bytes) -> None:
         source = self._source_of(path)
@@ -205,25 +219,31 @@ class Watcher:
                         log.exception("watch hook failed for %s", os.fsdecode(change.path))
             if change.kind == "touched":
                 self.touched[change.path] = change.at
+            elif change.kind == "deleted":
+                self.deleted[change.path] = change.at
             else:
                 structural.append(change)
         now = time.monotonic()
-        due = [p for p, at in self.touched.items() if now - at >= self.settings.watch_debounce_s]
-        if not structural and not due:
+        wait = self.settings.watch_debounce_s
+        due = [p for p, at in self.touched.items() if now - at >= wait]
+        # Deletions wait as long as creations, so a move reported as delete + create keeps its row.
+        gone = [p for p, at in self.deleted.items() if now - at >= wait]
+        if not structural and not due and not gone:
             return 0
+        self._roots = {s.id: s.path for s in sources_db.list_sources(self.db)}
         with self.db.transaction():
             for change in structural:
-                if change.kind == "deleted":
-                    self.touched.pop(change.path, None)
-                    self._delete(change.path)
-                else:
-                    self._move(change)
+                self._move(change)
             for path in due:
                 self.touched.pop(path, None)
                 self._touch(path)
+            for path in gone:
+                self.deleted.pop(path, None)
+                self._delete(path)
             bump_generation(self.db)
-        self.applied += len(structural) + len(due)
-        return len(structural) + len(due)
+        count = len(structural) + len(due) + len(gone)
+        self.applied += count
+        return count
 
     # -- main loop -----------------------------------------------------------
     def run(self, on_tick: Callable[[], None] | None = None) -> None:

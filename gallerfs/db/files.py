@@ -66,6 +66,11 @@ def file_by_path(db: Database, source_id: int, relpath: bytes) -> FileRow | None
     return FileRow(*rows[0]) if rows else None
 
 
+def files_with_inode(db: Database, device: int, inode: int) -> list[FileRow]:
+    return [FileRow(*r) for r in db.tuples(
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE device = ? AND inode = ?", (device, inode))]  # fmt: skip
+
+
 def count_files(db: Database, source_id: int) -> int:
     return int(db.value("SELECT count(*) FROM files WHERE source_id = ?", (source_id,)))
 
