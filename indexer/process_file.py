@@ -164,11 +164,8 @@ def _read_raw(path: bytes, sniffed, preview_px: int, max_pixels: int,
 
 
 def _read_video(path: bytes, sniffed, preview_px: int, run: _Run) -> tuple[Metadata, Image.Image | None]:
-    metadata = videomod.extract_video(path, sniffed)
-    try:
-        frame = videomod.video_frame(path, metadata.extra.get("rotation")).convert("RGB")
-        upright = imagemod.shrink_and_orient(frame, preview_px, None)
-    except MediaError as exc:
-        run.fail("decode", exc)
-        upright = None
-    return metadata, upright
+    metadata, frame, problem = videomod.read_video(path, sniffed)
+    if problem is not None or frame is None:
+        run.fail("decode", problem or "video has no decodable frame")
+        return metadata, None
+    return metadata, imagemod.shrink_and_orient(frame.convert("RGB"), preview_px, None)

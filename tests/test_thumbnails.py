@@ -108,3 +108,30 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # JPEG cannot hold RGBA: the save fails half way
         write_jpeg_atomic(Image.new("RGBA", (30, 10)), thumbnail_path(tmp_path, 6, "grid"), 80)
     assert sorted(p.name for p in target.parent.iterdir()) == ["5.jpg"]
+
+
+def _colour_video(path: Path, seconds: float, fps: int = 10) -> None:
+    """Red for the first second, blue after it."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(int(seconds * fps)):
+            colour = (220, 20, 20) if i < fps else (20, 20, 220)
+            frame = av.VideoFrame.from_image(Image.new("RGB", (160, 120), colour))
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.mark.parametrize("seconds,expect_blue", [(4.0, True), (1.5, False)])
+def test_video_frame_about_one_second_in(tmp_path: Path, seconds: float, expect_blue: bool) -> None:
+    path = tmp_path / "colours.mp4"
+    _colour_video(path, seconds)
+    result = process_file(os.fsencode(path), "video", 1, str(tmp_path), GRID, PREVIEW, 85, 50_000_000)
+    assert result.errors == () and result.metadata.duration == pytest.approx(seconds, abs=0.15)
+    with Image.open(thumbnail_path(tmp_path, 1, "grid")) as im:
+        red, _, blue = im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert (blue > red) == expect_blue

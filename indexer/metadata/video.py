@@ -108,13 +108,42 @@ def _dates(meta: dict[str, str], sniffed: Sniffed) -> list[tuple[int, Taken]]:
     return dates
 
 
+def _video_stream(container: Any) -> Any:
+    streams = [s for s in container.streams.video if s.codec_context is not None]
+    if not streams:
+        raise MediaError("no decodable video stream")
+    return streams[0]
+
+
 def extract_video(path: str | bytes, sniffed: Sniffed) -> Metadata:
     """Metadata of a video file."""
     with _open(path) as container:
-        streams = [s for s in container.streams.video if s.codec_context is not None]
-        if not streams:
-            raise MediaError("no decodable video stream")
-        return _metadata(path, sniffed, container, streams[0])
+        return _metadata(path, sniffed, container, _video_stream(container))
+
+
+def read_video(path: str | bytes, sniffed: Sniffed) -> tuple[Metadata, Image.Image | None, MediaError | None]:
+    """Metadata and an upright thumbnail frame from one opening of the file.
+
+    The frame is None (with the reason) when no frame decodes; metadata problems raise.
+    """
+    with _open(path) as container:
+        stream = _video_stream(container)
+        meta = _metadata(path, sniffed, container, stream)
+        try:
+            frame = _grab_from(container, stream, FRAME_AT, seek=True)
+        except _SeekFailed:
+            frame = None
+        except MediaError as exc:
+            return meta, None, exc
+    try:
+        if frame is None:  # not seekable: reopen and decode from the start
+            frame = _grab(path, FRAME_AT, seek=False)
+    except MediaError as exc:
+        return meta, None, exc
+    rotation = meta.extra.get("rotation")
+    if rotation in _ROTATE:
+        frame = frame.transpose(_ROTATE[rotation])
+    return meta, frame, None
 
 
 def _metadata(path: str | bytes, sniffed: Sniffed, container: Any, stream: Any) -> Metadata:
@@ -162,29 +191,29 @@ def video_frame(path: str | bytes, rotation: int | None, at: float = FRAME_AT) -
 
 def _grab(path: str | bytes, at: float, seek: bool) -> Image.Image:
     with _open(path) as container:
-        streams = [s for s in container.streams.video if s.codec_context is not None]
-        if not streams:
-            raise MediaError("no decodable video stream")
-        stream = streams[0]
-        duration = _duration(container, stream) or 0.0
-        target = at if duration >= 2 * at else 0.0
-        if seek and target > 0 and stream.time_base:
-            try:
-                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
-            except av.FFmpegError as exc:
-                raise _SeekFailed() from exc
-        frame = None
+        return _grab_from(container, _video_stream(container), at, seek)
+
+
+def _grab_from(container: Any, stream: Any, at: float, seek: bool) -> Image.Image:
+    duration = _duration(container, stream) or 0.0
+    target = at if duration >= 2 * at else 0.0
+    if seek and target > 0 and stream.time_base:
         try:
-            for count, candidate in enumerate(container.decode(stream)):
-                frame = candidate
-                if candidate.time is None or candidate.time >= target - 0.02 or count > 300:
-                    break
+            container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
         except av.FFmpegError as exc:
-            if frame is None:
-                raise MediaError(f"cannot decode video frame: {describe(exc)}") from exc
+            raise _SeekFailed() from exc
+    frame = None
+    try:
+        for count, candidate in enumerate(container.decode(stream)):
+            frame = candidate
+            if candidate.time is None or candidate.time >= target - 0.02 or count > 300:
+                break
+    except av.FFmpegError as exc:
         if frame is None:
-            raise MediaError("video has no decodable frame")
-        return frame.to_image()
+            raise MediaError(f"cannot decode video frame: {describe(exc)}") from exc
+    if frame is None:
+        raise MediaError("video has no decodable frame")
+    return frame.to_image()
 
 
-__all__ = ["extract_video", "video_frame", "parse_iso6709"]
+__all__ = ["extract_video", "read_video", "video_frame", "parse_iso6709"]
