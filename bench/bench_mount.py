@@ -120,7 +120,7 @@ def main() -> None:
             for _ in range(args.read_mb):
                 fh.write(os.urandom(1 << 20))
     env = dict(os.environ, GALLERFS_LIBRARY=str(work / f"library-mount-{args.files}"), PYTHONPATH=str(PROJECT))
-    library = build_library(work, tree, big, args.files, env)
+    build_library(work, tree, big, args.files, env)
     mnt, bmnt = work / "mnt", work / "bindmnt"
     gallerfs_mount = [*GALLERFS, "mount", "-f", str(mnt)]
     result: dict[str, object] = {"benchmark": "mount", "files": args.files, "read_mb": args.read_mb}

@@ -7,13 +7,10 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import gallerfs_env
 from tests.mountutil import JPG, Mount, build_library, force_unmount, run_gallerfs, wait_until
 
 

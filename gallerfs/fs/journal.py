@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 import threading
-from typing import Hashable
+from typing import Any, Hashable
 
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 
@@ -115,6 +115,24 @@ class JournalNodes:
                 out.append((entry.name, self.node_for(entry.path, st), st))
         out.sort(key=lambda e: e[0])
         return out
+
+
+def apply_setattr(target: bytes | int, attr: Any, fields: Any) -> None:
+    """setattr on a real file, by path or by open descriptor: truncate, chmod, chown, utimens."""
+    if fields.update_size:
+        os.truncate(target, attr.st_size)
+    if fields.update_mode:
+        os.chmod(target, attr.st_mode & 0o7777)
+    if fields.update_uid or fields.update_gid:
+        os.chown(target, attr.st_uid if fields.update_uid else -1, attr.st_gid if fields.update_gid else -1)
+    if fields.update_atime or fields.update_mtime:
+        st = os.stat(target) if isinstance(target, int) else os.lstat(target)
+        atime = attr.st_atime_ns if fields.update_atime else st.st_atime_ns
+        mtime = attr.st_mtime_ns if fields.update_mtime else st.st_mtime_ns
+        if isinstance(target, int):
+            os.utime(target, ns=(atime, mtime))
+        else:
+            os.utime(target, ns=(atime, mtime), follow_symlinks=False)
 
 
 def check_name(name: bytes) -> None:

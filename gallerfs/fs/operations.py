@@ -11,19 +11,16 @@ is told about every entry and inode that changed.
 from __future__ import annotations
 
 import errno
-import functools
 import itertools
 import logging
 import os
 import threading
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import pyfuse3
 import trio
 
 from gallerfs.config import Settings
-from gallerfs.db import albums as album_db
 from gallerfs.db import tree as q
 from gallerfs.db.connection import Database, ReaderPool
 from gallerfs.fs import journal as jr
@@ -31,48 +28,20 @@ from gallerfs.fs import journal_photos
 from gallerfs.fs.journal_hooks import JournalCreatedHandle
 from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, UploadHandle, UploadNode
 from gallerfs.fs.inodes import ROOT_INODE, InodeTable
-from gallerfs.fs.nodes import Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext, strip_suffix
+from gallerfs.fs.nodes import Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
+from gallerfs.fs.copies import AlbumCopies
+from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs
+from gallerfs.fs.refresh import ChangeTracking
 from gallerfs.fs.toplevel import RootDir
-from gallerfs.fs.xattrs import XattrSource
+from gallerfs.fs.xattrs import XattrHandlers, XattrSource
 from gallerfs.paths import LibraryPaths
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LIBRARY_TIMEOUT = 300.0  # s; changes are pushed to the kernel explicitly
-VOLATILE_TIMEOUT = 1.0  # s; journal (may change behind our back) and status files
-POLL_INTERVAL = 1.0  # s between checks of library_state.generation
 
 
-def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """OSError -> FUSEError(errno); anything unexpected is logged and becomes EIO."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except pyfuse3.FUSEError:
-            raise
-        except OSError as exc:
-            raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
-        except Exception:
-            log.exception("%s failed", fn.__name__)
-            raise pyfuse3.FUSEError(errno.EIO) from None
-
-    return wrapper
-
-
-@dataclass
-class Listing:
-    """A directory's entries as sent to the kernel; immutable once built."""
-
-    names: list[bytes]
-    inos: list[int]
-    attrs: list[pyfuse3.EntryAttributes]
-    index: dict[bytes, int]
-
-
-class Operations(pyfuse3.Operations):
+class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations):
     supports_dot_lookup = True
     enable_writeback_cache = False
 
@@ -129,32 +98,10 @@ class Operations(pyfuse3.Operations):
         return await trio.to_thread.run_sync(fn, *args, limiter=self.write_limiter)
 
     def entry_attrs(self, ino: int, attr: Attr, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
-        e = pyfuse3.EntryAttributes()
-        e.st_ino = ino
-        e.st_mode = attr.mode
-        e.st_nlink = attr.nlink
-        e.st_uid = self.uid
-        e.st_gid = self.gid
-        e.st_size = attr.size
-        e.st_blksize = 131072
-        e.st_blocks = (attr.size + 511) // 512
-        e.st_atime_ns = attr.mtime_ns
-        e.st_mtime_ns = attr.mtime_ns
-        e.st_ctime_ns = attr.ctime_ns
-        e.entry_timeout = timeout
-        e.attr_timeout = timeout
-        return e
+        return entry_attrs(ino, attr, self.uid, self.gid, timeout)
 
     def stat_attrs(self, ino: int, st: os.stat_result) -> pyfuse3.EntryAttributes:
-        e = pyfuse3.EntryAttributes()
-        for name in ("st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
-            setattr(e, name, getattr(st, name))
-        e.st_ino = ino
-        e.st_blksize = st.st_blksize
-        e.st_blocks = st.st_blocks
-        e.entry_timeout = VOLATILE_TIMEOUT
-        e.attr_timeout = VOLATILE_TIMEOUT
-        return e
+        return stat_attrs(ino, st)
 
     def node_attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
         if isinstance(node, (jr.JournalNode, jr.JournalRoot)):
@@ -193,71 +140,6 @@ class Operations(pyfuse3.Operations):
     def forget_listing(self, *inos: int) -> None:
         for ino in inos:
             self.listings.pop(ino, None)
-
-    # -- change tracking -----------------------------------------------------
-    async def watch_generation(self) -> None:
-        """Poll the change counter; a refresh that took T seconds waits at least 3T before the next
-        one, so a large cached tree under constant indexing costs at most a quarter of a core."""
-        while True:
-            started = trio.current_time()
-            try:
-                await self.check_generation()
-            except Exception:
-                log.exception("checking the library for changes failed")
-            await trio.sleep(max(POLL_INTERVAL, 3 * (trio.current_time() - started)))
-
-    async def check_generation(self) -> None:
-        gen = await self.in_thread(lambda: q.generation(self.pool.get()))
-        if gen == self.generation:
-            return
-        first = self.generation < 0
-        self.generation = gen
-        self.memo = Memo(gen)
-        old = self.listings
-        self.listings = {}
-        if first or not old:
-            return
-        gone, changed = await self.in_thread(self._relist, old)
-        for parent, name in gone:
-            pyfuse3.invalidate_entry_async(parent, name, ignore_enoent=True)
-        if changed:
-            await trio.to_thread.run_sync(self._invalidate_inodes, changed)
-
-    def _relist(self, old: dict[int, Listing]) -> tuple[list[tuple[int, bytes]], list[int]]:
-        """Re-list every cached directory; report the entries and inodes the kernel must drop."""
-        gone: list[tuple[int, bytes]] = []
-        changed: set[int] = set()
-        for dir_ino, before in old.items():
-            node = self.inodes.get(dir_ino)
-            try:
-                after = self._build_listing(dir_ino, node) if isinstance(node, DirNode) else None
-            except OSError:
-                after = None
-            if after is None:
-                gone.extend((dir_ino, n) for n in before.names)
-                continue
-            if self.memo.generation == self.generation:
-                self.listings.setdefault(dir_ino, after)
-            if after.names != before.names:
-                changed.add(dir_ino)
-            for name, ino, attr in zip(before.names, before.inos, before.attrs):
-                i = after.index.get(name)
-                if i is None or after.inos[i] != ino:
-                    gone.append((dir_ino, name))
-                else:
-                    new = after.attrs[i]
-                    if (new.st_size, new.st_mtime_ns, new.st_ctime_ns) != (attr.st_size, attr.st_mtime_ns, attr.st_ctime_ns):
-                        changed.add(ino)
-        return gone, sorted(changed)
-
-    @staticmethod
-    def _invalidate_inodes(inos: Sequence[int]) -> None:
-        for ino in inos:
-            try:
-                pyfuse3.invalidate_inode(ino)
-            except OSError as exc:  # ENOENT: the kernel does not know it
-                if exc.errno != errno.ENOENT:
-                    log.warning("invalidating inode %d: %s", ino, exc)
 
     async def library_write(self, fn: Callable[[TreeContext], None], *dirs: int) -> None:
         """Run a tree write on the writer thread, then drop the affected listings."""
@@ -320,7 +202,9 @@ class Operations(pyfuse3.Operations):
     async def setattr(self, inode: int, attr: Any, fields: Any, fh: int | None, ctx: Any) -> pyfuse3.EntryAttributes:
         node = self.inodes.node(inode)
         if self.is_journal(node):
-            await self.in_thread(self._journal_setattr, node, attr, fields, fh)
+            handle = self.handles.get(fh) if fh is not None else None
+            target = handle.fd if isinstance(handle, FdHandle) else node.path  # type: ignore[attr-defined]
+            await self.in_thread(jr.apply_setattr, target, attr, fields)
             return await self.getattr(inode)
         handle = self.handles.get(fh) if fh is not None else None
         if isinstance(handle, UploadHandle):  # cp -p setting times/modes on a copy: nothing to keep
@@ -337,24 +221,6 @@ class Operations(pyfuse3.Operations):
             e.st_size = attr.st_size
             return e
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-
-    def _journal_setattr(self, node: jr.JournalNode, attr: Any, fields: Any, fh: int | None) -> None:
-        handle = self.handles.get(fh) if fh is not None else None
-        target: Any = handle.fd if isinstance(handle, FdHandle) else node.path
-        if fields.update_size:
-            os.truncate(target, attr.st_size)
-        if fields.update_mode:
-            os.chmod(target, attr.st_mode & 0o7777)
-        if fields.update_uid or fields.update_gid:
-            os.chown(target, attr.st_uid if fields.update_uid else -1, attr.st_gid if fields.update_gid else -1)
-        if fields.update_atime or fields.update_mtime:
-            st = os.stat(target) if isinstance(target, int) else os.lstat(target)
-            atime = attr.st_atime_ns if fields.update_atime else st.st_atime_ns
-            mtime = attr.st_mtime_ns if fields.update_mtime else st.st_mtime_ns
-            if isinstance(target, int):
-                os.utime(target, ns=(atime, mtime))
-            else:
-                os.utime(target, ns=(atime, mtime), follow_symlinks=False)
 
     @fuse_errors
     async def readlink(self, inode: int, ctx: Any) -> bytes:
@@ -532,17 +398,6 @@ class Operations(pyfuse3.Operations):
             return pyfuse3.FileInfo(fh=self._new_handle(handle), keep_cache=not handle.writable)
         raise OSError(errno.EISDIR if node.is_dir else errno.EROFS, "cannot open")
 
-    async def _member_upload(self, inode: int) -> UploadHandle:
-        """A file in an album is being overwritten: whatever is written is a copy to add, not an edit."""
-        parent = self.inodes.parent(inode)
-        listing = await self.listing(parent)
-        name = next((n for n, i in zip(listing.names, listing.inos) if i == inode), b"")
-        upload = UploadNode(next(self._uploads))
-        self.inodes.ino(upload, parent)
-        handle = UploadHandle(upload, parent, name)
-        await self.in_thread(self._open_candidates, handle)
-        return handle
-
     def _open_original(self, node: LibraryFile, inode: int, flags: int) -> OriginalHandle:
         loc = q.file_location(self.pool.get(), node.row.id)
         if loc is None:
@@ -580,17 +435,6 @@ class Operations(pyfuse3.Operations):
         self.uploads[(parent_inode, name)] = ino
         return pyfuse3.FileInfo(fh=self._new_handle(handle), direct_io=True), self.node_attrs(ino, upload)
 
-    def _open_candidates(self, handle: UploadHandle) -> None:
-        db = self.pool.get()
-        names = {handle.name, strip_suffix(handle.name)}
-        for name in names:
-            for loc in q.files_named(db, name):
-                if loc.online and loc.id not in handle.candidates:
-                    try:
-                        handle.candidates[loc.id] = os.open(loc.path, os.O_RDONLY)
-                    except OSError:
-                        continue
-
     @fuse_errors
     async def read(self, fh: int, off: int, size: int) -> bytes:
         handle = self.handles[fh]
@@ -609,33 +453,6 @@ class Operations(pyfuse3.Operations):
             await self.adopt_upload(handle)
         elif isinstance(handle, OriginalHandle) and handle.writable:
             await self.finish_original(handle)
-
-    async def finish_original(self, handle: OriginalHandle) -> None:
-        st = await self.in_thread(handle.finish)
-        if st is not None:
-            await self.original_changed(handle, st)
-
-    async def adopt_upload(self, handle: UploadHandle) -> None:
-        """A copy into an album was closed: find which library file it is and add that file."""
-        def identify() -> int | None:
-            ids = handle.matching_ids()
-            if ids:
-                return ids[0]
-            digest = handle.digest()
-            found = q.files_with_hash(self.pool.get(), handle.node.size, digest) if digest else []
-            return found[0] if found else None
-
-        file_id = await self.in_thread(identify)
-        self.uploads.pop((handle.parent, handle.name), None)
-        pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
-        if file_id is None:
-            log.warning("a copy named %r is not a library file: refused", handle.name)
-            handle.result = -1
-            raise OSError(errno.EROFS, "only files of the library can be added")
-        parent = self.inodes.node(handle.parent)
-        assert isinstance(parent, DirNode)
-        await self.library_write(lambda c: parent.add_file(c, file_id), handle.parent)
-        handle.result = file_id
 
     @fuse_errors
     async def fsync(self, fh: int, datasync: bool) -> None:
@@ -658,63 +475,6 @@ class Operations(pyfuse3.Operations):
         if isinstance(handle, JournalCreatedHandle):  # an empty new entry gets its template
             if await self.in_thread(handle.fill_template, self.paths, self.settings, self.pool.get):
                 pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
-
-    async def original_changed(self, handle: OriginalHandle, st: os.stat_result) -> None:
-        await self.in_writer(album_db.mark_file_pending, self._writer_db(), handle.file_id, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        node = self.inodes.get(handle.ino)
-        if isinstance(node, LibraryFile):
-            row = node.row
-            node.row = type(row)(row.id, row.source_id, row.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        await trio.to_thread.run_sync(self._invalidate_inodes, [handle.ino])
-        await self.check_generation()
-
-    # -- extended attributes -------------------------------------------------------
-    @fuse_errors
-    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        node = self.inodes.node(inode)
-        if isinstance(node, jr.JournalNode):
-            return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
-        if not isinstance(node, LibraryFile):
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
-        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
-        try:
-            return values[name]
-        except KeyError:
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR) from None
-
-    @fuse_errors
-    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        node = self.inodes.node(inode)
-        if isinstance(node, jr.JournalNode):
-            return [os.fsencode(n) for n in await self.in_thread(lambda: os.listxattr(node.path, follow_symlinks=False))]
-        if not isinstance(node, LibraryFile):
-            return []
-        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
-        return list(values)
-
-    @fuse_errors
-    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
-        node = self.inodes.node(inode)
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        if isinstance(node, jr.JournalNode):
-            await self.in_thread(lambda: os.setxattr(node.path, name, value, follow_symlinks=False))
-            return
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-
-    @fuse_errors
-    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
-        node = self.inodes.node(inode)
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        if isinstance(node, jr.JournalNode):
-            await self.in_thread(lambda: os.removexattr(node.path, name, follow_symlinks=False))
-            return
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     def close(self) -> None:
         for handle in list(self.handles.values()):

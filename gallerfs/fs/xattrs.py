@@ -8,13 +8,20 @@ kernel stops asking; the same metadata is in ``.gallerfs/files/<id>.json``.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+import pyfuse3
+
 from gallerfs.db import tree as q
+from gallerfs.fs import journal as jr
+from gallerfs.fs.fuseutil import fuse_errors
+from gallerfs.fs.nodes import LibraryFile
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
@@ -82,3 +89,60 @@ class XattrSource:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
         return values
+
+
+class XattrHandlers:
+    """The xattr handlers of ``gallerfs.fs.operations.Operations`` (a mixin)."""
+
+    xattrs: bool
+    inodes: Any
+    pool: Any
+    generation: int
+    xattr_source: XattrSource
+
+    @fuse_errors
+    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        node = self.inodes.node(inode)
+        if isinstance(node, jr.JournalNode):
+            return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
+        if not isinstance(node, LibraryFile):
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        try:
+            return values[name]
+        except KeyError:
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR) from None
+
+    @fuse_errors
+    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        node = self.inodes.node(inode)
+        if isinstance(node, jr.JournalNode):
+            return [os.fsencode(n) for n in await self.in_thread(lambda: os.listxattr(node.path, follow_symlinks=False))]
+        if not isinstance(node, LibraryFile):
+            return []
+        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        return list(values)
+
+    @fuse_errors
+    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
+        node = self.inodes.node(inode)
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        if isinstance(node, jr.JournalNode):
+            await self.in_thread(lambda: os.setxattr(node.path, name, value, follow_symlinks=False))
+            return
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    @fuse_errors
+    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
+        node = self.inodes.node(inode)
+        if not self.xattrs:
+            raise pyfuse3.FUSEError(errno.ENOSYS)
+        if isinstance(node, jr.JournalNode):
+            await self.in_thread(lambda: os.removexattr(node.path, name, follow_symlinks=False))
+            return
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))

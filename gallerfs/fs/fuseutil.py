@@ -1,0 +1,80 @@
+"""What every part of the Operations class shares: error mapping, kernel timeouts, listings."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, TypeVar
+
+import pyfuse3
+
+from gallerfs.fs.nodes import Attr
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LIBRARY_TIMEOUT = 300.0  # s; changes are pushed to the kernel explicitly
+VOLATILE_TIMEOUT = 1.0  # s; journal (may change behind our back) and status files
+POLL_INTERVAL = 1.0  # s between checks of library_state.generation
+
+
+def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """OSError -> FUSEError(errno); anything unexpected is logged and becomes EIO."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except OSError as exc:
+            raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
+        except Exception:
+            log.exception("%s failed", fn.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+@dataclass
+class Listing:
+    """A directory's entries as sent to the kernel; immutable once built."""
+
+    names: list[bytes]
+    inos: list[int]
+    attrs: list[pyfuse3.EntryAttributes]
+    index: dict[bytes, int]
+
+
+def entry_attrs(ino: int, attr: Attr, uid: int, gid: int, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
+    e = pyfuse3.EntryAttributes()
+    e.st_ino = ino
+    e.st_mode = attr.mode
+    e.st_nlink = attr.nlink
+    e.st_uid = uid
+    e.st_gid = gid
+    e.st_size = attr.size
+    e.st_blksize = 131072
+    e.st_blocks = (attr.size + 511) // 512
+    e.st_atime_ns = attr.mtime_ns
+    e.st_mtime_ns = attr.mtime_ns
+    e.st_ctime_ns = attr.ctime_ns
+    e.entry_timeout = timeout
+    e.attr_timeout = timeout
+    return e
+
+
+def stat_attrs(ino: int, st: os.stat_result, timeout: float = VOLATILE_TIMEOUT) -> pyfuse3.EntryAttributes:
+    """Attributes of a real file (journal/), short-lived: it may change behind the mount's back."""
+    e = pyfuse3.EntryAttributes()
+    for name in ("st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
+        setattr(e, name, getattr(st, name))
+    e.st_ino = ino
+    e.st_blksize = st.st_blksize
+    e.st_blocks = st.st_blocks
+    e.entry_timeout = timeout
+    e.attr_timeout = timeout
+    return e
