@@ -150,7 +150,8 @@ def main() -> int:
                 "ratio_vs_thumbnail_draft": round(t_draft / t_gallerfs2, 2),
             })
         report = {"grid_px": GRID, "preview_px": PREVIEW, "rounds": args.rounds, "results": results,
-                  "ratio": results[0]["ratio"], **{k: round(v, 3) for k, v in exif_times(subjects[0], args.rounds).items()}}
+                  "ratio": results[0]["ratio"]}
+        report.update({k: round(v, 3) for k, v in exif_times(subjects[0], args.rounds).items()})
     print(json.dumps(report, indent=1))
     return 0
 

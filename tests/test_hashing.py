@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from indexer.hashing import CHUNK, PARTIAL, file_hashes, hamming, perceptual_hashes, to_signed64
+from indexer.hashing import (
+    CHUNK,
+    PARTIAL,
+    file_hashes,
+    hamming,
+    perceptual_hashes,
+    to_signed64,
+)
 
 CORPORA = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpora").resolve()
 GROUPS = json.loads((CORPORA / "neardup" / "groups.json").read_text())
@@ -113,4 +120,5 @@ def test_flat_images_have_no_perceptual_hash() -> None:
     """Solid-colour placeholders would all share one hash: they get none."""
     for colour, size in (((255, 255, 255), (100, 150)), ((137, 137, 137), (403, 201)), ((0, 0, 200), (100, 100))):
         assert perceptual_hashes(Image.new("RGB", size, colour)) == (None, None)
-    assert perceptual_hashes(Image.open(CORPORA / "exif" / "elodie" / "with-location.jpg").convert("RGB")) == (None, None)
+    with Image.open(CORPORA / "exif" / "elodie" / "with-location.jpg") as white:
+        assert perceptual_hashes(white.convert("RGB")) == (None, None)

@@ -146,4 +146,4 @@ def unsupported_jxl() -> Metadata:
     return Metadata(format="JXL", mime="image/jxl", extra={"unsupported": "no JPEG XL decoder installed"})
 
 
-__all__ = ["Metadata", "MediaError", "Sniffed", "extract", "build", "pick_date", "with_mtime_fallback"]
+__all__ = ["MediaError", "Metadata", "Sniffed", "build", "extract", "pick_date", "with_mtime_fallback"]

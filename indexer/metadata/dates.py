@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 _DATE_RE = re.compile(
     r"^\s*(\d{4})[:\-/.](\d{1,2})[:\-/.](\d{1,2})"  # date
@@ -29,7 +29,8 @@ _OFFSET_RE = re.compile(r"^\s*(Z|[+\-]\d{2}:?\d{2}|[+\-]\d{2})\s*$", re.IGNORECA
 _CTIME_RE = re.compile(  # 'Mon Mar 10 15:04:43 2003' (RIFF IDIT)
     r"^\s*\w{3}\s+(\w{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s*$"
 )
-_MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 
 
 @dataclass(frozen=True)

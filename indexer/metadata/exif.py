@@ -99,7 +99,7 @@ def _degrees(value: Any) -> float | None:
         if not parts or any(p is None for p in parts):
             return None
         total = 0.0
-        for part, scale in zip(parts, (1.0, 60.0, 3600.0)):
+        for part, scale in zip(parts, (1.0, 60.0, 3600.0), strict=False):
             total += part / scale  # type: ignore[operator]
         return total
     return _number(value)
@@ -215,7 +215,7 @@ def _xmp_value(xmp: str, name: str) -> str | None:
 
 
 _XMP_PATTERNS: dict[str, re.Pattern[str]] = {}
-_XMP_COORD = re.compile(r"^\s*(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?(?:,(\d+(?:\.\d+)?))?\s*([NSEW])?\s*$", re.I)
+_XMP_COORD = re.compile(r"^\s*(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?(?:,(\d+(?:\.\d+)?))?\s*([NSEW])?\s*$", re.IGNORECASE)
 
 
 def _xmp_coordinate(text: str | None) -> tuple[float, str] | None:

@@ -15,7 +15,8 @@ from typing import Any
 from PIL import Image, ImageFile, IptcImagePlugin, UnidentifiedImageError
 
 from ..errors import MediaError, describe
-from . import Metadata, build, exif as exifmod, pick_date
+from . import Metadata, build, pick_date
+from . import exif as exifmod
 from .heif import ensure_heif_opener
 from .sniff import Sniffed
 
@@ -297,6 +298,7 @@ def check_jpeg_data(data: bytes) -> str | None:
             return "truncated JPEG: image data ends without an end-of-image marker"
         found = m.group(1)[0]
         if found not in _JPEG_VALID_IN_SCAN:
-            return f"corrupt JPEG data: junk marker 0x{found:02x} inside image data at byte {m.start()} (premature end of data segment)"
+            return (f"corrupt JPEG data: junk marker 0x{found:02x} inside image data at byte {m.start()} "
+                    "(premature end of data segment)")
         i = m.end() - 2
     return "truncated JPEG: no end-of-image marker"

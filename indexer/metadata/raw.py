@@ -18,8 +18,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import MediaError
-from . import Metadata, build, pick_date
-from . import bmff
+from . import Metadata, bmff, build, pick_date
 from .exif import IFD_EXIF, IFD_GPS, from_exif, from_ifds
 from .sniff import Sniffed
 
@@ -126,7 +125,7 @@ def _walk_tiff(data: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]],
                 if value is not None:
                     panasonic[tag] = value
             if 0x2E in entries:
-                typ, n, pos = entries[0x2E]
+                _typ, n, pos = entries[0x2E]
                 start = tiff.u32(pos)
                 if _is_jpeg(data, start, n):
                     jpegs.append((start, n))
@@ -267,4 +266,4 @@ def read_preview(path: str | bytes, span: tuple[int, int]) -> bytes:
         return f.read(span[1])
 
 
-__all__ = ["RawInfo", "read_raw", "extract_raw", "read_preview", "IFD_EXIF", "IFD_GPS"]
+__all__ = ["IFD_EXIF", "IFD_GPS", "RawInfo", "extract_raw", "read_preview", "read_raw"]

@@ -44,7 +44,8 @@ def sniff(head: bytes) -> Sniffed:
         compatible = {head[i:i + 4] for i in range(16, min(len(head), 32), 4)}
         if brand == b"crx ":
             return Sniffed("raw-cr3", "CR3", "image/x-canon-cr3")
-        if brand in _AVIF_BRANDS or (brand == b"mif1" and b"avif" in compatible and not compatible & _HEIF_BRANDS - {b"mif1", b"msf1"}):
+        heif_only = _HEIF_BRANDS - {b"mif1", b"msf1"}
+        if brand in _AVIF_BRANDS or (brand == b"mif1" and b"avif" in compatible and not compatible & heif_only):
             return Sniffed("image", "AVIF", "image/avif")
         if brand in _HEIF_BRANDS:
             return Sniffed("heif", "HEIF", "image/heic" if brand != b"mif1" else "image/heif")

@@ -17,8 +17,7 @@ import av
 from PIL import Image
 
 from ..errors import MediaError, describe
-from . import Metadata, build, pick_date
-from . import bmff
+from . import Metadata, bmff, build, pick_date
 from .dates import Taken, from_utc, parse_date
 from .exif import valid_position
 from .sniff import Sniffed
@@ -103,7 +102,7 @@ def _dates(meta: dict[str, str], sniffed: Sniffed) -> list[tuple[int, Taken]]:
         else:  # QuickTime CreateDate: UTC by specification
             taken = parse_date(created, "quicktime")
             if taken and taken.taken_at[:4] not in ("1904", "1970"):
-                when = dt.datetime.fromisoformat(taken.taken_at).replace(tzinfo=dt.timezone.utc)
+                when = dt.datetime.fromisoformat(taken.taken_at).replace(tzinfo=dt.UTC)
                 dates.append((2, from_utc(when, "quicktime")))
     return dates
 
@@ -216,4 +215,4 @@ def _grab_from(container: Any, stream: Any, at: float, seek: bool) -> Image.Imag
     return frame.to_image()
 
 
-__all__ = ["extract_video", "read_video", "video_frame", "parse_iso6709"]
+__all__ = ["extract_video", "parse_iso6709", "read_video", "video_frame"]
