@@ -47,16 +47,33 @@ def test_mih_finds_exactly_the_pairs_brute_force_finds() -> None:
     base = rng.integers(0, 2**63, size=600, dtype=np.int64).view(np.uint64)
     copies = base.copy()
     for k in range(len(copies)):
-        for bit in rng.choice(64, size=int(rng.integers(0, 12)), replace=False):
+        for bit in rng.choice(64, size=int(rng.integers(1, 12)), replace=False):
             copies[k] ^= np.uint64(1 << int(bit))
-    hashes = np.concatenate([base, copies, base[:50]])  # also exact repeats
-    brute = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    brute = np.bitwise_count(np.concatenate([base, copies])[:, None] ^ np.concatenate([base, copies])[None, :])
     for distance in (0, 1, 4, 8, 10, 16):
-        ii, jj, dist = near_pairs(hashes, distance)
+        ii, jj, dist = near_pairs(np.concatenate([base, copies]), distance)
         got = set(zip(ii.tolist(), jj.tolist()))
         want = {(i, j) for i, j in zip(*np.nonzero(brute <= distance)) if i < j}
         assert got == want, distance
         assert (dist <= distance).all()
+
+
+def test_mih_links_identical_hashes_without_quadratic_pairs() -> None:
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 2**63, size=300, dtype=np.int64).view(np.uint64)
+    hashes = np.concatenate([base, np.repeat(base[:3], 2000)])  # 2000 identical copies of three hashes
+    ii, jj, dist = near_pairs(hashes, 6)
+    assert len(ii) < 3 * 2000 + 300  # linear, not 3 * 2000² / 2
+    assert (ii < jj).all()
+    # The same groups as all pairs give (components computed on the 300 distinct values by brute force).
+    groups = {tuple(g) for g, _ in group_pairs(len(hashes), ii, jj, dist, max_group=len(hashes))}
+    close = np.bitwise_count(base[:, None] ^ base[None, :]) <= 6
+    want = []
+    for i in range(len(base)):
+        members = [k for k in range(len(hashes)) if close[i, np.nonzero(base == hashes[k])[0][0]]]
+        if len(members) > 1 and i == min(np.nonzero(close[i])[0]):
+            want.append(tuple(members))
+    assert groups == set(want)
 
 
 def test_transitive_groups_are_bounded() -> None:

@@ -133,7 +133,7 @@ def _list_text(data: dict[str, Any]) -> str:
                 where = m["source"] + ("" if m["online"] else ", offline")
                 dims = f"{m['width']}x{m['height']}" if m["width"] else "?x?"
                 lines.append(f"   {mark} [{m['id']}] {printable(m['path'])}  ({where})  {human_bytes(m['size'])}  "
-                             f"{dims}  {(m['taken_at'] or '').replace('T', ' ')}")  # fmt: skip
+                             f"{dims}  {(m['taken_at'] or '').replace('T', ' ')[:19]}")  # fmt: skip
         lines.append("")
     if data["hashing"]["unverified"]:
         lines.append(f"{data['hashing']['unverified']} files on offline drives have no hash yet and were not compared")

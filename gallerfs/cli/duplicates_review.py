@@ -31,8 +31,8 @@ KEYS = {
     b"\r": "keep", b"\n": "keep", b"K": "keep",
     b"t": "trash", b"y": "yes", b"q": "quit", b"\x03": "quit", b"\x04": "quit",
 }  # fmt: skip
-HELP = ("[n/→/space] next  [p/←] prev  [s] skip  [j/k/↑/↓ or 1-9] choose keeper  [enter] keep it  "
-        "[t] trash the others (then y)  [q] quit")  # fmt: skip
+HELP = ("[n/→/space] next  [p/←] prev  [s] skip  [j/k/↑/↓ or 1-9] choose keeper\n"
+        "[enter] keep it  [t] trash the others (then y)  [q] quit")  # fmt: skip
 
 
 def _human(n: int) -> str:
@@ -157,7 +157,7 @@ class Review:
             lines += ["", self.message]
         if self.trashed_bytes:
             lines.append(f"trashed so far: {_human(self.trashed_bytes)}")
-        return "\n".join(line[: max(20, width)] for line in lines) + "\n"
+        return "\n".join(lines) + "\n"  # long paths wrap: never cut a path short
 
 
 def review(db: Database, settings: Settings, *, exact: bool = True, near: bool = True) -> int:

@@ -110,6 +110,13 @@ def perceptual_hashes(db: Database) -> list[tuple[int, int, int | None, int | No
     )
 
 
+def hashless_images(db: Database) -> list[int]:
+    """Images phase 2 decoded but gave no perceptual hash: flat (solid-colour) pictures."""
+    return [r[0] for r in db.tuples(
+        "SELECT id FROM files WHERE kind = 'image' AND state = 'done' AND phash IS NULL AND error IS NULL ORDER BY id"
+    )]  # fmt: skip
+
+
 def store_hashes(db: Database, updates: Sequence[tuple[int, int, str | None, str | None]]) -> None:
     """Write back hashes computed while grouping: (file_id, size it had, partial, full).
 

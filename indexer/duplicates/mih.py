@@ -51,7 +51,7 @@ def choose_chunks(n: int, distance: int) -> int:
         radius = distance // m
         probes = sum(_probes(w, radius) for _, w in chunks)
         candidates = n * sum(_probes(w, radius) * n / (1 << w) for _, w in chunks)
-        cost = n * probes + 4 * candidates
+        cost = n * probes + 25 * candidates  # a candidate (sort, dedupe, check) costs far more than a probe
         if cost < best_cost:
             best_m, best_cost = m, cost
     return best_m
@@ -66,8 +66,30 @@ def _masks(width: int, radius: int) -> np.ndarray:
 
 
 def near_pairs(hashes: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (i, j, hamming) with i < j and hamming(hashes[i], hashes[j]) <= distance."""
+    """Pairs (i, j, hamming), i < j, linking every two hashes within distance of each other.
+
+    Distinct hash values: every such pair. Equal values would make quadratic
+    buckets (a thousand identical frames), so their holders are linked as a
+    chain (distance 0), and each value's first holder stands for it in the
+    pairs between values: the same groups, with linear pairs per value.
+    """
     h = np.asarray(hashes, dtype=np.uint64)
+    values, inverse = np.unique(h, return_inverse=True)
+    if len(values) == len(h):
+        return _distinct_pairs(h, distance)
+    order = np.argsort(inverse, kind="stable")
+    same = inverse[order][1:] == inverse[order][:-1]
+    chain_i, chain_j = order[:-1][same], order[1:][same]
+    first = np.full(len(values), -1, dtype=np.int64)
+    first[inverse[order[::-1]]] = order[::-1]  # the lowest index holding each value
+    vi, vj, vd = _distinct_pairs(values, distance)
+    ri, rj = first[vi], first[vj]
+    ii = np.concatenate([np.minimum(chain_i, chain_j), np.minimum(ri, rj)])
+    jj = np.concatenate([np.maximum(chain_i, chain_j), np.maximum(ri, rj)])
+    return ii, jj, np.concatenate([np.zeros(len(chain_i), dtype=np.int64), vd])
+
+
+def _distinct_pairs(h: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(h)
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     if n < 2:

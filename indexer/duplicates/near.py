@@ -1,13 +1,16 @@
 """Near duplicates: perceptual-hash neighbours, checked with CLIP where embedded, grouped with a bound.
 
-- Candidate pairs come from multi-index hashing on the 64-bit pHash
-  (`mih.near_pairs`), never from a pass over all pairs.
+- Candidate pairs come from multi-index hashing (`mih.near_pairs`), never
+  from a pass over all pairs: pHash within `max_distance`, and also dHash
+  within `max_distance` with pHash within twice that (small crops move a
+  pHash by 8-12 bits while the dHash stays close; needing both keeps
+  unrelated photos apart).
 - Where both files of a pair have a CLIP embedding, the pair also needs a
   cosine similarity of at least `min_similarity` (a pHash can collide for
   different pictures; CLIP rarely agrees with it by accident).
-- Flat images (solid-colour placeholders) all get the same hashes: their
-  dHash is 0 (no pixel brighter than its neighbour). They are never paired
-  through the hash; instead two flat images pair only when their decoded
+- Flat images (solid-colour placeholders) would all get the same hashes;
+  the indexer stores none for them (older libraries: dHash 0). They are never
+  paired through a hash; instead two flat images pair only when their decoded
   mean colour and aspect ratio match (pixel-identical copies with different
   metadata do; a white 100x150 and a black 120x80 do not).
 - Groups grow transitively along the closest pairs first (Kruskal order), and
@@ -119,19 +122,20 @@ def find_near(
     max_group: int,
     check: PairCheck | None = None,
     flat_path: Callable[[int], bytes | None] | None = None,
+    flat_ids: Sequence[int] = (),
 ) -> list[NearGroup]:
     """Near-duplicate groups among files with a perceptual hash.
 
     check: optional filter over candidate pairs (ids), e.g. the CLIP similarity.
+    flat_ids: images without a perceptual hash because they are flat (checked by colour and shape).
     flat_path: the readable path of a file id (None when offline), for the flat-image check.
     """
-    flat = [f for f in files if f.dhash in FLAT_DHASHES]
+    flat = [f.id for f in files if f.dhash in FLAT_DHASHES] + list(flat_ids)
     textured = [f for f in files if f.dhash not in FLAT_DHASHES]
     groups: list[NearGroup] = []
     if len(textured) > 1:
         ids = np.asarray([f.id for f in textured], dtype=np.int64)
-        hashes = to_unsigned([f.phash for f in textured])
-        ii, jj, dist = near_pairs(hashes, max_distance)
+        ii, jj, dist = candidate_pairs(textured, max_distance)
         if check is not None and len(ii):
             keep = check(ids[ii], ids[jj])
             ii, jj, dist = ii[keep], jj[keep], dist[keep]
@@ -143,13 +147,31 @@ def find_near(
     return groups
 
 
-def _flat_groups(flat: Sequence[HashedFile], flat_path: Callable[[int], bytes | None], max_group: int) -> list[NearGroup]:
+def candidate_pairs(files: Sequence[HashedFile], max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, pHash distance) of pairs close by pHash, or close by dHash and not far by pHash."""
+    phashes = to_unsigned([f.phash for f in files])
+    ii, jj, dist = near_pairs(phashes, max_distance)
+    with_d = np.asarray([k for k, f in enumerate(files) if f.dhash is not None], dtype=np.int64)
+    if len(with_d) > 1:
+        di, dj, _ = near_pairs(to_unsigned([files[k].dhash for k in with_d]), max_distance)
+        di, dj = with_d[di], with_d[dj]
+        pdist = np.bitwise_count(phashes[di] ^ phashes[dj]).astype(np.int64)
+        keep = pdist <= 2 * max_distance
+        n = len(files)
+        codes = np.concatenate([ii * n + jj, di[keep] * n + dj[keep]])
+        codes, first = np.unique(codes, return_index=True)
+        dist = np.concatenate([dist, pdist[keep]])[first]
+        ii, jj = np.divmod(codes, n)
+    return ii, jj, dist
+
+
+def _flat_groups(flat: Sequence[int], flat_path: Callable[[int], bytes | None], max_group: int) -> list[NearGroup]:
     by_signature: dict[tuple[int, int, int, int], list[int]] = defaultdict(list)
-    for f in flat:
-        path = flat_path(f.id)
+    for file_id in sorted(set(flat)):
+        path = flat_path(file_id)
         signature = flat_signature(path) if path else None
         if signature is not None:
-            by_signature[signature].append(f.id)
+            by_signature[signature].append(file_id)
     out = []
     for ids in by_signature.values():
         ids.sort()

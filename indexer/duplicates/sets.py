@@ -129,6 +129,7 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         max_group=settings.near_duplicate_max_group,
         check=clip_check(db, settings.near_duplicate_min_similarity),
         flat_path=flat_path,
+        flat_ids=dupdb.hashless_images(db),
     )
     info = dupdb.files_by_ids(db, (i for g in groups for i in g.ids))
     choices = dupdb.keeper_choices(db)
@@ -138,7 +139,7 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         hashes = {m.content_hash for m in members}
         if len(members) < 2 or (len(hashes) == 1 and None not in hashes):
             continue
-        out.append(arrange("near", f"near:{min(g.ids)}", members, choices, g.distance))
+        out.append(arrange("near", f"near:{min(g.ids)}", members, choices, g.max_distance))
     return out
 
 

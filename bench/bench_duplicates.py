@@ -1,0 +1,228 @@
+"""Benchmark duplicate finding; prints JSON.
+
+Exact: a generated tree of N files with mostly unique sizes (as photo
+libraries have), 1% of them in duplicate sets of 2-3 copies and 0.5% decoys of
+the same size as another file but other content. The tree is added and walked
+with the real CLI (``gallerfs index --scan-only``: no hashes yet), then
+``gallerfs duplicates --exact --json`` finds the sets; bytes read are compared
+with the tree's total, time with ``jdupes -r -q`` and ``fdupes -r -q`` on the
+same tree, warm and (where caches can be dropped) cold, and the sets with
+jdupes' sets.
+
+Near: grouping N synthetic 64-bit pHashes (random photos plus planted clusters
+of 2-5 near copies 0-6 bits apart), timed in-process, with precision and
+recall against the planted clusters.
+
+    python bench/bench_duplicates.py [--files 100000] [--near 100000] [--tree DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def make_tree(folder: Path, n: int, seed: int = 5) -> dict:
+    """n files: unique sizes, plus duplicate sets and same-size decoys; returns the planted truth."""
+    rng = random.Random(seed)
+    blob = np.random.default_rng(seed).integers(0, 256, size=32 << 20, dtype=np.uint8).tobytes()
+    n_dup_sets = max(1, n // 200)  # ~1% of files are extra copies
+    n_decoys = max(1, n // 200)
+    n_unique = n - n_decoys - sum(1 for _ in range(0))  # copies are added on top below, then trimmed
+    sizes = rng.sample(range(2000, 2000 + int(n * 1.1)), n_unique)
+    total = 0
+    count = 0
+    paths: list[tuple[Path, int, int]] = []  # (path, size, offset)
+    for i, size in enumerate(sizes):
+        offset = rng.randrange(0, len(blob) - size)
+        paths.append((folder / f"{i // 500:03d}" / f"IMG_{i:06d}.jpg", size, offset))
+    copies: list[list[str]] = []
+    for k in range(n_dup_sets):
+        path, size, offset = paths[rng.randrange(len(paths))]
+        group = [str(path)]
+        for c in range(rng.choice([1, 1, 2])):
+            dup = folder / "backup" / f"{k:04d}_{c}" / path.name
+            paths.append((dup, size, offset))
+            group.append(str(dup))
+        copies.append(group)
+    for k in range(n_decoys):
+        path, size, offset = paths[rng.randrange(len(sizes))]
+        other = (offset + 4096) % (len(blob) - size)
+        paths.append((folder / "decoys" / f"D{k:05d}.jpg", size, other))
+    for path, size, offset in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(blob[offset : offset + size])
+        total += size
+        count += 1
+    # Copies of the same original chosen twice merge into one set.
+    merged: dict[str, set[str]] = {}
+    for g in copies:
+        merged.setdefault(g[0], set()).update(g)
+    return {"files": count, "bytes": total, "sets": sorted(sorted(s) for s in merged.values())}
+
+
+def drop_caches() -> bool:
+    try:
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as fh:
+            fh.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[0]} failed: {proc.stderr[-500:]}")
+    return elapsed, proc.stdout
+
+
+def parse_dupes(out: str) -> list[list[str]]:
+    sets, current = [], []
+    for line in out.splitlines():
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            sets.append(sorted(current))
+            current = []
+    if current:
+        sets.append(sorted(current))
+    return sorted(sets)
+
+
+def bench_exact(n: int, tree_dir: Path | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="gfs-dupbench-"))
+    tree = (tree_dir or work / "tree").absolute()
+    try:
+        t0 = time.perf_counter()
+        truth = make_tree(tree, n)
+        gen_s = time.perf_counter() - t0
+        lib = work / "lib"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), GALLERFS_LIBRARY=str(lib))
+        gallerfs = [sys.executable, "-m", "gallerfs"]
+        subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
+        subprocess.run([*gallerfs, "index", "--scan-only"], env=env, check=True, capture_output=True)
+        db = lib / "library.sqlite3"
+        subprocess.run(["sqlite3", str(db), "PRAGMA wal_checkpoint(TRUNCATE)"], capture_output=True)
+        pristine = work / "pristine.sqlite3"
+        shutil.copy2(db, pristine)
+
+        def fresh_library() -> None:
+            for suffix in ("-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            shutil.copy2(pristine, db)
+
+        result: dict = {"files": truth["files"], "bytes": truth["bytes"], "generate_s": round(gen_s, 2)}
+        runs: dict[str, dict] = {}
+        modes = ["warm"] + (["cold"] if drop_caches() else [])
+        for mode in modes:
+            row: dict = {}
+            fresh_library()
+            if mode == "cold":
+                drop_caches()
+            secs, out = timed([*gallerfs, "duplicates", "--exact", "--json"], env=env)
+            data = json.loads(out)
+            row["gallerfs_s"] = round(secs, 3)
+            row["gallerfs_bytes_read"] = data["hashing"]["bytes_read"]
+            gsets = sorted(sorted(m["path"] for m in s["members"]) for s in data["exact"])
+            for tool in ("jdupes", "fdupes"):
+                if shutil.which(tool):
+                    if mode == "cold":
+                        drop_caches()
+                    secs, out = timed([tool, "-r", "-q", str(tree)])
+                    row[f"{tool}_s"] = round(secs, 3)
+                    if tool == "jdupes":
+                        row["same_sets_as_jdupes"] = parse_dupes(out) == gsets
+            runs[mode] = row
+        result["runs"] = runs
+        result["found_sets"] = len(gsets)
+        result["planted_sets"] = len(truth["sets"])
+        result["planted_sets_found"] = all(s in gsets for s in truth["sets"])
+        result["bytes_read_fraction"] = round(runs["warm"]["gallerfs_bytes_read"] / truth["bytes"], 5)
+        # Second run: hashes are in the index now; nothing is read.
+        secs, out = timed([*gallerfs, "duplicates", "--exact", "--json"], env=env)
+        result["rerun_s"] = round(secs, 3)
+        result["rerun_bytes_read"] = json.loads(out)["hashing"]["bytes_read"]
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if tree_dir:
+            shutil.rmtree(tree_dir, ignore_errors=True)
+
+
+def bench_near(n: int, distance: int = 8, max_group: int = 50, seed: int = 11) -> dict:
+    from indexer.duplicates.near import HashedFile, find_near
+
+    rng = np.random.default_rng(seed)
+    n_clusters = n // 20
+    copies_per = rng.integers(1, 5, size=n_clusters)  # 1-4 near copies each
+    n_base = n - int(copies_per.sum())
+    base = rng.integers(-(2**63), 2**63 - 1, size=n_base, dtype=np.int64, endpoint=True)
+    base_d = rng.integers(-(2**63), 2**63 - 1, size=n_base, dtype=np.int64, endpoint=True)
+    hashes, dhashes = list(base.tolist()), list(base_d.tolist())
+
+    def flip(value: int) -> int:
+        value &= (1 << 64) - 1
+        for bit in rng.choice(64, size=int(rng.integers(0, 7)), replace=False):
+            value ^= 1 << int(bit)
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    truth: list[set[int]] = []
+    for c in range(n_clusters):
+        group = {c}
+        for _ in range(int(copies_per[c])):
+            hashes.append(flip(int(base[c])))
+            dhashes.append(flip(int(base_d[c])))
+            group.add(len(hashes) - 1)
+        truth.append(group)
+    files = [HashedFile(i, h, d) for i, (h, d) in enumerate(zip(hashes, dhashes))]
+    start = time.perf_counter()
+    groups = find_near(files, max_distance=distance, max_group=max_group)
+    elapsed = time.perf_counter() - start
+    found_pairs = {(a, b) for g in groups for a in g.ids for b in g.ids if a < b}
+    true_pairs = {(a, b) for g in truth for a in g for b in g if a < b}
+    tp = len(found_pairs & true_pairs)
+    return {
+        "hashes": len(hashes), "distance": distance, "seconds": round(elapsed, 2), "groups": len(groups),
+        "planted_groups": len(truth), "pair_precision": round(tp / max(1, len(found_pairs)), 4),
+        "pair_recall": round(tp / max(1, len(true_pairs)), 4), "largest_group": max(len(g.ids) for g in groups),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=100_000, help="files in the generated tree (0: skip)")
+    parser.add_argument("--near", type=int, default=100_000, help="synthetic pHashes (0: skip)")
+    parser.add_argument("--tree", type=Path, help="where to generate the tree (default: a temp dir)")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+    report: dict = {"machine": {"cpus": os.cpu_count()}}
+    if args.near:
+        report["near"] = bench_near(args.near)
+    if args.files:
+        report["exact"] = bench_exact(args.files, args.tree)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
