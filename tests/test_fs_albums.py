@@ -143,6 +143,11 @@ def test_albums_made_by_the_cli_show_up(mnt: Mount, lib: tuple[Path, Path]) -> N
     run_gallerfs(library, "album", "create", "From CLI")
     run_gallerfs(library, "album", "add", "From CLI", str(photos / "cams" / "Canon_40D.jpg"))
     assert wait_until(lambda: os.path.exists(mnt.p("by-album", "From CLI", "Canon_40D.jpg")), 5)
+    # A file named by its path inside the mount works too.
+    run_gallerfs(library, "album", "add", "From CLI", str(mnt.path / "by-date" / "2008" / "05" / "04" / "Pentax_K10D.jpg"))
+    assert wait_until(lambda: os.path.exists(mnt.p("by-album", "From CLI", "Pentax_K10D.jpg")), 5)
+    proc = run_gallerfs(library, "album", "add", "From CLI", str(mnt.path / ".gallerfs" / "stats.json"), check=False)
+    assert proc.returncode == 1 and "not a file of the library" in proc.stderr
 
 
 def test_favourites(mnt: Mount, lib: tuple[Path, Path]) -> None:

@@ -73,6 +73,22 @@ def test_a_second_mount_on_the_same_point_is_refused(lib: tuple[Path, Path], tmp
         assert proc.returncode == 4 and "already mounted" in proc.stderr
 
 
+def test_allow_other_is_opt_in(lib: tuple[Path, Path], tmp_path: Path) -> None:
+    library, _ = lib
+
+    def options(path: Path) -> str:
+        for line in open("/proc/self/mounts"):
+            fields = line.split()
+            if fields[1] == str(path):
+                return fields[3]
+        raise AssertionError("not mounted")
+
+    with Mount(library, tmp_path / "private") as m:
+        assert "allow_other" not in options(m.path)
+    with Mount(library, tmp_path / "shared", "--allow-other") as m:
+        assert "allow_other" in options(m.path)
+
+
 def test_stale_mount_is_explained_and_force_recovers(lib: tuple[Path, Path], tmp_path: Path) -> None:
     library, _ = lib
     mnt = tmp_path / "mnt"
