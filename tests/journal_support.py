@@ -41,6 +41,7 @@ PLANTED = (
     Planted("newyear/dec31.jpg", "elodie/with-album.jpg", dt.datetime(2020, 12, 31, 22, 0, 0)),
     Planted("newyear/jan03.jpg", "elodie/with-location.jpg", dt.datetime(2021, 1, 3, 11, 0, 0)),
     Planted("newyear/jan04.jpg", "exif-samples/jpg/WWL_(Polaroid)_ION230.jpg", dt.datetime(2021, 1, 4, 9, 0, 0)),
+    Planted("odd/caf\udce9.jpg", "exif-samples/jpg/Pentax_K10D.jpg", dt.datetime(2024, 7, 13, 15, 0, 0)),  # not UTF-8
     Planted("scans/no-date.png", "exif-samples/jpg/Ricoh_Caplio_RR330.jpg", None),
 )
 NO_DATE_MTIME = dt.datetime(2024, 7, 12, 12, 0, 0)  # local time given to the file without a date

@@ -42,9 +42,9 @@ def ids_by_relpath(library: Path) -> dict[str, int]:
         for rel in [
             "trip/IMG_0001.jpg", "phone/IMG_0001.jpg", "trip/beach party (sunset).jpg", "trip/monday.jpg",
             "trip/wednesday.jpg", "trip/sunday-before.jpg", "trip/monday-after.jpg", "newyear/dec31.jpg",
-            "newyear/jan03.jpg", "newyear/jan04.jpg", "scans/no-date.png",
+            "newyear/jan03.jpg", "newyear/jan04.jpg", "scans/no-date.png", "odd/caf\udce9.jpg",
         ]:  # fmt: skip
-            row = files_db.file_by_path(db, 1, rel.encode())
+            row = files_db.file_by_path(db, 1, os.fsencode(rel))
             assert row is not None, rel
             out[rel] = row.id
         return out
@@ -90,7 +90,7 @@ def test_weekly_entries_follow_iso_weeks(lib: Path) -> None:
     out = json.loads(gallerfs(lib, "journal", "new", "2024-W28", "--json").stdout)
     assert set(out["photos"]) == {
         ids[r] for r in ("trip/IMG_0001.jpg", "phone/IMG_0001.jpg", "trip/beach party (sunset).jpg",
-                         "trip/monday.jpg", "trip/wednesday.jpg", "scans/no-date.png")
+                         "trip/monday.jpg", "trip/wednesday.jpg", "scans/no-date.png", "odd/caf\udce9.jpg")
     }  # fmt: skip
     assert ids["trip/sunday-before.jpg"] not in out["photos"]
     assert ids["trip/monday-after.jpg"] not in out["photos"]
@@ -100,6 +100,8 @@ def test_weekly_entries_follow_iso_weeks(lib: Path) -> None:
     # A file without a date taken is filed by its local file time (Friday 12 July).
     assert body.index("no-date.png") > body.index("## Friday 12 July") > body.index("## Thursday 11 July")
     assert body.index("monday.jpg") < body.index("## Tuesday 9 July")
+    # A name that is not UTF-8 is percent-encoded byte for byte and resolves back to its file.
+    assert "(_photos/2024-07-13/caf%E9.jpg)" in body
 
     out = json.loads(gallerfs(lib, "journal", "new", "2020-W53", "--json").stdout)
     assert sorted(out["photos"]) == sorted([ids["newyear/dec31.jpg"], ids["newyear/jan03.jpg"]])
@@ -180,7 +182,7 @@ def test_sync_fills_records_and_forgets(lib: Path) -> None:
         entries = {e.relpath: e for e in jdb.list_entries(db)}
         assert entries[b"2024/trip notes.md"].mentions == 1 and entries[b"2024/trip notes.md"].period is None
         assert entries[b"garbage.md"].mentions == 1
-        assert entries[b"2024-W28.md"].mentions == 6
+        assert entries[b"2024-W28.md"].mentions == 7
         again = sync_journal(paths, settings, db)
         assert again.recorded == [] and again.unchanged == 4
         (folder / "garbage.md").unlink()

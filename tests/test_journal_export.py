@@ -45,7 +45,7 @@ def test_weekly_export_has_every_linked_photo_inline(lib: Path, tmp_path: Path) 
     out = tmp_path / "week28.eml"
     report = json.loads(gallerfs(lib, "journal", "export", "2024-W28", "--eml", str(out), "--to",
                                  "Family <family@example.org>", "--max-px", "64", "--json").stdout)  # fmt: skip
-    assert len(report["images"]) == 6 and report["skipped"] == []
+    assert len(report["images"]) == 7 and report["skipped"] == []
     msg = parse(out)
     assert msg["Subject"] == "Week 28 of 2024 (8–14 July 2024)"
     assert msg["To"] == "Family <family@example.org>" and msg["From"] and msg["Date"] and msg["Message-ID"]
@@ -59,13 +59,13 @@ def test_weekly_export_has_every_linked_photo_inline(lib: Path, tmp_path: Path) 
     assert '<a href="https://example.org">Site</a>' in html
     assert "_photos/" not in html  # every photo link now points into the message
     related = [p for p in msg.walk() if p.get_content_maintype() == "image"]
-    assert len(related) == 6
+    assert len(related) == 7
     cids_in_html = re.findall(r'src="cid:([^"]+)"', html)
     content_ids = [p["Content-ID"].strip().strip("<>") for p in related]
     assert sorted(cids_in_html) == sorted(content_ids)
     names = sorted(p.get_filename() for p in related)
     assert names == sorted(["IMG_0001.jpg", "IMG_0001.jpg", "beach party (sunset).jpg", "monday.jpg",
-                            "wednesday.jpg", "no-date.jpg"])  # fmt: skip
+                            "wednesday.jpg", "no-date.jpg", "caf?.jpg"])  # fmt: skip
     for part in related:
         assert part.get_content_type() == "image/jpeg" and part.get_content_disposition() == "inline"
         with Image.open(io.BytesIO(part.get_content())) as im:
@@ -107,11 +107,11 @@ def test_export_uses_previews_offline_and_skips_what_it_cannot_show(tmp_path: Pa
     photos.rename(tmp_path / "unplugged")
     out = tmp_path / "w.eml"
     report = json.loads(gallerfs(lib, "journal", "export", "2024-W28", "--eml", str(out), "--json").stdout)
-    assert len(report["images"]) == 6 and report["skipped"] == []
+    assert len(report["images"]) == 7 and report["skipped"] == []
     msg = parse(out)
     html = msg.get_body(preferencelist=("html",)).get_content()
-    assert html.count('src="cid:') == 7  # wednesday.jpg is shown twice, from one attached image
-    assert len([p for p in msg.walk() if p.get_content_maintype() == "image"]) == 6
+    assert html.count('src="cid:') == 8  # wednesday.jpg is shown twice, from one attached image
+    assert len([p for p in msg.walk() if p.get_content_maintype() == "image"]) == 7
 
     # Back online, asked larger than the previews: the originals are decoded. One is now truncated
     # and its preview is gone: it is reported and left out, and the message is still written.
@@ -123,6 +123,6 @@ def test_export_uses_previews_offline_and_skips_what_it_cannot_show(tmp_path: Pa
     thumbnail_path(lib / "thumbnails", monday.id, "preview").unlink()
     report = json.loads(gallerfs(lib, "journal", "export", "2024-W28", "--eml", str(out), "--max-px", "2000",
                                  "--json").stdout)  # fmt: skip
-    assert len(report["images"]) == 5
+    assert len(report["images"]) == 6
     assert [(s["file_id"], s["reason"].split(":")[0]) for s in report["skipped"]] == [(monday.id, "cannot decode")]
-    assert len([p for p in parse(out).walk() if p.get_content_maintype() == "image"]) == 5
+    assert len([p for p in parse(out).walk() if p.get_content_maintype() == "image"]) == 6

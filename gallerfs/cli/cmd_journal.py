@@ -15,7 +15,7 @@ from gallerfs.cli.context import Context, add_json_flag, printable
 from gallerfs.db import journal as jdb
 from gallerfs.errors import GallerfsError
 from gallerfs.journal.entries import create_entry, journal_folder, record_file, sync_journal
-from gallerfs.journal.periods import parse_period
+from gallerfs.journal.periods import missing_entry, parse_period
 from gallerfs.journal.template import split_front_matter
 
 PERIOD_HELP = "a day YYYY-MM-DD or an ISO week YYYY-Www (also: today, yesterday, week, last-week)"
@@ -155,7 +155,7 @@ def run_show(ctx: Context) -> int:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise GallerfsError(f"no journal entry {period.name} (create it with 'gallerfs journal new {period.name}')") from None
+        raise missing_entry(period) from None
     except OSError as exc:
         raise GallerfsError(f"cannot read {path}: {exc.strerror}") from None
     text = raw.decode("utf-8", "replace")

@@ -145,7 +145,8 @@ def get_entry(db: Database, relpath: bytes) -> EntryRow | None:
 
 def entry_stamps(db: Database) -> dict[bytes, tuple[int, int]]:
     """relpath -> (mtime_ns, size) of every recorded entry, to tell which files changed."""
-    return {bytes(r[0]): (int(r[1]), int(r[2])) for r in db.tuples("SELECT relpath, mtime_ns, size FROM journal_entries")}
+    rows = db.tuples("SELECT relpath, mtime_ns, size FROM journal_entries")
+    return {bytes(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
 
 def record_entry(

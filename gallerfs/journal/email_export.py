@@ -33,7 +33,7 @@ from gallerfs.db import journal as jdb
 from gallerfs.errors import GallerfsError
 from gallerfs.journal.entries import journal_folder
 from gallerfs.journal.links import PhotoRef, parse_photo_target, photo_refs
-from gallerfs.journal.periods import Period
+from gallerfs.journal.periods import Period, missing_entry
 from gallerfs.journal.photos import resolve_refs
 from gallerfs.journal.template import split_front_matter, title
 from indexer.thumbnails import thumbnail_path
@@ -197,7 +197,7 @@ def export_entry(
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise GallerfsError(f"no journal entry {period.name} (create it with 'gallerfs journal new {period.name}')") from None
+        raise missing_entry(period) from None
     except OSError as exc:
         raise GallerfsError(f"cannot read {path}: {exc.strerror}") from None
     _, body = split_front_matter(raw.decode("utf-8", "replace"))

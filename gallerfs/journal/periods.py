@@ -54,7 +54,8 @@ def week_period(iso_year: int, week: int) -> Period:
     try:
         start = dt.date.fromisocalendar(iso_year, week, 1)
     except ValueError:
-        raise GallerfsError(f"{iso_year:04d}-W{week:02d} is not an ISO week (weeks run 01-52, or 53 in long years)") from None
+        name = f"{iso_year:04d}-W{week:02d}"
+        raise GallerfsError(f"{name} is not an ISO week (weeks run 01-52, or 53 in long years)") from None
     return Period("week", f"{iso_year:04d}-W{week:02d}", start, start + dt.timedelta(days=6))
 
 
@@ -87,6 +88,10 @@ def parse_filename(filename: str) -> Period | None:
     if not filename.endswith(".md"):
         return None
     return parse_name(filename[:-3])
+
+
+def missing_entry(period: Period) -> GallerfsError:
+    return GallerfsError(f"no journal entry {period.name} (create it with 'gallerfs journal new {period.name}')")
 
 
 def parse_period(text: str, today: dt.date | None = None) -> Period:
