@@ -7,6 +7,9 @@ touches the database and never raises for bad input: every stage that fails
 is listed in `FileResult.errors` as (stage, one-line message) and the other
 stages still run (e.g. an undecodable file still gets its content hash).
 
+Run it in worker processes, not threads: the pixel limit is applied through
+Pillow's process-wide Image.MAX_IMAGE_PIXELS for the duration of a call.
+
 Stages: 'hash', 'metadata', 'decode' (pixel data unreadable or corrupt),
 'thumbnail' (writing the files), 'phash'. When a file cannot even be opened
 as media, only 'metadata' is listed: nothing after it could be attempted.
@@ -151,9 +154,9 @@ def _read_raw(path: bytes, sniffed, preview_px: int, max_pixels: int,
         data = rawmod.read_preview(path, info.preview)
         preview_sniff = sniff(data[:64])
         with imagemod.pixel_limit(max_pixels), Image.open(io.BytesIO(data)) as im:
+            preview_size = im.size  # as stored, before the reduced decode
             im.draft("RGB", imagemod.draft_box(im.size, preview_px))
             im.load()
-            preview_size = im.size
             upright = imagemod.shrink_and_orient(imagemod.to_rgb(im), preview_px, metadata.orientation)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:

@@ -192,3 +192,80 @@ def test_results_cross_process_boundaries(tmp_path: Path) -> None:
     direct = [run(f, tmp_path / "direct", i) for i, f in enumerate(files)]
     assert pooled == direct
     assert pickle.loads(pickle.dumps(direct[0])) == direct[0]
+
+
+def _tiff_raw(path: Path, preview_jpeg: bytes, orientation: int) -> None:
+    """A minimal DNG-like TIFF RAW: IFD0 (make, model, orientation, DNGVersion,
+    SubIFDs) -> a 6000x4000 raw SubIFD, and IFD1 holding the JPEG preview."""
+    entries0 = []
+    blobs = b""
+    base = 8
+
+    def ascii_entry(tag: int, text: bytes, at: int) -> tuple[tuple, bytes]:
+        data = text + b"\0"
+        return (tag, 2, len(data), at), data
+
+    ifd0_pos = base
+    n0 = 6
+    ifd0_size = 2 + n0 * 12 + 4
+    data_pos = ifd0_pos + ifd0_size
+    make, make_data = ascii_entry(0x10F, b"TestCam", data_pos)
+    model, model_data = ascii_entry(0x110, b"Model X", data_pos + len(make_data))
+    blobs = make_data + model_data
+    sub_pos = data_pos + len(blobs)
+    sub_size = 2 + 3 * 12 + 4
+    ifd1_pos = sub_pos + sub_size
+    ifd1_size = 2 + 3 * 12 + 4
+    jpeg_pos = ifd1_pos + ifd1_size
+    entries0 = [make, model, (0x112, 3, 1, orientation), (0x14A, 4, 1, sub_pos), (0xC612, 1, 4, 0x00000401)]
+    entries0.sort()
+    n0 = len(entries0)
+    assert 2 + n0 * 12 + 4 <= ifd0_size
+
+    def ifd(entries: list, next_ifd: int, size: int) -> bytes:
+        out = struct.pack("<H", len(entries))
+        for tag, typ, count, value in entries:
+            if typ == 3:
+                out += struct.pack("<HHIHH", tag, typ, count, value, 0)
+            elif typ == 1:
+                out += struct.pack("<HHI4s", tag, typ, count, bytes([1, 4, 0, 0]))
+            else:
+                out += struct.pack("<HHII", tag, typ, count, value)
+        out += struct.pack("<I", next_ifd)
+        return out.ljust(size, b"\0")
+
+    sub = ifd([(0x100, 4, 1, 6000), (0x101, 4, 1, 4000), (0x103, 3, 1, 1)], 0, sub_size)
+    ifd1 = ifd([(0x103, 3, 1, 6), (0x201, 4, 1, jpeg_pos), (0x202, 4, 1, len(preview_jpeg))], 0, ifd1_size)
+    head = b"II*\0" + struct.pack("<I", ifd0_pos)
+    path.write_bytes(head + ifd(entries0, ifd1_pos, ifd0_size) + blobs + sub + ifd1 + preview_jpeg)
+
+
+def test_tiff_raw_embedded_preview_is_oriented(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with Image.open(CORPUS / "exif-samples/jpg/gps/DSCN0021.jpg") as im:  # 640x480 landscape
+        im.convert("RGB").save(buf, "JPEG", quality=85)
+    path = tmp_path / "shot.dng"
+    _tiff_raw(path, buf.getvalue(), orientation=6)
+    result = run(path, tmp_path, 77)
+    assert result.errors == (), result.errors
+    meta = result.metadata
+    assert (meta.format, meta.make, meta.model, meta.orientation) == ("DNG", "TestCam", "Model X", 6)
+    assert (meta.width, meta.height) == (4000, 6000)  # the sensor image, upright
+    assert meta.extra["preview_size"] == [640, 480]
+    with Image.open(thumbnail_path(tmp_path, 77, "preview")) as thumb:
+        assert thumb.size == (240, 320)  # rotated once, like the raw
+    assert result.phash is not None
+
+
+def test_tiff_orientation_applied_once(tmp_path: Path) -> None:
+    """Pillow's TIFF plugin transposes on load; gallerfs must not do it again."""
+    result = run(CORPUS / "pillow/g4_orientation_6.tif", tmp_path, 5)
+    assert result.errors == () and (result.metadata.width, result.metadata.height) == (590, 88)
+    from PIL import Image
+
+    with Image.open(thumbnail_path(tmp_path, 5, "preview")) as thumb:
+        assert thumb.width > thumb.height
