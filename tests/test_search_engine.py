@@ -134,6 +134,10 @@ def test_filters_narrow(lib: Lib) -> None:
     assert names(album="Trip") == ["red_3"]
     albums_db.add_favourites(lib.db, [lib.ids["red_1"], lib.ids["green_0"]])
     assert names(favourites=True) == ["red_1"]
+    with lib.db.transaction():
+        lib.db.execute("INSERT INTO journal_entries (relpath, name, mtime_ns, size, scanned_at) VALUES (?, 'x', 0, 0, 0)", (b'x.md',))
+        lib.db.execute("INSERT INTO journal_mentions (entry_id, file_id, position) VALUES (1, ?, 0)", (lib.ids["red_2"],))
+    assert names(journaled=True) == ["red_2"]
     with pytest.raises(GallerfsError, match="YYYY"):
         names(since="last week")
     with pytest.raises(GallerfsError, match="after"):
@@ -196,3 +200,14 @@ def test_search_before_anything_is_embedded_is_empty(lib: Lib) -> None:
     assert search_files(lib.db, lib.paths, lib.settings, "red", 10) == []
     with pytest.raises(GallerfsError, match="empty"):
         search_files(lib.db, lib.paths, lib.settings, "   ", 10)
+
+
+def test_sparse_broad_filter_falls_back_to_search_among_matches(lib: Lib, monkeypatch: pytest.MonkeyPatch) -> None:
+    embed_library(lib.db, lib.paths, lib.settings)
+    from gallerfs.db import search as search_db
+
+    monkeypatch.setattr(search_db, "MAX_KNN_K", 4)  # as if the library were far larger than sqlite-vec's k limit
+    vector = embeddings_db.vector_of(lib.db, lib.ids["yellow_0"])
+    broad = filters_mod.scope(lib.db, Filters(camera="canon"), selective_max=0)
+    hits = engine.rank(lib.db, [VectorSignal(vector)], broad, 5, 0.0)
+    assert sorted(_names(lib, hits)) == ["red_0", "red_1"]

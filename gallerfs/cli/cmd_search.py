@@ -30,6 +30,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--favourites", action="store_true", help="only favourites")
     p.add_argument("--kind", choices=("image", "video", "raw"), help="only this media type")
     p.add_argument("--has-gps", action="store_true", default=None, help="only files with a GPS position")
+    p.add_argument("--journaled", action="store_true", help="only photos a journal entry links to")
     add_json_flag(p)
 
 
@@ -59,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _filters(args: argparse.Namespace) -> Filters:
     return Filters(
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
-        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps,
+        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Search queries: the filters as SQL over indexed columns, and KNN over the vectors.
 
-Filters (date range, camera, source, album, favourites, media kind, GPS) are
+Filters (date range, camera, source, album, favourites, media kind, GPS, journal) are
 turned into one WHERE clause over ``files`` / ``metadata`` whose selective
 parts use indexes (``metadata_by_time``, ``album_files``, ``favourites``), so
 a narrow filter reads only its own rows.
@@ -8,6 +8,7 @@ a narrow filter reads only its own rows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import VEC_TABLE, has_vector_table
+from gallerfs.db.journal import journaled_sql
 
 MAX_KNN_K = 4096  # sqlite-vec's limit on k
 _IN_CHUNK = 900
@@ -32,6 +34,7 @@ class FilterSpec:
     favourites: bool = False
     kinds: tuple[str, ...] = ()  # image, video, raw
     has_gps: bool | None = None
+    journaled: bool = False  # linked from a journal entry
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -65,6 +68,8 @@ def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
         clauses.append("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
     elif spec.has_gps is False:
         clauses.append("(m.latitude IS NULL OR m.longitude IS NULL)")
+    if spec.journaled:
+        clauses.append(journaled_sql())
     return " AND ".join(clauses), params
 
 
@@ -94,14 +99,28 @@ def vector_count(db: Database) -> int:
     return int(db.value("SELECT count(*) FROM embeddings WHERE state = 'done'"))
 
 
-def knn(db: Database, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """(file id, cosine similarity) of the k nearest vectors, best first."""
-    if not has_vector_table(db) or k <= 0:
+def knn(db: Database, query: np.ndarray, k: int, among: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """(file id, cosine similarity) of the k nearest vectors, best first.
+
+    ``among`` restricts the search to those files inside the vec0 scan itself
+    (one query, however many ids), which is far cheaper than fetching their
+    vectors one by one.
+    """
+    if not has_vector_table(db) or k <= 0 or (among is not None and len(among) == 0):
         return []
-    rows = db.tuples(
-        f"SELECT file_id, distance FROM {VEC_TABLE} WHERE embedding MATCH ? AND k = ? ORDER BY distance",
-        (np.ascontiguousarray(query, dtype=np.float32).tobytes(), min(k, MAX_KNN_K)),
-    )
+    blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+    k = min(k, MAX_KNN_K)
+    if among is None:
+        rows = db.tuples(
+            f"SELECT file_id, distance FROM {VEC_TABLE} WHERE embedding MATCH ? AND k = ? ORDER BY distance",
+            (blob, k),
+        )
+    else:
+        rows = db.tuples(
+            f"SELECT file_id, distance FROM {VEC_TABLE} WHERE embedding MATCH ? AND k = ? "
+            "AND file_id IN (SELECT value FROM json_each(?)) ORDER BY distance",
+            (blob, k, json.dumps([int(i) for i in among])),
+        )
     return [(file_id, 1.0 - float(distance)) for file_id, distance in rows]
 
 

@@ -26,7 +26,7 @@ from gallerfs.db.search import FilterSpec
 from gallerfs.errors import GallerfsError
 
 KINDS = ("image", "video", "raw")
-SELECTIVE_MAX = 20_000  # up to this many matching files, score them directly instead of KNN + filtering
+SELECTIVE_MAX = 50_000  # up to this many matching files, KNN runs among them alone instead of KNN + filtering
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
 
@@ -40,6 +40,7 @@ class Filters:
     favourites: bool = False
     kind: str | None = None  # image, video or raw
     has_gps: bool | None = None
+    journaled: bool = False  # only photos a journal entry links to
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -57,6 +58,7 @@ class Filters:
             favourites=self.favourites,
             kinds=(self.kind,) if self.kind else (),
             has_gps=self.has_gps,
+            journaled=self.journaled,
         )
 
 

@@ -15,7 +15,6 @@ from typing import Protocol
 
 import numpy as np
 
-from gallerfs.db import embeddings as embeddings_db
 from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 from gallerfs.search.filters import Scope
@@ -30,12 +29,7 @@ class Signal(Protocol):
     def scores(self, db: Database, scope: Scope, k: int) -> dict[int, float]: ...
 
 
-def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> dict[int, float]:
-    if len(ids) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        ids, scores = ids[part], scores[part]
-    return {int(i): float(s) for i, s in zip(ids, scores)}
-
+_AMONG_CHUNK = 500_000  # candidate ids per vec0 query
 
 @dataclass(frozen=True)
 class VectorSignal:
@@ -49,29 +43,26 @@ class VectorSignal:
     def scores(self, db: Database, scope: Scope, k: int) -> dict[int, float]:
         want = k + len(self.exclude)
         if scope.ids is not None:
-            found = self._exact(db, scope.ids, want)
+            found = self._among(db, scope.ids, want)
         else:
             found = self._knn(db, scope, want)
         for i in self.exclude:
             found.pop(i, None)
         return found
 
-    def _exact(self, db: Database, candidates: np.ndarray, k: int) -> dict[int, float]:
-        """Score candidates directly: cost proportional to the candidates, not the library."""
-        best: dict[int, float] = {}
-        chunk = 50_000
-        for start in range(0, len(candidates), chunk):
-            ids, matrix = embeddings_db.vectors_for(db, candidates[start : start + chunk].tolist())
-            if len(ids):
-                best.update(_top_k(ids, matrix @ self.query.astype(np.float32), k))
-        if len(best) > k:
-            best = dict(sorted(best.items(), key=lambda kv: -kv[1])[:k])
-        return best
+    def _among(self, db: Database, candidates: np.ndarray, k: int) -> dict[int, float]:
+        """Exact top k among the candidates, inside one vec0 scan (cost bounded by the candidates' chunks)."""
+        found: dict[int, float] = {}
+        for start in range(0, len(candidates), _AMONG_CHUNK):
+            found.update(search_db.knn(db, self.query, k, candidates[start : start + _AMONG_CHUNK].tolist()))
+        if len(found) > k:
+            found = dict(sorted(found.items(), key=lambda kv: -kv[1])[:k])
+        return found
 
     def _knn(self, db: Database, scope: Scope, k: int) -> dict[int, float]:
         """KNN over the vec0 index; with a broad filter, widen k until enough results pass it."""
         total = search_db.vector_count(db)
-        ask = min(total, k if not scope.filtered else k * 4)
+        ask = min(total, k if not scope.filtered else k * 4, search_db.MAX_KNN_K)
         while True:
             near = search_db.knn(db, self.query, ask)
             ids = [i for i, _ in near]
@@ -80,6 +71,6 @@ class VectorSignal:
             if len(found) >= k or ask >= total:
                 return found
             if ask >= search_db.MAX_KNN_K:
-                log.debug("filter too sparse for KNN at k=%d; scoring every match", ask)
-                return self._exact(db, scope.all_matching(db), k)
+                log.debug("filter too sparse for KNN at k=%d; searching among every match", ask)
+                return self._among(db, scope.all_matching(db), k)
             ask = min(total, ask * 4, search_db.MAX_KNN_K)

@@ -59,6 +59,10 @@ def _session(path: str, mtime_ns: int, device: str, threads: int) -> ort.Inferen
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    # Idle worker threads sleep instead of spinning: the decode threads of the embedding job and the
+    # rest of gallerfs share the cores with inference.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(path, sess_options=opts, providers=providers_for(device))
     except GallerfsError:

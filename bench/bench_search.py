@@ -1,0 +1,187 @@
+"""Benchmark search latency; prints JSON.
+
+Builds a library of N files with random unit vectors (512-d, in clusters, as
+photo libraries have) and metadata (dates over ten years, five cameras, 30%
+with GPS, an album), then times ``gallerfs.search.search_files`` — text
+encoding + KNN + filters + ranking — for distinct queries, unfiltered and with
+each filter, reporting p50/p99. The KNN step alone (sqlite-vec ``vec0``) is
+compared with a numpy brute-force baseline over the same vectors held in
+memory. The text tower is a random-weight export of the real ViT-B/32
+architecture (needs the ``bench`` extra for torch) unless ``--model-dir``
+names a folder with image.onnx/text.onnx.
+
+    python bench/bench_search.py [--sizes 100000,1000000] [--queries 30] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gallerfs.config import Settings  # noqa: E402
+from gallerfs.db import albums as albums_db  # noqa: E402
+from gallerfs.db import embeddings as embeddings_db  # noqa: E402
+from gallerfs.db import files as files_db  # noqa: E402
+from gallerfs.db import search as search_db  # noqa: E402
+from gallerfs.db import sources as sources_db  # noqa: E402
+from gallerfs.db.connection import Database  # noqa: E402
+from gallerfs.paths import LibraryPaths  # noqa: E402
+from gallerfs.search import Filters, search_files  # noqa: E402
+from indexer.clip.model import text_encoder  # noqa: E402
+from models import store  # noqa: E402
+from models.download import sha256_file  # noqa: E402
+from models.manifest import FileSpec, ModelSpec  # noqa: E402
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gallerfs-bench"
+DIM = 512
+CAMERAS = [("Apple", "iPhone 12"), ("Canon", "EOS 5D"), ("Sony", "ILCE-7M3"), ("Google", "Pixel 7"), ("Nikon", "D750")]
+WORDS = "dog cat beach mountain city night snow birthday cake car bike forest river sunset friends food".split()
+TEN_YEARS = 10 * 365 * 86400
+START = 1400000000.0
+
+
+def build(root: Path, n: int, model_dir: Path) -> tuple[LibraryPaths, dict]:
+    paths = LibraryPaths(root=root, config_file=root / "config.toml")
+    paths.ensure()
+    db = Database(paths.db)
+    photos = root / "photos"
+    photos.mkdir()
+    source = sources_db.add_source(db, name="bench", path=os.fsencode(photos), mount_point=b"/", fs_uuid=None,
+                                   fs_type=None, device=0, root_inode=0)  # fmt: skip
+    spec = ModelSpec("bench-vitb32", "random weights", DIM, 224, 77, "", "", tuple(
+        FileSpec(role, f"{role}.onnx", "", sha256_file(model_dir / f"{role}.onnx"), None) for role in ("image", "text")))  # fmt: skip
+    model = store.import_dir(paths, spec, model_dir)
+    embeddings_db.ensure_space(db, model.identity, DIM)
+    rng = np.random.default_rng(7)
+    t0 = time.perf_counter()
+    chunk = 20_000
+    for start in range(0, n, chunk):
+        entries = [files_db.ScannedFile(f"d{i // 1000:04}/IMG_{i:07}.jpg".encode(), "image", 1_000_000 + i, 10**18 + i,
+                                        10**18 + i, 0, i) for i in range(start, min(n, start + chunk))]  # fmt: skip
+        with db.transaction():
+            files_db.insert_new(db, source.id, entries)
+    centres = rng.standard_normal((200, DIM)).astype(np.float32)
+    after = 0
+    while True:
+        tasks = embeddings_db.todo_batch(db, after, chunk)
+        if not tasks:
+            break
+        after = tasks[-1].file_id
+        vecs = centres[rng.integers(0, len(centres), len(tasks))] + 0.6 * rng.standard_normal((len(tasks), DIM)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        with db.transaction():
+            embeddings_db.store(db, list(zip(tasks, vecs)), [])
+            for task in tasks:
+                make, camera = CAMERAS[task.file_id % len(CAMERAS)]
+                gps = task.file_id % 10 < 3
+                files_db.store_result(db, task.file_id, metadata={
+                    "sort_time": START + (task.file_id * 7919 % TEN_YEARS), "make": make, "model": camera,
+                    "latitude": 48.0 if gps else None, "longitude": 11.0 if gps else None,
+                }, content_hash=None, partial_hash=None, phash=None, dhash=None, error=None)  # fmt: skip
+    albums_db.create_album(db, "Trip")
+    albums_db.add_to_album(db, "Trip", range(1, n + 1, max(1, n // 500)))
+    build_s = time.perf_counter() - t0
+    db.close()
+    return paths, {"build_s": round(build_s, 1), "model": model}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(np.array(values) * 1000, q)), 1)
+
+
+def run_size(n: int, queries: int, model_dir: Path, tmp: Path) -> dict:
+    root = tmp / f"lib{n}"
+    root.mkdir()
+    paths, info = build(root, n, model_dir)
+    db = Database(paths.db, readonly=True)
+    settings = Settings()
+    encoder = text_encoder(str(info["model"].text_path), "cpu")
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(WORDS, 3)) + f" {i}" for i in range(queries * 8)]
+    encoder.encode(["warm up"])
+    filters = {
+        "none": None,
+        "one_year": Filters(since="2018", until="2018"),
+        "camera": Filters(camera="canon"),
+        "has_gps": Filters(has_gps=True),
+        "album": Filters(album="Trip"),
+        "one_year+camera": Filters(since="2019", until="2019", camera="sony"),
+    }
+    out: dict = {"vectors": n, **{k: v for k, v in info.items() if k != "model"}}
+    latencies: dict[str, dict] = {}
+    it = iter(texts)
+    for name, flt in filters.items():
+        times = []
+        for _ in range(queries):
+            q = next(it)  # distinct queries: the text cache does not help
+            t = time.perf_counter()
+            hits = search_files(db, paths, settings, q, 50, flt)
+            times.append(time.perf_counter() - t)
+        latencies[name] = {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "hits": len(hits)}
+    out["search_latency"] = latencies
+    enc = []
+    for _ in range(queries):
+        t = time.perf_counter()
+        encoder.encode([next(it)])
+        enc.append(time.perf_counter() - t)
+    out["text_encode_p50_ms"] = percentile(enc, 50)
+    # KNN alone: vec0 vs numpy brute force over the same vectors in memory.
+    ids, matrix = embeddings_db.vectors_for(db, range(1, n + 1))
+    qs = rng.standard_normal((queries, DIM)).astype(np.float32)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    vec_t, np_t, recall = [], [], []
+    for q in qs:
+        t = time.perf_counter()
+        got = search_db.knn(db, q, 50)
+        vec_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        scores = matrix @ q
+        top = np.argpartition(-scores, 49)[:50]
+        top = top[np.argsort(-scores[top])]
+        np_t.append(time.perf_counter() - t)
+        recall.append(len({i for i, _ in got} & set(ids[top].tolist())) / 50)
+    out["knn_k50"] = {
+        "vec0_p50_ms": percentile(vec_t, 50),
+        "numpy_p50_ms": percentile(np_t, 50),
+        "vec0_vs_numpy": round(float(np.median(vec_t) / np.median(np_t)), 2),
+        "agreement_at_50": round(float(np.mean(recall)), 3),
+    }
+    db.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--model-dir", type=Path, help="folder with image.onnx and text.onnx (default: random ViT-B/32)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    model_dir = args.model_dir
+    if model_dir is None:
+        from bench.clip_random import export
+
+        model_dir = export(CACHE / "vitb32-random")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            results.append(run_size(size, args.queries, model_dir, Path(tmp)))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    text = json.dumps({"benchmark": "search", "cpus": os.cpu_count(), "results": results}, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
