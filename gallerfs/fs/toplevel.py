@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from gallerfs.fs.duplicates_dir import DuplicatesRoot
 from gallerfs.fs.journal import JournalRoot
 from gallerfs.fs.library_dirs import ByAlbumRoot, ByDateRoot, FavouritesDir, SourcesRoot
 from gallerfs.fs.nodes import DirNode, Entry, TreeContext
@@ -19,6 +20,7 @@ TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"by-date", lambda journal: ByDateRoot()),
     (b"by-album", lambda journal: ByAlbumRoot()),
     (b"favourites", lambda journal: FavouritesDir()),
+    (b"duplicates", lambda journal: DuplicatesRoot()),
     (b"journal", JournalRoot),
     (b".gallerfs", lambda journal: StatusDir()),
 ]
