@@ -10,7 +10,7 @@ only through a temporary file in the same folder that is then moved into place:
    where hard links are not supported).
 4. Existing empty target: ``lstat`` it again and go on only if inode, size
    (still 0) and mtime are exactly what step 1 saw, and no one has it open for
-   writing (probed with a write lease, which the kernel refuses while any other
+   writing (probed with a read lease, which the kernel refuses while any
    descriptor is open for writing). Then swap the two atomically
    (``renameat2(RENAME_EXCHANGE)``) and check the old empty file once more, now
    under the temp name: if it was written or opened for writing meanwhile, swap
@@ -86,9 +86,10 @@ def _rename_noreplace(src: Path, dst: Path) -> bool:
 def open_for_writing_elsewhere(path: Path) -> bool | None:
     """Whether another descriptor has the file open for writing (None: cannot tell here).
 
-    A write lease is refused (EAGAIN) while any other descriptor is open for
-    writing; it is released at once. A lease break meanwhile signals SIGURG,
-    which is ignored by default, never the default SIGIO that would end the process.
+    A read lease is refused (EAGAIN) while any descriptor is open for writing
+    (readers do not matter: they cannot lose an edit); it is released at once. A
+    lease break meanwhile signals SIGURG, which is ignored by default, never the
+    default SIGIO that would end the process.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -98,7 +99,7 @@ def open_for_writing_elsewhere(path: Path) -> bool | None:
         return None
     try:
         fcntl.fcntl(fd, _F_SETSIG, signal.SIGURG)
-        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
     except OSError as exc:
         return True if exc.errno == errno.EAGAIN else None
     else:
