@@ -246,3 +246,30 @@ def test_date_parsing_details() -> None:
     assert parse_date("2003:08:31", "xmp").taken_at == "2003-08-31T00:00:00"
     assert parse_date("Mon Mar 10 15:04:43 2003", "riff").taken_at == "2003-03-10T15:04:43"
     assert math.isclose(sort_time("2020-01-01T00:00:00", None), 1577836800.0)
+
+
+@pytest.mark.parametrize("rel", ["exif-samples/jpg/gps/DSCN0021.jpg", "lychee/aarhus.jpg", "exiftool/GoPro.jpg",
+                                 "elodie/with-location-inv.jpg", "exiftool/Google.jpg"])
+def test_exifread_fallback_reads_the_same_fields(rel: str) -> None:
+    """exifread (details=False) is the fallback when Pillow cannot parse EXIF: it must agree."""
+    import exifread
+    from PIL import Image
+
+    from indexer.metadata import exif as exifmod
+    from indexer.metadata.dates import Taken
+
+    with open(CORPUS / rel, "rb") as f:
+        tags = exifread.process_file(f, details=False)
+    fallback, fallback_dates = exifmod.from_exifread(tags)
+    with Image.open(CORPUS / rel) as im:
+        pillow, pillow_dates = exifmod.from_exif(im.getexif())
+    for key in ("make", "model", "orientation", "f_number", "exposure_time", "iso", "focal_length",
+                "latitude", "longitude", "altitude"):
+        if pillow.get(key) is None:
+            assert fallback.get(key) is None, key
+        elif isinstance(pillow[key], float):
+            assert fallback[key] == pytest.approx(pillow[key], abs=1e-9), key
+        else:
+            assert fallback[key] == pillow[key], key
+    best = min(pillow_dates, key=lambda d: d[0])[1]
+    assert isinstance(best, Taken) and min(fallback_dates, key=lambda d: d[0])[1] == best

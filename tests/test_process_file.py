@@ -269,3 +269,25 @@ def test_tiff_orientation_applied_once(tmp_path: Path) -> None:
 
     with Image.open(thumbnail_path(tmp_path, 5, "preview")) as thumb:
         assert thumb.width > thumb.height
+
+
+def test_jpeg_data_check_agrees_with_djpeg() -> None:
+    """Over every JPEG of the corpus, the entropy-data check flags exactly the files
+    where libjpeg's djpeg finds missing or damaged image data. djpeg's
+    "extraneous bytes before marker" warnings (junk between segments, image intact)
+    are deliberately not errors."""
+    import json
+
+    from indexer.metadata.image import check_jpeg_data
+
+    truth = json.loads((CORPUS / "ground_truth.json").read_text())
+    checked = 0
+    for rel, record in truth.items():
+        if record["FileType"] not in ("JPEG", "MPO") or record["djpeg"] is None:
+            continue
+        stderr = record["djpeg"]["stderr"] or ""
+        damaged = "premature end" in stderr.lower() or "Premature end" in stderr
+        problem = check_jpeg_data((CORPUS / rel).read_bytes())
+        assert (problem is not None) == damaged, (rel, stderr, problem)
+        checked += 1
+    assert checked > 100
