@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import stat
 import warnings
 from dataclasses import dataclass, replace
 
@@ -62,6 +63,15 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
     """Hash, metadata, one decode, thumbnails and perceptual hashes of one file."""
     run = _Run()
     content_hash = partial_hash = None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        run.fail("hash", f"cannot read file: {exc.strerror or exc}")
+        run.fail("metadata", f"cannot read file: {exc.strerror or exc}")
+        return FileResult(None, None, None, None, None, (), tuple(run.errors))
+    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+        run.fail("metadata", "not a regular file")
+        return FileResult(None, None, None, None, None, (), tuple(run.errors))
     try:
         content_hash, partial_hash = file_hashes(path)
     except OSError as exc:

@@ -291,3 +291,10 @@ def test_jpeg_data_check_agrees_with_djpeg() -> None:
         assert (problem is not None) == damaged, (rel, stderr, problem)
         checked += 1
     assert checked > 100
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    result = run(fifo, tmp_path)
+    assert result.errors == (("metadata", "not a regular file"),) and result.content_hash is None
