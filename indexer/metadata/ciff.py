@@ -1,6 +1,7 @@
 """Canon CIFF ("HEAPJPGM") blocks: the camera metadata of some Canon
 PowerShot JPEGs from around 2000, stored in an APP0 segment instead of EXIF.
 
+Pillow keeps the APP0 body in `JpegImageFile.applist`; `from_ciff` parses it.
 Only what gallerfs uses is read: make/model (tag 0x080a), capture time
 (0x180e, local wall clock) and rotation (0x1810 ImageInfo).
 """
@@ -14,21 +15,6 @@ from typing import Any
 from .dates import Taken, format_local
 
 RANK_CIFF = 7
-
-
-def find_ciff(data: bytes) -> bytes | None:
-    """The CIFF heap (byte order + header + heap) from a JPEG's APP0 segments."""
-    i = 2
-    while i + 4 <= len(data) and data[i] == 0xFF:
-        marker = data[i + 1]
-        length = struct.unpack_from(">H", data, i + 2)[0]
-        if marker == 0xDA:
-            return None
-        body = data[i + 4:i + 2 + length]
-        if marker == 0xE0 and body[6:14] == b"HEAPJPGM":
-            return body
-        i += 2 + length
-    return None
 
 
 def _walk(heap: bytes, start: int, end: int, out: dict[int, bytes], depth: int = 0) -> None:

@@ -126,8 +126,8 @@ def read_fields(im: Image.Image, path: str | bytes | None = None) -> tuple[dict[
             log.debug("no readable EXIF: %s", exc)
             exif_fields, exif_dates = {}, []
     sources = [(exif_fields, exif_dates), exifmod.from_xmp(_xmp_packet(im)), exifmod.from_iptc(_iptc(im))]
-    if im.format == "JPEG" and not exif_fields.get("make") and path is not None:
-        sources.append(_ciff_fields(path))
+    if im.format == "JPEG" and not exif_fields.get("make"):
+        sources.append(_ciff_fields(im))
     for source_fields, source_dates in sources:
         for key, value in source_fields.items():
             fields.setdefault(key, value)
@@ -135,18 +135,16 @@ def read_fields(im: Image.Image, path: str | bytes | None = None) -> tuple[dict[
     return fields, dates
 
 
-def _ciff_fields(path: str | bytes) -> tuple[dict[str, Any], list]:
-    """Canon CIFF metadata (old PowerShot JPEGs without EXIF)."""
-    from .ciff import find_ciff, from_ciff
+def _ciff_fields(im: Image.Image) -> tuple[dict[str, Any], list]:
+    """Canon CIFF metadata (old PowerShot JPEGs without EXIF), from Pillow's APPn list."""
+    from .ciff import from_ciff
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except OSError:
-        return {}, []
-    fields, dates = from_ciff(find_ciff(head))
-    fields.pop("ciff_rotation", None)
-    return fields, dates
+    for marker, body in getattr(im, "applist", []):
+        if marker == "APP0" and body[6:14] == b"HEAPJPGM":
+            fields, dates = from_ciff(body)
+            fields.pop("ciff_rotation", None)
+            return fields, dates
+    return {}, []
 
 
 def _exifread_fields(path: str | bytes | None) -> tuple[dict[str, Any], list]:
