@@ -211,3 +211,58 @@ def test_sparse_broad_filter_falls_back_to_search_among_matches(lib: Lib, monkey
     broad = filters_mod.scope(lib.db, Filters(camera="canon"), selective_max=0)
     hits = engine.rank(lib.db, [VectorSignal(vector)], broad, 5, 0.0)
     assert sorted(_names(lib, hits)) == ["red_0", "red_1"]
+
+
+def test_memory_index_matches_vec0_and_never_serves_stale_vectors(lib: Lib) -> None:
+    from gallerfs.search import memindex
+
+    embed_library(lib.db, lib.paths, lib.settings)
+    vector = embeddings_db.vector_of(lib.db, lib.ids["green_0"])
+    cases = [Filters(), Filters(since="2024"), Filters(camera="apple")]
+    expected = []
+    for flt in cases:
+        for selective_max in (0, 1000):
+            scope = filters_mod.scope(lib.db, flt, selective_max=selective_max)
+            expected.append([h.file_id for h in engine.rank(lib.db, [VectorSignal(vector)], scope, 6, 0.0)])
+    index = memindex.enable(lib.paths.db)
+    try:
+        assert memindex.active_snapshot(lib.db) is None  # not loaded yet: vec0 answers, a load starts
+        index.wait(30)
+        assert memindex.active_snapshot(lib.db) is not None
+        got = []
+        for flt in cases:
+            for selective_max in (0, 1000):
+                scope = filters_mod.scope(lib.db, flt, selective_max=selective_max)
+                got.append([h.file_id for h in engine.rank(lib.db, [VectorSignal(vector)], scope, 6, 0.0)])
+        assert got == expected
+        with lib.db.transaction():
+            files_db.delete_files(lib.db, [lib.ids["green_0"]])
+        assert memindex.active_snapshot(lib.db) is None  # the copy is stale: not used
+        hits = engine.rank(lib.db, [VectorSignal(vector)], filters_mod.scope(lib.db, None), 6, 0.0)
+        assert lib.ids["green_0"] not in [h.file_id for h in hits]
+        index.wait(30)
+        snap = memindex.active_snapshot(lib.db)
+        assert snap is not None and lib.ids["green_0"] not in snap.ids.tolist()
+    finally:
+        memindex.disable()
+
+
+def test_prepare_warms_up_text_tower_and_memory_index(lib: Lib) -> None:
+    from gallerfs.search import memindex, prepare
+    from indexer.clip.model import text_encoder
+
+    embed_library(lib.db, lib.paths, lib.settings)
+    text_encoder.cache_clear()
+    try:
+        prepare(lib.paths, lib.settings)
+        index = memindex.enable(lib.paths.db)
+        index.wait(30)
+        deadline = time.monotonic() + 30
+        while text_encoder.cache_info().currsize == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert text_encoder.cache_info().currsize == 1
+        assert memindex.active_snapshot(lib.db) is not None
+        assert sorted(_names(lib, search_files(lib.db, lib.paths, lib.settings, "red", 10))) == [
+            "red_0", "red_1", "red_2", "red_3"]
+    finally:
+        memindex.disable()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -165,3 +165,24 @@ def counts(db: Database) -> dict[str, int]:
     done = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'done'"))
     failed = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'error'"))
     return {"embedded": done, "failed": failed, "todo": count_todo(db)}
+
+
+def version(db: Database) -> tuple[Any, ...]:
+    """Changes whenever a vector is added, replaced or removed (cheap: one indexed aggregate)."""
+    current = space(db)
+    row = db.tuples("SELECT count(*), max(embedded_at) FROM embeddings WHERE state = 'done'")[0]
+    return (current.model if current else None, current.created_at if current else None, *row)
+
+
+def all_vectors(db: Database) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, [n, dim] matrix) of every stored vector, in one sequential scan."""
+    if not has_vector_table(db):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for file_id, blob in db.iter_tuples(f"SELECT file_id, embedding FROM {VEC_TABLE}"):
+        ids.append(file_id)
+        blobs.append(blob)
+    if not blobs:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return np.array(ids, dtype=np.int64), np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)

@@ -5,6 +5,8 @@ Entry points for the CLI, the mount's ``search/`` folder and the viewer:
 - ``search_files(reader_db, paths, settings, query, limit, filters)``
 - ``similar_files(reader_db, paths, settings, file_id, limit, filters)``
 - ``is_model_installed(paths)`` and ``NO_MODEL_MESSAGE`` (one line, names the command to run)
+- ``prepare(paths, settings)`` for long-lived processes: loads the text tower and an
+  in-memory copy of the vectors in the background, so queries skip both costs
 
 Layout: ``filters`` parses and applies filters (one place), ``signals`` holds
 each scoring signal behind one interface, ``engine`` fuses and ranks.
@@ -19,11 +21,12 @@ from gallerfs.db import embeddings as embeddings_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from gallerfs.search import engine
+from gallerfs.search import engine, memindex
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
 from gallerfs.search.signals import VectorSignal
 from models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
+from models.store import current_model as store_current_model
 
 __all__ = [
     "Filters",
@@ -32,6 +35,7 @@ __all__ = [
     "SearchHit",
     "is_model_installed",
     "search_files",
+    "prepare",
     "similar_files",
 ]
 
@@ -50,6 +54,31 @@ def _check_space(db: Database, model_identity: str | None) -> bool:
             "the library's embeddings were made with another CLIP model: run 'gallerfs index' to embed again"
         )
     return True
+
+
+def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex.DEFAULT_MAX_VECTORS) -> None:
+    """Warm up a long-lived process (mount, viewer): returns at once, loads in the background."""
+    import threading
+
+    index = memindex.enable(paths.db, max_vectors)
+    if paths.db.exists():
+        try:
+            with Database(paths.db, readonly=True) as db:
+                index.get(db)  # starts the load when the library has vectors
+        except GallerfsError as exc:
+            log.debug("no in-memory index: %s", exc)
+    model = store_current_model(paths)
+    if model is not None:
+
+        def load_text_tower() -> None:
+            try:
+                from indexer.clip.model import text_encoder
+
+                text_encoder(str(model.text_path), settings.embed_device).encode_one("a photo")
+            except Exception:  # the first query will report the problem in its own words
+                log.exception("loading the CLIP text tower failed")
+
+        threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
 
 
 def search_files(

@@ -17,6 +17,7 @@ import numpy as np
 
 from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
+from gallerfs.search import memindex
 from gallerfs.search.filters import Scope
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,39 @@ class VectorSignal:
 
     def scores(self, db: Database, scope: Scope, k: int) -> dict[int, float]:
         want = k + len(self.exclude)
-        if scope.ids is not None:
+        snapshot = memindex.active_snapshot(db)
+        if snapshot is not None:
+            found = self._in_memory(db, snapshot, scope, want)
+        elif scope.ids is not None:
             found = self._among(db, scope.ids, want)
         else:
             found = self._knn(db, scope, want)
         for i in self.exclude:
             found.pop(i, None)
+        return found
+
+    def _in_memory(self, db: Database, snap: memindex.Snapshot, scope: Scope, k: int) -> dict[int, float]:
+        """Brute force over the in-memory copy; filters as a mask (selective) or checked best first."""
+        scores = snap.scores(self.query)
+        ids = snap.ids
+        if scope.ids is not None:
+            mask = np.isin(ids, scope.ids)
+            ids, scores = ids[mask], scores[mask]
+        order = np.argsort(-scores, kind="stable")
+        if scope.ids is not None or not scope.filtered:
+            top = order[:k]
+            return {int(ids[i]): float(scores[i]) for i in top}
+        found: dict[int, float] = {}
+        start, step = 0, max(k * 4, 256)
+        while start < len(order):
+            chunk = order[start : start + step]
+            kept = scope.keep(db, ids[chunk].tolist())
+            for i in chunk:
+                if int(ids[i]) in kept:
+                    found[int(ids[i])] = float(scores[i])
+                    if len(found) >= k:
+                        return found
+            start, step = start + step, step * 4
         return found
 
     def _among(self, db: Database, candidates: np.ndarray, k: int) -> dict[int, float]:
