@@ -107,6 +107,20 @@ def parse_dupes(out: str) -> list[list[str]]:
     return sorted(sets)
 
 
+def in_process(fresh_library, db_path: Path, cold: bool) -> float:
+    """find_exact alone (no interpreter start-up or CLI imports), on the same fresh library."""
+    from gallerfs.db.connection import Database
+    from indexer.duplicates.exact import find_exact
+
+    fresh_library()
+    if cold:
+        drop_caches()
+    with Database(db_path) as db:
+        start = time.perf_counter()
+        find_exact(db)
+        return round(time.perf_counter() - start, 3)
+
+
 def bench_exact(n: int, tree_dir: Path | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="gfs-dupbench-"))
     tree = (tree_dir or work / "tree").absolute()
@@ -141,6 +155,7 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
             data = json.loads(out)
             row["gallerfs_s"] = round(secs, 3)
             row["gallerfs_bytes_read"] = data["hashing"]["bytes_read"]
+            row["gallerfs_in_process_s"] = in_process(fresh_library, db, mode == "cold")
             gsets = sorted(sorted(m["path"] for m in s["members"]) for s in data["exact"])
             for tool in ("jdupes", "fdupes"):
                 if shutil.which(tool):
