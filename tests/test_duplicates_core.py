@@ -211,3 +211,34 @@ def test_trash_to_home_trash_with_trashinfo(tmp_path: Path, monkeypatch: pytest.
     assert second.trash_path != first.trash_path
     assert trash_mod.read_trashinfo(second.trashinfo_path)[0] == os.fsencode(victim)
     assert Path(os.fsdecode(second.trash_path)).read_bytes() == b"y" * 10
+
+
+def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) -> None:
+    """Where both photos are embedded, a pHash match also needs CLIP to agree; unembedded pairs go by hash."""
+    from gallerfs.db import embeddings as emb
+    from gallerfs.db.embeddings import EmbedTask
+    from indexer.duplicates.sets import near_sets
+
+    src = tmp_path / "src"
+    for k in range(6):
+        _write(src / f"p{k}.jpg", os.urandom(1000 + k))
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    close, veto = 0x0F0F_0F0F_0F0F_0F0F, 0x7123_4567_89AB_CDEF
+    hashes = {"p0.jpg": close, "p1.jpg": close ^ 0b11, "p2.jpg": veto, "p3.jpg": veto ^ 0b1,
+              "p4.jpg": -0x1111_2222_3333_4444, "p5.jpg": -0x1111_2222_3333_4444 ^ 0b111}  # fmt: skip
+    for rel, h in hashes.items():
+        store(db, ids[rel], src / rel, phash=h, dhash=h ^ 0x55)
+    assert emb.ensure_space(db, "test-model", 4)
+    vectors = {"p0.jpg": [1, 0, 0, 0], "p1.jpg": [0.99, 0.1, 0, 0],  # similar: stays a set
+               "p2.jpg": [1, 0, 0, 0], "p3.jpg": [0, 1, 0, 0]}  # different pictures: vetoed  # fmt: skip
+    tasks = []
+    for rel, vec in vectors.items():
+        row = files_db.get_file(db, ids[rel])
+        assert row is not None
+        v = np.asarray(vec, dtype=np.float32)
+        tasks.append((EmbedTask(row.id, sid, row.relpath, os.fsencode(src), row.size, row.mtime_ns), v / np.linalg.norm(v)))
+    with db.transaction():
+        emb.store(db, tasks, [])
+    groups = sorted(sorted(os.fsdecode(m.relpath) for m in s.members) for s in near_sets(db, Settings()))
+    assert groups == [["p0.jpg", "p1.jpg"], ["p4.jpg", "p5.jpg"]]
