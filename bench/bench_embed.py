@@ -79,10 +79,40 @@ def bare_model(encoder: ImageEncoder, n: int, batch: int) -> float:
 
 
 def decode_only(paths: list[Path]) -> float:
+    """Decode + preprocess on the job's thread pool (what the pipeline can get from decoding)."""
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
         list(pool.map(preprocess_file, paths))
     return len(paths) / (time.perf_counter() - start)
+
+
+def decode_processes(paths: list[Path]) -> float:
+    """Decode + preprocess with one process per core: the decode limit of the machine."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=default_threads()) as pool:
+        list(pool.map(preprocess_file, paths[: default_threads()]))  # start the workers
+        start = time.perf_counter()
+        list(pool.map(preprocess_file, paths, chunksize=4))
+    return len(paths) / (time.perf_counter() - start)
+
+
+def torch_cuda_tower(batch: int = 1024, rounds: int = 10) -> float:
+    """The same image-tower architecture in torch fp16 on the GPU: the ceiling a GPU path approaches."""
+    from bench.clip_random import _build
+
+    torch, vision, _ = _build()
+    model = vision.half().cuda()
+    x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=torch.float16)
+    with torch.no_grad():
+        for _ in range(3):
+            model(x)
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(rounds):
+            model(x)
+        torch.cuda.synchronize()
+    return batch * rounds / (time.perf_counter() - start)
 
 
 def pipeline(folder: Path, model_dir: Path, batch: int, device: str, tmp: Path) -> tuple[float, int]:
@@ -115,6 +145,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--model-dir", type=Path, help="folder with image.onnx and text.onnx (default: random ViT-B/32)")
+    parser.add_argument("--torch-cuda", action="store_true",
+                        help="also time the tower in torch fp16 on the GPU and decoding with one process per core")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     model_dir = args.model_dir
@@ -129,6 +161,12 @@ def main() -> None:
         bare = bare_model(encoder, args.images, args.batch)
         decode = decode_only(images)
         rate, embedded = pipeline(tmp / "photos", model_dir, args.batch, args.device, tmp)
+        extra = {}
+        if args.torch_cuda:
+            extra["decode_limit_processes_img_per_s"] = round(decode_processes(images), 1)
+            extra["torch_cuda_fp16_tower_img_per_s"] = round(torch_cuda_tower(), 1)
+            extra["gpu_tower_vs_decode_limit"] = round(
+                extra["torch_cuda_fp16_tower_img_per_s"] / extra["decode_limit_processes_img_per_s"], 1)
     result = {
         "benchmark": "embed",
         "model": "CLIP ViT-B/32 architecture (random weights)" if args.model_dir is None else str(args.model_dir),
@@ -143,6 +181,7 @@ def main() -> None:
         "pipeline_img_per_s": round(rate, 2),
         "pipeline_vs_bare_model": round(rate / bare, 3),
         "pipeline_vs_decode_limit": round(rate / decode, 3),
+        **extra,
     }
     text = json.dumps(result, indent=2)
     print(text)

@@ -36,7 +36,7 @@ from gallerfs.db import search as search_db  # noqa: E402
 from gallerfs.db import sources as sources_db  # noqa: E402
 from gallerfs.db.connection import Database  # noqa: E402
 from gallerfs.paths import LibraryPaths  # noqa: E402
-from gallerfs.search import Filters, search_files  # noqa: E402
+from gallerfs.search import Filters, memindex, search_files  # noqa: E402
 from indexer.clip.model import text_encoder  # noqa: E402
 from models import store  # noqa: E402
 from models.download import sha256_file  # noqa: E402
@@ -107,7 +107,7 @@ def run_size(n: int, queries: int, model_dir: Path, tmp: Path) -> dict:
     settings = Settings()
     encoder = text_encoder(str(info["model"].text_path), "cpu")
     rng = np.random.default_rng(3)
-    texts = [" ".join(rng.choice(WORDS, 3)) + f" {i}" for i in range(queries * 8)]
+    texts = [" ".join(rng.choice(WORDS, 3)) + f" {i}" for i in range(queries * 14)]
     encoder.encode(["warm up"])
     filters = {
         "none": None,
@@ -118,17 +118,28 @@ def run_size(n: int, queries: int, model_dir: Path, tmp: Path) -> dict:
         "one_year+camera": Filters(since="2019", until="2019", camera="sony"),
     }
     out: dict = {"vectors": n, **{k: v for k, v in info.items() if k != "model"}}
-    latencies: dict[str, dict] = {}
     it = iter(texts)
-    for name, flt in filters.items():
-        times = []
-        for _ in range(queries):
-            q = next(it)  # distinct queries: the text cache does not help
-            t = time.perf_counter()
-            hits = search_files(db, paths, settings, q, 50, flt)
-            times.append(time.perf_counter() - t)
-        latencies[name] = {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "hits": len(hits)}
-    out["search_latency"] = latencies
+
+    def latencies() -> dict[str, dict]:
+        result = {}
+        for name, flt in filters.items():
+            times = []
+            for _ in range(queries):
+                q = next(it)  # distinct queries: the text cache does not help
+                t = time.perf_counter()
+                hits = search_files(db, paths, settings, q, 50, flt)
+                times.append(time.perf_counter() - t)
+            result[name] = {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "hits": len(hits)}
+        return result
+
+    out["search_latency"] = latencies()
+    index = memindex.enable(paths.db, max_vectors=max(n, memindex.DEFAULT_MAX_VECTORS))
+    t = time.perf_counter()
+    index.get(db)
+    index.wait()
+    out["memory_index_load_s"] = round(time.perf_counter() - t, 2)
+    out["search_latency_memory_index"] = latencies()
+    memindex.disable()
     enc = []
     for _ in range(queries):
         t = time.perf_counter()

@@ -26,7 +26,9 @@ from gallerfs.db.search import FilterSpec
 from gallerfs.errors import GallerfsError
 
 KINDS = ("image", "video", "raw")
-SELECTIVE_MAX = 50_000  # up to this many matching files, KNN runs among them alone instead of KNN + filtering
+SELECTIVE_MAX = 50_000  # matching files counted at most (the count picks the strategy)
+SELECTIVE_FRACTION = 0.05  # filters matching up to this share of the vectors search among their files alone
+SELECTIVE_FLOOR = 2_000  # ... or up to this many files, whatever the share
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
 
@@ -86,6 +88,7 @@ def _bound(text: str, option: str, *, end: bool) -> float:
 class Scope:
     spec: FilterSpec
     ids: np.ndarray | None  # the candidates, when the filters are selective; None: the whole library
+    fraction: float | None = None  # share of the vectors that pass the filters, when known
 
     @property
     def filtered(self) -> bool:
@@ -107,11 +110,19 @@ class Scope:
         return np.array(search_db.matching_ids(db, self.spec, 1 << 62), dtype=np.int64)
 
 
-def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_MAX) -> Scope:
+def scope(db: Database, filters: Filters | None, selective_max: int | None = None) -> Scope:
+    """Narrow filters become an explicit candidate list (searched alone, through the vec0 scan); broad
+    ones are checked on KNN results, asking for as many as their share of the library suggests.
+
+    Measured at 100k vectors: searching among 30k listed ids costs ~2.7 times a plain KNN, among 1k
+    about one KNN; ``selective_max`` overrides the size limit of a candidate list (tests).
+    """
     spec = (filters or Filters()).to_spec()
     if spec.is_empty():
         return Scope(spec, None)
-    ids = search_db.matching_ids(db, spec, selective_max + 1)
-    if len(ids) <= selective_max:
-        return Scope(spec, np.array(ids, dtype=np.int64))
-    return Scope(spec, None)
+    ids = search_db.matching_ids(db, spec, SELECTIVE_MAX + 1)
+    total = max(1, search_db.vector_count(db))
+    limit = max(SELECTIVE_FLOOR, int(total * SELECTIVE_FRACTION)) if selective_max is None else selective_max
+    if len(ids) <= limit:
+        return Scope(spec, np.array(ids, dtype=np.int64), len(ids) / total)
+    return Scope(spec, None, len(ids) / total if len(ids) <= SELECTIVE_MAX else None)

@@ -90,7 +90,10 @@ class VectorSignal:
     def _knn(self, db: Database, scope: Scope, k: int) -> dict[int, float]:
         """KNN over the vec0 index; with a broad filter, widen k until enough results pass it."""
         total = search_db.vector_count(db)
-        ask = min(total, k if not scope.filtered else k * 4, search_db.MAX_KNN_K)
+        first = k
+        if scope.filtered:
+            first = k * 4 if not scope.fraction else int(k / scope.fraction * 1.5) + 1
+        ask = min(total, first, search_db.MAX_KNN_K)
         while True:
             near = search_db.knn(db, self.query, ask)
             ids = [i for i, _ in near]
