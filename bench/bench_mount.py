@@ -188,6 +188,7 @@ def main() -> None:
         result["rescan_still_running_during_stats"] = rescan.poll() is None
         stop.set()
         churn.join()
+        rescan.terminate()  # it goes on into phase 2 of the whole tree; the next run resumes it
         rescan.wait()
         subprocess.run([*GALLERFS, "album", "delete", "bench"], env=env, capture_output=True)
     print(json.dumps(result, indent=2))

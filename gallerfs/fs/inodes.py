@@ -43,6 +43,24 @@ class InodeTable:
                 self._parents[ino] = parent
             return ino
 
+    def assign(self, nodes: list[Node], parent: int) -> list[int]:
+        """``ino`` for a whole listing under one lock."""
+        out = []
+        by_key, nodes_by_ino, parents = self._by_key, self._nodes, self._parents
+        with self._lock:
+            for node in nodes:
+                key = node.key
+                if key[0] == "file":
+                    ino = FILE_INODE_BASE + int(key[1])  # type: ignore[call-overload]
+                else:
+                    ino = by_key.get(key)  # type: ignore[assignment]
+                    if ino is None:
+                        ino = by_key[key] = next(self._next)
+                nodes_by_ino[ino] = node
+                parents[ino] = parent
+                out.append(ino)
+        return out
+
     def node(self, ino: int) -> Node:
         try:
             return self._nodes[ino]

@@ -65,18 +65,24 @@ class SourceFolder(DirNode):
 ByDateIndex = dict[str, dict[str, dict[str, list[FileRow]]]]
 
 
+def _local_day(quarter: int) -> str:
+    """The local date of a quarter hour (unix time // 900): every UTC offset is a multiple of 15 minutes."""
+    try:
+        return dt.datetime.fromtimestamp(quarter * 900).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):
+        return "1970-01-01"
+
+
 def _by_date(ctx: TreeContext) -> ByDateIndex:
     def build() -> ByDateIndex:
         index: ByDateIndex = {}
-        for item in q.dated_files(ctx.db):
-            day = item.taken_day
+        days: dict[int, str] = {}
+        for row, day in q.dated_files(ctx.db):
             if day is None:
-                try:
-                    day = dt.datetime.fromtimestamp(item.file.mtime_ns / 1e9).strftime("%Y-%m-%d")
-                except (OverflowError, OSError, ValueError):
-                    day = "1970-01-01"
+                quarter = row.mtime_ns // 900_000_000_000
+                day = days.get(quarter) or days.setdefault(quarter, _local_day(quarter))
             y, m, d = day.split("-")
-            index.setdefault(y, {}).setdefault(m, {}).setdefault(d, []).append(item.file)
+            index.setdefault(y, {}).setdefault(m, {}).setdefault(d, []).append(row)
         return index
 
     return ctx.memo.get("by_date", build)

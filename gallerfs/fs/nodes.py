@@ -7,6 +7,7 @@ Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
 from __future__ import annotations
 
 import errno
+from operator import attrgetter
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple
 
 from gallerfs.db.tree import FileRow
 
@@ -37,8 +38,7 @@ def erofs() -> OSError:
     return OSError(errno.EROFS, os.strerror(errno.EROFS))
 
 
-@dataclass(frozen=True)
-class Attr:
+class Attr(NamedTuple):  # a NamedTuple, not a dataclass: one is made per listed file
     mode: int
     size: int
     mtime_ns: int
@@ -90,8 +90,7 @@ class Node:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: bytes
     node: Node
 
@@ -214,7 +213,7 @@ def unique_names(files: Iterable[FileRow], taken: Iterable[bytes] = ()) -> list[
     get `` (2)``, `` (3)``… skipping names already used. Names in *taken* (e.g.
     subfolders) are never reused.
     """
-    ordered = sorted(files, key=lambda r: (r.name, r.id))
+    ordered = sorted(files, key=attrgetter("name", "id"))
     used = set(taken)
     first: list[FileRow] = []
     later: list[FileRow] = []

@@ -28,7 +28,7 @@ from gallerfs.fs import journal_photos
 from gallerfs.fs.journal_hooks import JournalCreatedHandle
 from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, UploadHandle, UploadNode
 from gallerfs.fs.inodes import ROOT_INODE, InodeTable
-from gallerfs.fs.nodes import Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
+from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
 from gallerfs.fs.copies import AlbumCopies
 from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs
 from gallerfs.fs.refresh import ChangeTracking
@@ -112,14 +112,16 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     def _build_listing(self, ino: int, node: DirNode) -> Listing:
         """On a worker thread: list *node* and give every child an inode."""
         entries = node.list(self.context())
-        names, inos, attrs, index = [], [], [], {}
-        for i, entry in enumerate(entries):
-            child = self.inodes.ino(entry.node, ino)
-            names.append(entry.name)
-            inos.append(child)
-            attrs.append(self.node_attrs(child, entry.node))
-            index[entry.name] = i
-        return Listing(names, inos, attrs, index)
+        inos = self.inodes.assign([e.node for e in entries], ino)
+        uid, gid, attrs = self.uid, self.gid, []
+        for child, (_, n) in zip(inos, entries):
+            if type(n) is LibraryFile:  # the bulk of every listing: no detour through node_attrs
+                r = n.row
+                attrs.append(entry_attrs(child, Attr(FILE_MODE, r.size, r.mtime_ns, r.ctime_ns), uid, gid))
+            else:
+                attrs.append(self.node_attrs(child, n))
+        names = [e.name for e in entries]
+        return Listing(names, inos, attrs, {name: i for i, name in enumerate(names)})
 
     async def listing(self, ino: int) -> Listing:
         cached = self.listings.get(ino)
