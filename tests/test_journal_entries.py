@@ -154,9 +154,18 @@ def test_empty_file_gets_the_template_and_mentions_follow_edits(lib: Path) -> No
         assert jdb.journaled_file_ids(db) == {ids["trip/monday.jpg"], ids["trip/beach party (sunset).jpg"]}
         assert [e.relpath for e in jdb.entries_mentioning(db, ids["trip/monday.jpg"])] == [b"2024-07-10.md"]
 
+        # The user empties the entry on purpose: it stays empty, through events and re-scans.
+        (folder / "2024-07-10.md").write_bytes(b"")
+        assert on_journal_file_event(paths, settings, db, folder / "2024-07-10.md") == "recorded"
+        assert on_journal_file_event(paths, settings, db, folder / "2024-07-10.md") == "recorded"
+        assert sync_journal(paths, settings, db, force=True).filled == []
+        assert (folder / "2024-07-10.md").read_bytes() == b""
+
         (folder / "2024-07-10.md").unlink()
         assert on_journal_file_event(paths, settings, db, folder / "2024-07-10.md") == "forgotten"
         assert jdb.journaled_file_ids(db) == set()
+        (folder / "2024-07-10.md").touch()  # deleted, then created anew: a new entry
+        assert on_journal_file_event(paths, settings, db, folder / "2024-07-10.md") == "filled"
         assert on_journal_file_event(paths, settings, db, folder / ".hidden.md") == "ignored"
         assert on_journal_file_event(paths, settings, db, folder / "_photos" / "x.md") == "ignored"
         assert on_journal_file_event(paths, settings, db, lib / "elsewhere.md") == "ignored"

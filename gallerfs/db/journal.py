@@ -48,6 +48,7 @@ class EntryRow:
     size: int
     scanned_at: float
     mentions: int
+    had_content: bool  # seen non-empty once: the user's, even if they empty it
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,14 @@ def file_locations(db: Database, file_ids: Sequence[int]) -> dict[int, Mentioned
 
 _ENTRY_COLS = (
     "e.id, e.relpath, e.name, e.period, e.period_start, e.period_end, e.mtime_ns, e.size, e.scanned_at, "
-    "(SELECT count(*) FROM journal_mentions jm WHERE jm.entry_id = e.id)"
+    "(SELECT count(*) FROM journal_mentions jm WHERE jm.entry_id = e.id), e.had_content"
 )
 
 
 def _entry(r: tuple[Any, ...]) -> EntryRow:
     return EntryRow(
-        int(r[0]), bytes(r[1]), str(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7]), float(r[8]), int(r[9])
+        int(r[0]), bytes(r[1]), str(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7]), float(r[8]), int(r[9]),
+        bool(r[10]),
     )
 
 
@@ -141,6 +143,11 @@ def list_entries(db: Database) -> list[EntryRow]:
 def get_entry(db: Database, relpath: bytes) -> EntryRow | None:
     rows = db.tuples(f"SELECT {_ENTRY_COLS} FROM journal_entries e WHERE e.relpath = ?", (relpath,))
     return _entry(rows[0]) if rows else None
+
+
+def had_content(db: Database, relpath: bytes) -> bool:
+    """Whether the note was ever seen with content (then it is the user's, even emptied)."""
+    return bool(db.value("SELECT had_content FROM journal_entries WHERE relpath = ?", (relpath,)))
 
 
 def entry_stamps(db: Database) -> dict[bytes, tuple[int, int]]:
@@ -164,11 +171,12 @@ def record_entry(
     """Insert or update an entry and replace its mentions; returns the entry id."""
     with db.transaction():
         db.execute(
-            "INSERT INTO journal_entries (relpath, name, period, period_start, period_end, mtime_ns, size, scanned_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (relpath) DO UPDATE SET name = excluded.name, "
-            "period = excluded.period, period_start = excluded.period_start, period_end = excluded.period_end, "
-            "mtime_ns = excluded.mtime_ns, size = excluded.size, scanned_at = excluded.scanned_at",
-            (relpath, name, period, period_start, period_end, mtime_ns, size, time.time()),
+            "INSERT INTO journal_entries (relpath, name, period, period_start, period_end, mtime_ns, size, "
+            "had_content, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (relpath) DO UPDATE SET "
+            "name = excluded.name, period = excluded.period, period_start = excluded.period_start, "
+            "period_end = excluded.period_end, mtime_ns = excluded.mtime_ns, size = excluded.size, "
+            "had_content = max(had_content, excluded.had_content), scanned_at = excluded.scanned_at",
+            (relpath, name, period, period_start, period_end, mtime_ns, size, int(size > 0), time.time()),
         )
         entry_id = int(db.value("SELECT id FROM journal_entries WHERE relpath = ?", (relpath,)))
         db.execute("DELETE FROM journal_mentions WHERE entry_id = ?", (entry_id,))

@@ -95,11 +95,13 @@ def fill_if_empty(paths: LibraryPaths, settings: Settings, db: Database, path: P
     """Fill an empty ``YYYY-MM-DD.md`` / ``YYYY-Www.md`` of the journal folder with its template.
 
     For the mount (after ``release`` of a file it created empty) and the watcher.
-    ``db`` may be read-only. Returns True when the template was written.
+    A note the library has seen with content is never filled (the user emptied
+    it). ``db`` may be read-only. Returns True when the template was written.
     """
     path = Path(path)
     period = parse_filename(path.name)
-    if period is None or _relpath(journal_folder(paths, settings), path) is None:
+    rel = _relpath(journal_folder(paths, settings), path)
+    if period is None or rel is None or jdb.had_content(db, rel):
         return False
     try:
         st = os.lstat(path)

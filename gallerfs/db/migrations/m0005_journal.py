@@ -13,6 +13,7 @@ CREATE TABLE journal_entries (
     period_end      TEXT,                               -- last day of the period (inclusive)
     mtime_ns        INTEGER NOT NULL,                   -- file modification time when read, ns
     size            INTEGER NOT NULL,                   -- bytes when read
+    had_content     INTEGER NOT NULL DEFAULT 0,         -- 1 once seen non-empty: never given a template again
     scanned_at      REAL NOT NULL                       -- unix time it was last read
 );
 CREATE INDEX journal_entries_by_period ON journal_entries (period_start, period_end);
