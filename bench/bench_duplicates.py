@@ -51,7 +51,7 @@ def make_tree(folder: Path, n: int, seed: int = 5) -> dict:
         paths.append((folder / f"{i // 500:03d}" / f"IMG_{i:06d}.jpg", size, offset))
     copies: list[list[str]] = []
     for k in range(n_dup_sets):
-        path, size, offset = paths[rng.randrange(len(paths))]
+        path, size, offset = paths[rng.randrange(len(sizes))]  # an original, never an earlier copy
         group = [str(path)]
         for c in range(rng.choice([1, 1, 2])):
             dup = folder / "backup" / f"{k:04d}_{c}" / path.name

@@ -62,7 +62,7 @@ def _masks(width: int, radius: int) -> np.ndarray:
     for k in range(1, radius + 1):
         for bits in itertools.combinations(range(width), k):
             masks.append(sum(1 << b for b in bits))
-    return np.asarray(masks, dtype=np.int64)
+    return np.asarray(masks, dtype=np.int32)
 
 
 def near_pairs(hashes: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,28 +102,29 @@ def _distinct_pairs(h: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarra
     pending_size = 0
 
     def flush() -> None:
+        # Check distances before de-duplicating: most candidates fail, and unique() on all would dominate.
         nonlocal pending, pending_size
         if not pending:
             return
-        codes = np.unique(np.concatenate(pending))
+        codes = np.concatenate(pending)
         pending, pending_size = [], 0
         ii, jj = np.divmod(codes, n)
-        dist = np.bitwise_count(h[ii] ^ h[jj]).astype(np.int64)
-        keep = dist <= distance
+        keep = np.bitwise_count(h[ii] ^ h[jj]) <= distance
         found.append(codes[keep])
 
     for offset, width in _chunks(m):
-        values = ((h >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        # int32 halves the memory traffic of the probe loop (chunks are at most 26 bits).
+        values = ((h >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int32)
         order = np.argsort(values, kind="stable")
-        counts = np.bincount(values, minlength=1 << width)
-        starts = np.cumsum(counts) - counts
+        counts = np.bincount(values, minlength=1 << width).astype(np.int32)
+        starts = np.cumsum(counts, dtype=np.int64) - counts
         for mask in _masks(width, radius):
             keys = values ^ mask
             cnt = counts[keys]
             sel = np.flatnonzero(cnt)
             if len(sel) == 0:
                 continue
-            c = cnt[sel]
+            c = cnt[sel].astype(np.int64)
             total = int(c.sum())
             # Expand each probing hash i into (i, j) for every j in the bucket it hit.
             ii = np.repeat(sel, c)
