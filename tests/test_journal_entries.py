@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from gallerfs.journal.links import photo_refs
 from gallerfs.journal.periods import parse_period
 from gallerfs.journal.template import split_front_matter
 from gallerfs.paths import LibraryPaths
-from tests.journal_support import build_library, gallerfs
+from tests.journal_support import CORPUS, build_library, gallerfs, write_dated_copy
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +293,21 @@ def test_template_write_is_atomic_and_keeps_mode(lib: Path) -> None:
         assert fill_if_empty(paths, settings, db, folder / "2024-07-12.md") is False
         assert create_entry(paths, settings, db, parse_period("2024-07-13")).created is False
     assert link.is_symlink() and not link.exists()
+
+
+def test_index_resolves_links_to_photos_indexed_later(lib: Path, tmp_path: Path) -> None:
+    folder = lib / "journal"
+    folder.mkdir()
+    (folder / "plans.md").write_text("[soon](_photos/2024-07-09/later.jpg) and ![](_photos/2024-07-08/monday.jpg)\n")
+    listed = json.loads(gallerfs(lib, "journal", "list", "--json").stdout)
+    assert [(e["name"], e["photos_linked"]) for e in listed] == [("plans", 1)]
+    more = tmp_path / "more"
+    write_dated_copy(CORPUS / "exif-samples/jpg/Canon_40D.jpg", more / "later.jpg", dt.datetime(2024, 7, 9, 12, 0))
+    gallerfs(lib, "add", str(more))
+    out = json.loads(gallerfs(lib, "index", "--json").stdout)
+    assert out["stages"]["journal"]["recorded"] == 1
+    with Database(lib / "library.sqlite3", readonly=True) as db:
+        entry = jdb.get_entry(db, b"plans.md")
+        assert entry is not None and entry.mentions == 2
+    out = json.loads(gallerfs(lib, "index", "--json").stdout)
+    assert out["stages"]["journal"]["recorded"] == 0  # nothing left to resolve: notes are not re-read

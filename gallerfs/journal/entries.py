@@ -153,6 +153,23 @@ def record_file(db: Database, folder: Path, path: Path) -> jdb.EntryRow | None:
     return jdb.get_entry(db, rel)
 
 
+def _has_unresolved(db: Database, rel: bytes, path: Path) -> bool:
+    entry = jdb.get_entry(db, rel)
+    if entry is None or entry.size > MAX_ENTRY_BYTES:
+        return False
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return len(photo_refs(split_front_matter(text)[1])) > entry.mentions
+
+
+def journal_index_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: object = None) -> dict:
+    """A later stage of ``gallerfs index`` (``indexer.run.LATER_STAGES``): bring the journal up to date."""
+    report = sync_journal(paths, settings, db, refresh_unresolved=True)
+    return {"filled": len(report.filled), "recorded": len(report.recorded), "forgotten": len(report.forgotten)}
+
+
 def on_journal_file_event(paths: LibraryPaths, settings: Settings, db: Database, path: Path) -> str:
     """Handle a created, changed, moved-to or deleted path under the journal folder.
 
@@ -180,11 +197,14 @@ def on_journal_file_event(paths: LibraryPaths, settings: Settings, db: Database,
 
 
 def sync_journal(
-    paths: LibraryPaths, settings: Settings, db: Database, *, fill_empty: bool = True, force: bool = False
+    paths: LibraryPaths, settings: Settings, db: Database, *, fill_empty: bool = True, force: bool = False,
+    refresh_unresolved: bool = False,
 ) -> SyncReport:
     """Re-scan the journal folder: fill empty period files, record changed notes, forget removed ones.
 
-    ``force`` re-reads every note (links to photos indexed since resolve then).
+    ``force`` re-reads every note; ``refresh_unresolved`` re-reads the unchanged
+    notes that link to more photos than were found when they were read (after
+    an index, links to newly indexed photos resolve).
     """
     folder = journal_folder(paths, settings)
     report = SyncReport()
@@ -209,8 +229,9 @@ def sync_journal(
                     report.filled.append(shown)
                     st = os.stat(path)
                 if not force and known.get(rel) == (st.st_mtime_ns, st.st_size):
-                    report.unchanged += 1
-                    continue
+                    if not (refresh_unresolved and _has_unresolved(db, rel, path)):
+                        report.unchanged += 1
+                        continue
                 try:
                     if record_file(db, folder, path) is not None:
                         report.recorded.append(shown)

@@ -1,4 +1,4 @@
-"""Hooking the journal folder into ``gallerfs watch`` (``indexer.watcher.EXTRA_WATCHES``).
+"""Hooking the journal folder into ``gallerfs watch`` (``indexer.watcher.EXTRA_WATCHES``) and ``index``.
 
 ``journal_watches`` has the signature the watcher expects of an extra watch:
 ``fn(db, paths, settings) -> [(folder bytes, callback(db, path bytes))]``. It
@@ -61,8 +61,11 @@ def journal_watches(
 
 
 def register() -> None:
-    """Add the journal to the watcher's extra watches (idempotent)."""
-    from indexer import watcher
+    """Add the journal to the watcher's extra watches and to index's later stages (idempotent)."""
+    from gallerfs.journal.entries import journal_index_stage
+    from indexer import run, watcher
 
     if journal_watches not in watcher.EXTRA_WATCHES:
         watcher.EXTRA_WATCHES.append(journal_watches)
+    if not any(name == "journal" for name, _ in run.LATER_STAGES):
+        run.LATER_STAGES.append(("journal", journal_index_stage))
