@@ -35,7 +35,12 @@ def parse(path: Path) -> email.message.EmailMessage:
     raw = path.read_bytes()
     assert b"\r\n" in raw  # RFC 5322 line endings
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in msg.walk():  # a strict parse finds nothing wrong in any part
+        assert not part.defects, (part.get_content_type(), part.defects)
+        for name, value in part.items():
+            assert not getattr(value, "defects", ()), (name, value.defects)
+    return msg  # type: ignore[return-value]
 
 
 def test_weekly_export_has_every_linked_photo_inline(lib: Path, tmp_path: Path) -> None:
