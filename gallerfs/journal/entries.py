@@ -9,7 +9,12 @@ mount, by Obsidian in the folder itself, or by a sync tool is the same file.
   ``YYYY-MM-DD.md`` / ``YYYY-Www.md`` it created (reads the library only).
 * ``on_journal_file_event`` — what the watcher calls for any path under the
   journal folder: fill an empty period file, record an entry, forget a deleted one.
-* ``sync_journal`` — a full re-scan of the folder (``gallerfs rescan``, ``journal list``).
+* ``sync_journal`` — a full re-scan of the folder (``watch`` at start,
+  ``journal list``; ``journal_index_stage`` runs it after ``gallerfs index``).
+
+A note the library once saw with content is never filled again, even when the
+user empties it (``journal_entries.had_content``); ``journal new`` is an
+explicit request and fills any empty entry.
 """
 
 from __future__ import annotations
