@@ -38,10 +38,16 @@ sys.path.insert(0, str(ROOT))
 def make_tree(folder: Path, n: int, seed: int = 5) -> dict:
     """n files: unique sizes, plus duplicate sets and same-size decoys; returns the planted truth."""
     rng = random.Random(seed)
-    blob = np.random.default_rng(seed).integers(0, 256, size=32 << 20, dtype=np.uint8).tobytes()
+    blob = (
+        np.random.default_rng(seed)
+        .integers(0, 256, size=32 << 20, dtype=np.uint8)
+        .tobytes()
+    )
     n_dup_sets = max(1, n // 200)  # ~1% of files are extra copies
     n_decoys = max(1, n // 200)
-    n_unique = n - n_decoys - sum(1 for _ in range(0))  # copies are added on top below, then trimmed
+    n_unique = (
+        n - n_decoys - sum(1 for _ in range(0))
+    )  # copies are added on top below, then trimmed
     sizes = rng.sample(range(2000, 2000 + int(n * 1.1)), n_unique)
     total = 0
     count = 0
@@ -51,7 +57,9 @@ def make_tree(folder: Path, n: int, seed: int = 5) -> dict:
         paths.append((folder / f"{i // 500:03d}" / f"IMG_{i:06d}.jpg", size, offset))
     copies: list[list[str]] = []
     for k in range(n_dup_sets):
-        path, size, offset = paths[rng.randrange(len(sizes))]  # an original, never an earlier copy
+        path, size, offset = paths[
+            rng.randrange(len(sizes))
+        ]  # an original, never an earlier copy
         group = [str(path)]
         for c in range(rng.choice([1, 1, 2])):
             dup = folder / "backup" / f"{k:04d}_{c}" / path.name
@@ -72,7 +80,11 @@ def make_tree(folder: Path, n: int, seed: int = 5) -> dict:
     merged: dict[str, set[str]] = {}
     for g in copies:
         merged.setdefault(g[0], set()).update(g)
-    return {"files": count, "bytes": total, "sets": sorted(sorted(s) for s in merged.values())}
+    return {
+        "files": count,
+        "bytes": total,
+        "sets": sorted(sorted(s) for s in merged.values()),
+    }
 
 
 def drop_caches() -> bool:
@@ -131,10 +143,21 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
         lib = work / "lib"
         env = dict(os.environ, PYTHONPATH=str(ROOT), GALLERFS_LIBRARY=str(lib))
         gallerfs = [sys.executable, "-m", "gallerfs"]
-        subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
-        subprocess.run([*gallerfs, "index", "--scan-only"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True
+        )
+        subprocess.run(
+            [*gallerfs, "index", "--scan-only"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         db = lib / "library.sqlite3"
-        subprocess.run(["sqlite3", str(db), "PRAGMA wal_checkpoint(TRUNCATE)"], capture_output=True)
+        subprocess.run(
+            ["sqlite3", str(db), "PRAGMA wal_checkpoint(TRUNCATE)"],
+            capture_output=True,
+            check=True,
+        )
         pristine = work / "pristine.sqlite3"
         shutil.copy2(db, pristine)
 
@@ -143,7 +166,11 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
                 Path(str(db) + suffix).unlink(missing_ok=True)
             shutil.copy2(pristine, db)
 
-        result: dict = {"files": truth["files"], "bytes": truth["bytes"], "generate_s": round(gen_s, 2)}
+        result: dict = {
+            "files": truth["files"],
+            "bytes": truth["bytes"],
+            "generate_s": round(gen_s, 2),
+        }
         runs: dict[str, dict] = {}
         modes = ["warm"] + (["cold"] if drop_caches() else [])
         for mode in modes:
@@ -156,7 +183,9 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
             row["gallerfs_s"] = round(secs, 3)
             row["gallerfs_bytes_read"] = data["hashing"]["bytes_read"]
             row["gallerfs_in_process_s"] = in_process(fresh_library, db, mode == "cold")
-            gsets = sorted(sorted(m["path"] for m in s["members"]) for s in data["exact"])
+            gsets = sorted(
+                sorted(m["path"] for m in s["members"]) for s in data["exact"]
+            )
             for tool in ("jdupes", "fdupes"):
                 if shutil.which(tool):
                     if mode == "cold":
@@ -170,7 +199,9 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
         result["found_sets"] = len(gsets)
         result["planted_sets"] = len(truth["sets"])
         result["planted_sets_found"] = all(s in gsets for s in truth["sets"])
-        result["bytes_read_fraction"] = round(runs["warm"]["gallerfs_bytes_read"] / truth["bytes"], 5)
+        result["bytes_read_fraction"] = round(
+            runs["warm"]["gallerfs_bytes_read"] / truth["bytes"], 5
+        )
         # Second run: hashes are in the index now; nothing is read.
         secs, out = timed([*gallerfs, "duplicates", "--exact", "--json"], env=env)
         result["rerun_s"] = round(secs, 3)
@@ -190,7 +221,9 @@ def bench_near(n: int, distance: int = 8, max_group: int = 50, seed: int = 11) -
     copies_per = rng.integers(1, 5, size=n_clusters)  # 1-4 near copies each
     n_base = n - int(copies_per.sum())
     base = rng.integers(-(2**63), 2**63 - 1, size=n_base, dtype=np.int64, endpoint=True)
-    base_d = rng.integers(-(2**63), 2**63 - 1, size=n_base, dtype=np.int64, endpoint=True)
+    base_d = rng.integers(
+        -(2**63), 2**63 - 1, size=n_base, dtype=np.int64, endpoint=True
+    )
     hashes, dhashes = list(base.tolist()), list(base_d.tolist())
 
     def flip(value: int) -> int:
@@ -223,9 +256,18 @@ def bench_near(n: int, distance: int = 8, max_group: int = 50, seed: int = 11) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100_000, help="files in the generated tree (0: skip)")
-    parser.add_argument("--near", type=int, default=100_000, help="synthetic pHashes (0: skip)")
-    parser.add_argument("--tree", type=Path, help="where to generate the tree (default: a temp dir)")
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=100_000,
+        help="files in the generated tree (0: skip)",
+    )
+    parser.add_argument(
+        "--near", type=int, default=100_000, help="synthetic pHashes (0: skip)"
+    )
+    parser.add_argument(
+        "--tree", type=Path, help="where to generate the tree (default: a temp dir)"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     report: dict = {"machine": {"cpus": os.cpu_count()}}

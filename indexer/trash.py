@@ -65,7 +65,10 @@ def _ensure_private_dir(path: bytes) -> None:
     except FileExistsError:
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-            raise TrashError(errno.EPERM, f"{os.fsdecode(path)} is not a trash folder owned by this user") from None
+            raise TrashError(
+                errno.EPERM,
+                f"{os.fsdecode(path)} is not a trash folder owned by this user",
+            ) from None
 
 
 def trash_dir_for(path: bytes) -> tuple[bytes, bytes | None]:
@@ -81,7 +84,9 @@ def trash_dir_for(path: bytes) -> tuple[bytes, bytes | None]:
         st = os.lstat(shared)
         if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
             return os.path.join(shared, str(os.getuid()).encode()), top
-        log.warning("ignoring %s: not a sticky directory (Trash spec)", os.fsdecode(shared))
+        log.warning(
+            "ignoring %s: not a sticky directory (Trash spec)", os.fsdecode(shared)
+        )
     except FileNotFoundError:
         pass
     return os.path.join(top, b".Trash-" + str(os.getuid()).encode()), top
@@ -103,7 +108,10 @@ def trash(path: bytes | str) -> Trashed:
     trash_dir, top = trash_dir_for(original)
     os.makedirs(os.path.dirname(trash_dir), exist_ok=True)
     _ensure_private_dir(trash_dir)
-    files_dir, info_dir = os.path.join(trash_dir, b"files"), os.path.join(trash_dir, b"info")
+    files_dir, info_dir = (
+        os.path.join(trash_dir, b"files"),
+        os.path.join(trash_dir, b"info"),
+    )
     _ensure_private_dir(files_dir)
     _ensure_private_dir(info_dir)
     base = os.path.basename(original)
@@ -141,7 +149,9 @@ def read_trashinfo(info_path: bytes | str) -> tuple[bytes, str]:
     info_path = os.fsencode(info_path)
     lines = Path(os.fsdecode(info_path)).read_text("ascii").splitlines()
     if not lines or lines[0].strip() != "[Trash Info]":
-        raise TrashError(errno.EINVAL, f"{os.fsdecode(info_path)}: not a trash info file")
+        raise TrashError(
+            errno.EINVAL, f"{os.fsdecode(info_path)}: not a trash info file"
+        )
     fields = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
     shown = urllib.parse.unquote_to_bytes(fields["Path"])
     if not os.path.isabs(shown):
@@ -157,10 +167,15 @@ def read_trashinfo(info_path: bytes | str) -> tuple[bytes, str]:
 def verify(trashed: Trashed) -> None:
     """Check that the file lies in the trash and its .trashinfo names where it came from."""
     if not os.path.lexists(trashed.trash_path):
-        raise TrashError(errno.ENOENT, f"{os.fsdecode(trashed.trash_path)} is missing after trashing")
+        raise TrashError(
+            errno.ENOENT, f"{os.fsdecode(trashed.trash_path)} is missing after trashing"
+        )
     original, _ = read_trashinfo(trashed.trashinfo_path)
     if _real(original) != _real(trashed.original):
-        raise TrashError(errno.EIO, f"{os.fsdecode(trashed.trashinfo_path)} names {os.fsdecode(original)}")
+        raise TrashError(
+            errno.EIO,
+            f"{os.fsdecode(trashed.trashinfo_path)} names {os.fsdecode(original)}",
+        )
 
 
 def _real(path: bytes) -> bytes:

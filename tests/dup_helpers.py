@@ -65,8 +65,10 @@ def gallerfs(library: Path, *args: str, env: dict | None = None, check: bool = T
     run_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "gallerfs", "--library", str(library), *args],
-        capture_output=True, text=True, env=run_env, cwd=ROOT, timeout=240, input=input,
+        capture_output=True, text=True, env=run_env, cwd=ROOT, timeout=240, input=input, check=False,
     )  # fmt: skip
     if check and proc.returncode != 0:
-        raise AssertionError(f"gallerfs {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}")
+        raise AssertionError(
+            f"gallerfs {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
+        )
     return proc

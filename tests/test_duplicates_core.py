@@ -32,7 +32,15 @@ def db(tmp_path: Path):
 
 
 def test_partial_hash_matches_the_indexer_format(tmp_path: Path) -> None:
-    for size in (1, 1000, 64 * 1024, 64 * 1024 + 1, 128 * 1024, 128 * 1024 + 1, 300_000):
+    for size in (
+        1,
+        1000,
+        64 * 1024,
+        64 * 1024 + 1,
+        128 * 1024,
+        128 * 1024 + 1,
+        300_000,
+    ):
         p = tmp_path / f"f{size}"
         p.write_bytes(os.urandom(size))
         part, full, nread = partial_hash(str(p), size)
@@ -49,7 +57,10 @@ def test_mih_finds_exactly_the_pairs_brute_force_finds() -> None:
     for k in range(len(copies)):
         for bit in rng.choice(64, size=int(rng.integers(1, 12)), replace=False):
             copies[k] ^= np.uint64(1 << int(bit))
-    brute = np.bitwise_count(np.concatenate([base, copies])[:, None] ^ np.concatenate([base, copies])[None, :])
+    brute = np.bitwise_count(
+        np.concatenate([base, copies])[:, None]
+        ^ np.concatenate([base, copies])[None, :]
+    )
     for distance in (0, 1, 4, 8, 12):
         ii, jj, dist = near_pairs(np.concatenate([base, copies]), distance)
         got = set(zip(ii.tolist(), jj.tolist()))
@@ -61,14 +72,21 @@ def test_mih_finds_exactly_the_pairs_brute_force_finds() -> None:
 def test_mih_links_identical_hashes_without_quadratic_pairs() -> None:
     rng = np.random.default_rng(8)
     base = rng.integers(0, 2**63, size=300, dtype=np.int64).view(np.uint64)
-    hashes = np.concatenate([base, np.repeat(base[:3], 2000)])  # 2000 identical copies of three hashes
+    hashes = np.concatenate(
+        [base, np.repeat(base[:3], 2000)]
+    )  # 2000 identical copies of three hashes
     ii, jj, dist = near_pairs(hashes, 6)
     assert len(ii) < 3 * 2000 + 300  # linear, not 3 * 2000² / 2
     assert (ii < jj).all()
     # The same groups as all pairs give (components computed on the 300 distinct values by brute force).
-    groups = {tuple(g) for g, _ in group_pairs(len(hashes), ii, jj, dist, max_group=len(hashes))}
+    groups = {
+        tuple(g)
+        for g, _ in group_pairs(len(hashes), ii, jj, dist, max_group=len(hashes))
+    }
     close = np.bitwise_count(base[:, None] ^ base[None, :]) <= 6
-    component = list(range(len(base)))  # union-find over the 300 distinct values, by brute force
+    component = list(
+        range(len(base))
+    )  # union-find over the 300 distinct values, by brute force
 
     def root(i: int) -> int:
         while component[i] != i:
@@ -92,9 +110,13 @@ def test_transitive_groups_are_bounded() -> None:
     jj = ii + 1
     groups = group_pairs(n, ii, jj, np.ones(n - 1, dtype=np.int64), max_group=50)
     assert max(len(g) for g, _ in groups) <= 50
-    assert sum(len(g) for g, _ in groups) == n  # every member still grouped with a neighbour
+    assert (
+        sum(len(g) for g, _ in groups) == n
+    )  # every member still grouped with a neighbour
     # Closest pairs join first: a tight pair is not split by a loose chain.
-    groups = group_pairs(4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([5, 0, 5]), max_group=2)
+    groups = group_pairs(
+        4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([5, 0, 5]), max_group=2
+    )
     assert [g for g, _ in groups] == [[1, 2]]
 
 
@@ -108,18 +130,22 @@ def test_flat_images_are_not_grouped_by_their_shared_hash(tmp_path: Path) -> Non
         p = tmp_path / f"flat{i}.jpg"
         Image.new("RGB", size, colour).save(p, quality=90)
         paths[i + 1] = os.fsencode(p)
-    files = [HashedFile(i, 0, 0) for i in paths]  # identical pHash and dHash, as the indexer computes
+    files = [
+        HashedFile(i, 0, 0) for i in paths
+    ]  # identical pHash and dHash, as the indexer computes
     groups = find_near(files, max_distance=8, max_group=50, flat_path=paths.get)
     assert [g.ids for g in groups] == [(1, 5)]
     # Offline (no readable path): never grouped.
-    assert find_near(files, max_distance=8, max_group=50, flat_path=lambda i: None) == []
+    assert (
+        find_near(files, max_distance=8, max_group=50, flat_path=lambda i: None) == []
+    )
 
 
 def _dup(i: int, **kw) -> DupFile:
-    base = dict(id=i, source_id=1, source_name="s", source_path=b"/p", online=True, relpath=b"a.jpg", kind="image",
-                size=100, mtime_ns=0, device=1, inode=i, partial_hash=None, content_hash=None, phash=None,
-                dhash=None, width=None, height=None, taken_at=None, format=None, make=None, model=None,
-                ctime_ns=0)  # fmt: skip
+    base = {"id": i, "source_id": 1, "source_name": "s", "source_path": b"/p", "online": True, "relpath": b"a.jpg", "kind": "image",
+                "size": 100, "mtime_ns": 0, "device": 1, "inode": i, "partial_hash": None, "content_hash": None, "phash": None,
+                "dhash": None, "width": None, "height": None, "taken_at": None, "format": None, "make": None, "model": None,
+                "ctime_ns": 0}  # fmt: skip
     base.update(kw)
     return DupFile(**base)
 
@@ -127,18 +153,18 @@ def _dup(i: int, **kw) -> DupFile:
 def test_keeper_order() -> None:
     big = _dup(1, width=4000, height=3000, size=100)
     small = _dup(2, width=2000, height=1500, size=900)
-    assert sorted([small, big], key=keeper_order)[0] is big
+    assert min([small, big], key=keeper_order) is big
     camera = _dup(3, width=100, height=100, make="Canon", size=10)
     reencode = _dup(4, width=100, height=100, size=50, format="WEBP")
-    assert sorted([reencode, camera], key=keeper_order)[0] is camera
+    assert min([reencode, camera], key=keeper_order) is camera
     larger = _dup(5, width=100, height=100, size=60)
-    assert sorted([reencode, larger], key=keeper_order)[0] is larger
+    assert min([reencode, larger], key=keeper_order) is larger
     early = _dup(6, taken_at="2001-01-01T00:00:00", relpath=b"very/long/path/a.jpg")
     late = _dup(7, taken_at="2020-01-01T00:00:00")
-    assert sorted([late, early], key=keeper_order)[0] is early
+    assert min([late, early], key=keeper_order) is early
     short = _dup(8, relpath=b"a.jpg")
     long = _dup(9, relpath=b"deeper/a.jpg")
-    assert sorted([long, short], key=keeper_order)[0] is short
+    assert min([long, short], key=keeper_order) is short
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -176,9 +202,14 @@ def test_exact_sets_read_only_what_is_needed(db: Database, tmp_path: Path) -> No
     stats = HashStats()
     sets = find_exact(db, stats)
     got = sorted(sorted(os.fsdecode(m.relpath) for m in s.members) for s in sets)
-    assert got == [["a/orig.jpg", "b/copy.jpg", "c/copy2.jpg"], ["s/small1.png", "s/small2.png"]]
+    assert got == [
+        ["a/orig.jpg", "b/copy.jpg", "c/copy2.jpg"],
+        ["s/small1.png", "s/small2.png"],
+    ]
     # Never a byte of the unique-size files; whole files only for the partial-hash collisions.
-    assert stats.full_hashed == 3  # copy, copy2, tricky (other is ruled out by its partial hash)
+    assert (
+        stats.full_hashed == 3
+    )  # copy, copy2, tricky (other is ruled out by its partial hash)
     assert stats.bytes_read == 4 * 128 * 1024 + 3 * 400_000 + 2 * 5000
     assert stats.bytes_read < 3 * 400_000 + 4 * 400_000
     # Hashes were written back: a second pass reads nothing.
@@ -186,7 +217,9 @@ def test_exact_sets_read_only_what_is_needed(db: Database, tmp_path: Path) -> No
     assert len(find_exact(db, again)) == 2
     assert again.bytes_read == 0
     row = files_db.get_file(db, ids["b/copy.jpg"])
-    assert row is not None and row.content_hash == file_hashes(str(src / "b/copy.jpg"))[0]
+    assert (
+        row is not None and row.content_hash == file_hashes(str(src / "b/copy.jpg"))[0]
+    )
 
 
 def test_keeper_override_is_stored(db: Database, tmp_path: Path) -> None:
@@ -203,7 +236,9 @@ def test_keeper_override_is_stored(db: Database, tmp_path: Path) -> None:
     assert os.fsdecode(s.keeper.relpath) == "longer/name/here.jpg" and s.keeper_chosen
 
 
-def test_trash_to_home_trash_with_trashinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trash_to_home_trash_with_trashinfo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data_home = tmp_path / "xdg"
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
     victim = tmp_path / "photos" / "IMG 1 é.jpg"
@@ -211,9 +246,15 @@ def test_trash_to_home_trash_with_trashinfo(tmp_path: Path, monkeypatch: pytest.
     first = trash_mod.trash(os.fsencode(victim))
     trash_mod.verify(first)
     assert not victim.exists()
-    assert first.trash_path == os.fsencode(data_home / "Trash" / "files" / "IMG 1 é.jpg")
+    assert first.trash_path == os.fsencode(
+        data_home / "Trash" / "files" / "IMG 1 é.jpg"
+    )
     info = Path(os.fsdecode(first.trashinfo_path)).read_text()
-    assert info.startswith("[Trash Info]\nPath=") and "IMG%201%20%C3%A9.jpg" in info and "DeletionDate=" in info
+    assert (
+        info.startswith("[Trash Info]\nPath=")
+        and "IMG%201%20%C3%A9.jpg" in info
+        and "DeletionDate=" in info
+    )
     # A second file with the same name gets a new trash name; both stay restorable.
     _write(victim, b"y" * 10)
     second = trash_mod.trash(os.fsencode(victim))
@@ -246,8 +287,18 @@ def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) ->
         row = files_db.get_file(db, ids[rel])
         assert row is not None
         v = np.asarray(vec, dtype=np.float32)
-        tasks.append((EmbedTask(row.id, sid, row.relpath, os.fsencode(src), row.size, row.mtime_ns), v / np.linalg.norm(v)))
+        tasks.append(
+            (
+                EmbedTask(
+                    row.id, sid, row.relpath, os.fsencode(src), row.size, row.mtime_ns
+                ),
+                v / np.linalg.norm(v),
+            )
+        )
     with db.transaction():
         emb.store(db, tasks, [])
-    groups = sorted(sorted(os.fsdecode(m.relpath) for m in s.members) for s in near_sets(db, Settings()))
+    groups = sorted(
+        sorted(os.fsdecode(m.relpath) for m in s.members)
+        for s in near_sets(db, Settings())
+    )
     assert groups == [["p0.jpg", "p1.jpg"], ["p4.jpg", "p5.jpg"]]

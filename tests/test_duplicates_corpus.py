@@ -47,7 +47,9 @@ def _variants(src: Path, out: Path) -> list[Path]:
     w, h = base.size
     made = {
         "half.jpg": base.resize((w // 2, h // 2), Image.Resampling.LANCZOS),
-        "crop.jpg": base.crop((int(w * 0.025), int(h * 0.025), int(w * 0.975), int(h * 0.975))),
+        "crop.jpg": base.crop(
+            (int(w * 0.025), int(h * 0.025), int(w * 0.975), int(h * 0.975))
+        ),
         "bright.jpg": ImageEnhance.Brightness(base).enhance(1.1),
     }
     paths = []
@@ -75,7 +77,15 @@ def corpus_library(tmp_path_factory: pytest.TempPathFactory):
         original = derived / f"g{k}" / Path(rel).name
         original.parent.mkdir(parents=True)
         shutil.copy2(CORPORA / "exif" / rel, original)
-        truth.append({str(original), *(str(p) for p in _variants(CORPORA / "exif" / rel, derived / f"g{k}" / "v"))})
+        truth.append(
+            {
+                str(original),
+                *(
+                    str(p)
+                    for p in _variants(CORPORA / "exif" / rel, derived / f"g{k}" / "v")
+                ),
+            }
+        )
     negatives.mkdir()
     for k, rel in enumerate(HARD_NEGATIVES):
         shutil.copy2(CORPORA / "exif" / rel, negatives / f"{k}_{Path(rel).name}")
@@ -92,15 +102,21 @@ def corpus_library(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _pairs(groups: list[set[str]]) -> set[tuple[str, str]]:
-    return {tuple(sorted(p)) for g in groups for p in itertools.combinations(sorted(g), 2)}  # type: ignore[misc]
+    return {
+        tuple(sorted(p)) for g in groups for p in itertools.combinations(sorted(g), 2)
+    }  # type: ignore[misc]
 
 
 def test_near_duplicates_precision_and_recall(corpus_library) -> None:
     lib, truth, listing, negatives = corpus_library
-    indexed = {m["path"] for k in ("exact", "near") for s in listing[k] for m in s["members"]}
+    indexed = {
+        m["path"] for k in ("exact", "near") for s in listing[k] for m in s["members"]
+    }
     everything = json.loads(gallerfs(lib, "status", "--json").stdout)["files"]
     assert everything >= 57 + 6 * 6 + 3
-    found = [{m["path"] for m in s["members"]} for k in ("exact", "near") for s in listing[k]]
+    found = [
+        {m["path"] for m in s["members"]} for k in ("exact", "near") for s in listing[k]
+    ]
     found_pairs = _pairs(found)
     # r11's copy without a file extension is not a media file to the indexer: not indexed, not scorable.
     no_ext = str(NEARDUP / "real/r11_exact_copy_no_extension/lychee__mongolia")
@@ -110,7 +126,9 @@ def test_near_duplicates_precision_and_recall(corpus_library) -> None:
     predicted = {p for p in found_pairs if p[0] in scored and p[1] in scored}
     tp = len(predicted & truth_pairs)
     precision, recall = tp / len(predicted), tp / len(truth_pairs)
-    print(f"near-duplicate pairs: precision {precision:.3f}, recall {recall:.3f} ({tp}/{len(truth_pairs)})")
+    print(
+        f"near-duplicate pairs: precision {precision:.3f}, recall {recall:.3f} ({tp}/{len(truth_pairs)})"
+    )
     assert precision >= 0.98, sorted(predicted - truth_pairs)[:10]
     assert recall >= 0.95, sorted(truth_pairs - predicted)[:10]
     # Every derived variant is found with its original.
@@ -122,8 +140,10 @@ def test_near_duplicates_precision_and_recall(corpus_library) -> None:
 
 
 def test_exact_sets_and_keepers(corpus_library) -> None:
-    lib, truth, listing, negatives = corpus_library
-    exact = [{os.path.basename(m["path"]) for m in s["members"]} for s in listing["exact"]]
+    lib, _, listing, _ = corpus_library
+    exact = [
+        {os.path.basename(m["path"]) for m in s["members"]} for s in listing["exact"]
+    ]
     assert {"immich__albums__nature__el_torcal_rocks.jpg", "immich__formats__jpeg__el_torcal_rocks.jpeg",
             "immich__formats__jpg__el_torcal_rocks.jpg"} in exact  # fmt: skip
     assert {"exif-samples__jpg__Canon_PowerShot_S40.jpg", "pillow__flower.jpg"} in exact
@@ -133,7 +153,9 @@ def test_exact_sets_and_keepers(corpus_library) -> None:
     # Largest resolution is the suggested keeper of a near set: the half-size copy never is.
     for s in listing["near"]:
         keeper = s["members"][0]
-        assert keeper["width"] * keeper["height"] == max(m["width"] * m["height"] for m in s["members"])
+        assert keeper["width"] * keeper["height"] == max(
+            m["width"] * m["height"] for m in s["members"]
+        )
         assert not keeper["path"].endswith("/v/half.jpg")
     # The sets come largest reclaimable first within each kind.
     for kind in ("exact", "near"):

@@ -41,11 +41,13 @@ def drive(tmp_path: Path):
     try:
         yield mnt, plug, unplug
     finally:
-        if subprocess.run(["mountpoint", "-q", str(mnt)]).returncode == 0:
-            subprocess.run(["umount", "-l", str(mnt)])
+        if subprocess.run(["mountpoint", "-q", str(mnt)], check=False).returncode == 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_rm_in_duplicates_and_cli_trash(tmp_path: Path, drive, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rm_in_duplicates_and_cli_trash(
+    tmp_path: Path, drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     usb, plug, unplug = drive
     xdg = tmp_path / "xdg"
     monkeypatch.setenv("XDG_DATA_HOME", str(xdg))
@@ -68,9 +70,15 @@ def test_rm_in_duplicates_and_cli_trash(tmp_path: Path, drive, monkeypatch: pyte
     with Mount(library, tmp_path / "mnt") as m:
         dups = m.path / "duplicates"
         sets = sorted(os.listdir(dups))
-        assert len(sets) == 2 and sets[0].startswith("0001 ") and sets[1].startswith("0002 ")
+        assert (
+            len(sets) == 2
+            and sets[0].startswith("0001 ")
+            and sets[1].startswith("0002 ")
+        )
         # Largest reclaimable first: the Pentax file is larger than the Canon one.
-        big = max(("IMG_0042.jpg", "beach.jpg"), key=lambda n: (main / n).stat().st_size)
+        big = max(
+            ("IMG_0042.jpg", "beach.jpg"), key=lambda n: (main / n).stat().st_size
+        )
         assert big in sets[0] and "(2 copies, " in sets[0]
         canon_set = next(s for s in sets if "IMG_0042.jpg" in s)
         names = sorted(os.listdir(dups / canon_set))
@@ -80,16 +88,32 @@ def test_rm_in_duplicates_and_cli_trash(tmp_path: Path, drive, monkeypatch: pyte
 
         # rm one copy: it goes to the USB drive's own trash, with its .trashinfo.
         os.unlink(dups / canon_set / "IMG_0042 (usb).jpg")
-        assert not (usb / "DCIM" / "IMG_0042.jpg").exists() and (main / "IMG_0042.jpg").exists()
+        assert (
+            not (usb / "DCIM" / "IMG_0042.jpg").exists()
+            and (main / "IMG_0042.jpg").exists()
+        )
         trashed = usb / f".Trash-{os.getuid()}"
-        assert (trashed / "files" / "IMG_0042.jpg").read_bytes() == (JPG / "Canon_40D.jpg").read_bytes()
+        assert (trashed / "files" / "IMG_0042.jpg").read_bytes() == (
+            JPG / "Canon_40D.jpg"
+        ).read_bytes()
         info = os.fsencode(trashed / "info" / "IMG_0042.jpg.trashinfo")
-        assert trash_mod.read_trashinfo(info)[0] == os.fsencode(usb / "DCIM" / "IMG_0042.jpg")
+        assert trash_mod.read_trashinfo(info)[0] == os.fsencode(
+            usb / "DCIM" / "IMG_0042.jpg"
+        )
         # The set is gone from the listing (one copy left).
-        assert wait_until(lambda: not any("IMG_0042" in s for s in os.listdir(dups)), 10)
+        assert wait_until(
+            lambda: not any("IMG_0042" in s for s in os.listdir(dups)), 10
+        )
 
         # The CLI refuses the last copy, in one line.
-        proc = gallerfs(library, "duplicates", "trash", str(main / "IMG_0042.jpg"), env=env, check=False)
+        proc = gallerfs(
+            library,
+            "duplicates",
+            "trash",
+            str(main / "IMG_0042.jpg"),
+            env=env,
+            check=False,
+        )
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1
         assert "last remaining copy" in proc.stderr and (main / "IMG_0042.jpg").exists()
 
@@ -103,23 +127,50 @@ def test_rm_in_duplicates_and_cli_trash(tmp_path: Path, drive, monkeypatch: pyte
         with pytest.raises(OSError) as excinfo:
             os.unlink(dups / beach_set / "beach (usb).jpg")
         assert excinfo.value.errno == errno.ENOMEDIUM
-        proc = gallerfs(library, "duplicates", "trash", str(main / "beach.jpg"), env=env, check=False)
-        assert proc.returncode == 1 and "offline (usb) and cannot be verified" in proc.stderr
+        proc = gallerfs(
+            library,
+            "duplicates",
+            "trash",
+            str(main / "beach.jpg"),
+            env=env,
+            check=False,
+        )
+        assert (
+            proc.returncode == 1
+            and "offline (usb) and cannot be verified" in proc.stderr
+        )
         assert (main / "beach.jpg").exists()
 
         # Plugged back in: the copy verifies, and the CLI trashes by id to the home trash.
         plug()
         file_id = next(mm["id"] for s in json.loads(gallerfs(library, "duplicates", "--json").stdout)["exact"]
                        for mm in s["members"] if mm["path"] == str(main / "beach.jpg"))  # fmt: skip
-        out = json.loads(gallerfs(library, "duplicates", "trash", str(file_id), "--json", env=env).stdout)
+        out = json.loads(
+            gallerfs(
+                library, "duplicates", "trash", str(file_id), "--json", env=env
+            ).stdout
+        )
         assert out["trash_path"] == str(xdg / "Trash" / "files" / "beach.jpg")
-        assert not (main / "beach.jpg").exists() and (usb / "DCIM" / "beach.jpg").exists()
-        assert (xdg / "Trash" / "info" / "beach.jpg.trashinfo").read_text().startswith("[Trash Info]\nPath=")
+        assert (
+            not (main / "beach.jpg").exists() and (usb / "DCIM" / "beach.jpg").exists()
+        )
+        assert (
+            (xdg / "Trash" / "info" / "beach.jpg.trashinfo")
+            .read_text()
+            .startswith("[Trash Info]\nPath=")
+        )
         assert wait_until(lambda: os.listdir(dups) == [], 10)
-        subprocess.run(["umount", str(usb)], check=True)  # the drive is not busy because of the mount
+        subprocess.run(
+            ["umount", str(usb)], check=True
+        )  # the drive is not busy because of the mount
         plug()
 
     records = json.loads(gallerfs(library, "duplicates", "trashed", "--json").stdout)
-    assert sorted(os.path.basename(r["original"]) for r in records) == ["IMG_0042.jpg", "beach.jpg"]
+    assert sorted(os.path.basename(r["original"]) for r in records) == [
+        "IMG_0042.jpg",
+        "beach.jpg",
+    ]
     status = json.loads(gallerfs(library, "status", "--json").stdout)
-    assert status["files"] == 2  # the trashed copies' rows are gone; the index matches the disks
+    assert (
+        status["files"] == 2
+    )  # the trashed copies' rows are gone; the index matches the disks

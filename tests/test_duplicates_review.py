@@ -38,7 +38,9 @@ def _library(tmp_path: Path) -> tuple[Path, Path, dict[str, int]]:
     return lib, main, ids
 
 
-def test_review_keys_on_a_real_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_review_keys_on_a_real_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     lib, main, ids = _library(tmp_path)
     settings = Settings()
@@ -47,7 +49,11 @@ def test_review_keys_on_a_real_library(tmp_path: Path, monkeypatch: pytest.Monke
         state = Review(sets, trash=lambda i, s: trash_copy(db, settings, i, s),
                        keep=lambda i, others: dupdb.set_keeper(db, i, others))  # fmt: skip
         screen = state.render()
-        assert "set 1/2" in screen and "[q] quit" in screen and "[t] trash the others (then y)" in screen
+        assert (
+            "set 1/2" in screen
+            and "[q] quit" in screen
+            and "[t] trash the others (then y)" in screen
+        )
         assert "a/one.jpg" in screen and "9.0 KB" in screen
         # Moving around never deletes anything.
         for key in (b"n", b"p", b"j", b"k", b"\x1b[C", b"\x1b[D", b"3", b"s", b"p"):
@@ -66,7 +72,11 @@ def test_review_keys_on_a_real_library(tmp_path: Path, monkeypatch: pytest.Monke
         chosen = state.current.members[1]
         state.handle(b"t")
         state.handle(b"y")
-        survivors = [rel for rel in ("a/one.jpg", "b/one.jpg", "c/deep/one.jpg") if (main / rel).exists()]
+        survivors = [
+            rel
+            for rel in ("a/one.jpg", "b/one.jpg", "c/deep/one.jpg")
+            if (main / rel).exists()
+        ]
         assert survivors == [os.fsdecode(chosen.relpath)]
         assert "trashed" in state.render()
         assert len(list((tmp_path / "xdg/Trash/info").iterdir())) == 2
@@ -82,7 +92,9 @@ def _read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
     while needle not in buf:
         left = end - time.monotonic()
         if left <= 0:
-            raise AssertionError(f"{needle!r} not shown; screen was:\n{buf[-2000:].decode(errors='replace')}")
+            raise AssertionError(
+                f"{needle!r} not shown; screen was:\n{buf[-2000:].decode(errors='replace')}"
+            )
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
             try:
@@ -96,9 +108,14 @@ def _read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
 
 
 def test_review_command_in_a_terminal(tmp_path: Path) -> None:
-    lib, main, ids = _library(tmp_path)
+    lib, main, _ = _library(tmp_path)
     master, slave = pty.openpty()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "xdg"), TERM="xterm")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        TERM="xterm",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "gallerfs", "--library", str(lib), "duplicates", "review", "--exact"],
         stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, close_fds=True,

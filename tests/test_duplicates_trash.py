@@ -36,8 +36,8 @@ def drive(tmp_path: Path):
     try:
         yield mnt, plug, unplug
     finally:
-        if subprocess.run(["mountpoint", "-q", str(mnt)]).returncode == 0:
-            subprocess.run(["umount", "-l", str(mnt)])
+        if subprocess.run(["mountpoint", "-q", str(mnt)], check=False).returncode == 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.fixture
@@ -55,7 +55,9 @@ def _put(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_trash_keeps_a_verified_copy_across_drives(library: Database, tmp_path: Path, drive) -> None:
+def test_trash_keeps_a_verified_copy_across_drives(
+    library: Database, tmp_path: Path, drive
+) -> None:
     db, settings = library, Settings()
     usb, plug, unplug = drive
     main = tmp_path / "main"
@@ -74,7 +76,9 @@ def test_trash_keeps_a_verified_copy_across_drives(library: Database, tmp_path: 
         store(db, file_id, (main if src == "main" else usb / "DCIM") / rel)
 
     sets = find_sets(db, settings, near=False)
-    assert sorted(sorted((m.source_name, os.fsdecode(m.relpath)) for m in s.members) for s in sets) == [
+    assert sorted(
+        sorted((m.source_name, os.fsdecode(m.relpath)) for m in s.members) for s in sets
+    ) == [
         [("main", "a.jpg"), ("usb", "a.jpg")],
         [("main", "b.jpg"), ("main", "sub/b copy.jpg")],
         [("main", "c.jpg"), ("usb", "c.jpg")],
@@ -85,11 +89,17 @@ def test_trash_keeps_a_verified_copy_across_drives(library: Database, tmp_path: 
     out = trash_copy(db, settings, ids[("main", "sub/b copy.jpg")])
     assert not (main / "sub/b copy.jpg").exists()
     assert out.trash_path == os.fsencode(tmp_path / "xdg/Trash/files/b copy.jpg")
-    assert trash_mod.read_trashinfo(out.trashinfo_path)[0] == os.fsencode(main / "sub/b copy.jpg")
+    assert trash_mod.read_trashinfo(out.trashinfo_path)[0] == os.fsencode(
+        main / "sub/b copy.jpg"
+    )
     assert Path(os.fsdecode(out.trash_path)).read_bytes() == b
-    assert dupdb.file_info(db, ids[("main", "sub/b copy.jpg")]) is None  # the row is gone
+    assert (
+        dupdb.file_info(db, ids[("main", "sub/b copy.jpg")]) is None
+    )  # the row is gone
     [record] = dupdb.trash_records(db)
-    assert record.original_path == os.fsencode(main / "sub/b copy.jpg") and record.kept_path == os.fsencode(main / "b.jpg")
+    assert record.original_path == os.fsencode(
+        main / "sub/b copy.jpg"
+    ) and record.kept_path == os.fsencode(main / "b.jpg")
 
     # Now b.jpg is the last copy: refused, and it stays.
     with pytest.raises(LastCopyError, match="last remaining copy"):
@@ -101,14 +111,22 @@ def test_trash_keeps_a_verified_copy_across_drives(library: Database, tmp_path: 
     assert out.trash_path == os.fsencode(usb / f".Trash-{os.getuid()}/files/a.jpg")
     info = Path(os.fsdecode(out.trashinfo_path)).read_text()
     assert "Path=DCIM/a.jpg\n" in info
-    assert trash_mod.read_trashinfo(out.trashinfo_path)[0] == os.fsencode(usb / "DCIM/a.jpg")
-    assert os.stat(out.trash_path).st_dev == os.stat(usb).st_dev  # renamed on its device, not copied
+    assert trash_mod.read_trashinfo(out.trashinfo_path)[0] == os.fsencode(
+        usb / "DCIM/a.jpg"
+    )
+    assert (
+        os.stat(out.trash_path).st_dev == os.stat(usb).st_dev
+    )  # renamed on its device, not copied
 
     # Unplug the drive: c's other copy can't be verified, so main/c.jpg is refused though the index knows the copy.
     unplug()
     sets = find_sets(db, settings, near=False)
-    c_set = [s for s in sets if any(os.fsdecode(m.relpath) == "c.jpg" for m in s.members)]
-    assert len(c_set) == 1 and len(c_set[0].members) == 2  # the offline copy still counts as a copy
+    c_set = [
+        s for s in sets if any(os.fsdecode(m.relpath) == "c.jpg" for m in s.members)
+    ]
+    assert (
+        len(c_set) == 1 and len(c_set[0].members) == 2
+    )  # the offline copy still counts as a copy
     with pytest.raises(LastCopyError, match="offline .*usb.* cannot be verified"):
         trash_copy(db, settings, ids[("main", "c.jpg")])
     assert (main / "c.jpg").exists()
@@ -122,7 +140,9 @@ def test_trash_keeps_a_verified_copy_across_drives(library: Database, tmp_path: 
     assert not (main / "c.jpg").exists() and (usb / "DCIM/c.jpg").exists()
 
 
-def test_changed_or_same_inode_copies_do_not_count(library: Database, tmp_path: Path) -> None:
+def test_changed_or_same_inode_copies_do_not_count(
+    library: Database, tmp_path: Path
+) -> None:
     db, settings = library, Settings()
     main = tmp_path / "main"
     d = os.urandom(4000)

@@ -29,21 +29,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     kind.add_argument("--near", action="store_true", help="only near duplicates")
     add_json_flag(p)
     p.set_defaults(func=run_list)
-    dsub = p.add_subparsers(dest="duplicates_command", metavar="ACTION", title="actions")
+    dsub = p.add_subparsers(
+        dest="duplicates_command", metavar="ACTION", title="actions"
+    )
 
-    r = dsub.add_parser("review", help="step through the sets with the keyboard (terminal UI)")
+    r = dsub.add_parser(
+        "review", help="step through the sets with the keyboard (terminal UI)"
+    )
     rkind = r.add_mutually_exclusive_group()
     rkind.add_argument("--exact", action="store_true", help="only exact copies")
     rkind.add_argument("--near", action="store_true", help="only near duplicates")
     r.set_defaults(func=run_review)
 
-    t = dsub.add_parser("trash", help="move one copy to the desktop trash (refused for the last copy)")
-    t.add_argument("target", metavar="PATH|ID", help="the original's path, or its library id")
+    t = dsub.add_parser(
+        "trash", help="move one copy to the desktop trash (refused for the last copy)"
+    )
+    t.add_argument(
+        "target", metavar="PATH|ID", help="the original's path, or its library id"
+    )
     add_json_flag(t)
     t.set_defaults(func=run_trash)
 
-    k = dsub.add_parser("keep", help="make this copy the keeper of its set (overrides the suggestion)")
-    k.add_argument("target", metavar="PATH|ID", help="the original's path, or its library id")
+    k = dsub.add_parser(
+        "keep", help="make this copy the keeper of its set (overrides the suggestion)"
+    )
+    k.add_argument(
+        "target", metavar="PATH|ID", help="the original's path, or its library id"
+    )
     k.set_defaults(func=run_keep)
 
     h = dsub.add_parser("trashed", help="list the copies gallerfs moved to the trash")
@@ -63,7 +75,10 @@ def human_bytes(n: int) -> str:
 def file_date(f: DupFile) -> str:
     if f.taken_at:
         return f.taken_at.replace("T", " ")[:19]
-    return dt.datetime.fromtimestamp(f.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S") + " (file time)"
+    return (
+        dt.datetime.fromtimestamp(f.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+        + " (file time)"
+    )
 
 
 def dimensions(f: DupFile) -> str:
@@ -89,7 +104,9 @@ def set_json(number: int, s: Any) -> dict[str, Any]:
 
 def _settings_and_db(ctx: Context) -> Database:
     if not ctx.paths.db.exists():
-        raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")
+        raise GallerfsError(
+            f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)"
+        )
     return ctx.open_db()
 
 
@@ -136,7 +153,9 @@ def _list_text(data: dict[str, Any]) -> str:
                              f"{dims}  {(m['taken_at'] or '').replace('T', ' ')[:19]}")  # fmt: skip
         lines.append("")
     if data["hashing"]["unverified"]:
-        lines.append(f"{data['hashing']['unverified']} files on offline drives have no hash yet and were not compared")
+        lines.append(
+            f"{data['hashing']['unverified']} files on offline drives have no hash yet and were not compared"
+        )
     lines.append("* = suggested keeper; 'gallerfs duplicates review' to step through, "
                  "'gallerfs duplicates trash ID' to trash a copy")  # fmt: skip
     return "\n".join(lines)
@@ -187,7 +206,9 @@ def run_keep(ctx: Context) -> int:
     if dup_set is None:
         raise GallerfsError(f"{printable(item.path)} has no duplicate in the library")
     dupdb.set_keeper(db, item.id, [m.id for m in dup_set.members])
-    print(f"{printable(item.path)} is now the keeper of its set of {len(dup_set.members)}")
+    print(
+        f"{printable(item.path)} is now the keeper of its set of {len(dup_set.members)}"
+    )
     return 0
 
 
@@ -207,6 +228,8 @@ def run_review(ctx: Context) -> int:
     from gallerfs.cli.duplicates_review import review
 
     if not sys.stdin.isatty():
-        raise GallerfsError("'duplicates review' needs a terminal; use 'gallerfs duplicates --json' in scripts")
+        raise GallerfsError(
+            "'duplicates review' needs a terminal; use 'gallerfs duplicates --json' in scripts"
+        )
     db = _settings_and_db(ctx)
     return review(db, ctx.settings, exact=not ctx.args.near, near=not ctx.args.exact)

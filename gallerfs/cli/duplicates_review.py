@@ -13,8 +13,8 @@ import shutil
 import sys
 import termios
 import tty
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from gallerfs.cli.context import printable
 from gallerfs.config import Settings
@@ -44,7 +44,12 @@ def _human(n: int) -> str:
 class Review:
     """The review's state and key handling, independent of the terminal."""
 
-    def __init__(self, sets: list, trash: Callable[[int, object], object], keep: Callable[[int, list[int]], None]) -> None:
+    def __init__(
+        self,
+        sets: list,
+        trash: Callable[[int, object], object],
+        keep: Callable[[int, list[int]], None],
+    ) -> None:
         self.sets = list(sets)
         self.index = 0
         self.choice = 0  # the copy chosen as keeper in the current set (0 = suggested)
@@ -141,7 +146,11 @@ class Review:
         lines = [
             f"set {self.index + 1}/{len(self.sets)}  {s.kind} {'copies' if s.kind == 'exact' else 'duplicates'}, "
             f"{len(s.members)} files, {_human(s.reclaimable)} reclaimable"
-            + ("  (keeper chosen by you)" if s.keeper_chosen else "  (* suggested keeper)"),
+            + (
+                "  (keeper chosen by you)"
+                if s.keeper_chosen
+                else "  (* suggested keeper)"
+            ),
             "",
         ]
         for i, m in enumerate(s.members):
@@ -151,7 +160,9 @@ class Review:
             dims = f"{m.width}x{m.height}" if m.width and m.height else "?x?"
             date = (m.taken_at or "").replace("T", " ")[:19] or "no date"
             lines.append(f"{cursor}{star}{i + 1} {printable(m.path)}")
-            lines.append(f"     [{where}]  {_human(m.size)}  {dims}  {date}  {m.format or ''}")
+            lines.append(
+                f"     [{where}]  {_human(m.size)}  {dims}  {date}  {m.format or ''}"
+            )
         lines += ["", HELP]
         if self.message:
             lines += ["", self.message]
@@ -160,7 +171,9 @@ class Review:
         return "\n".join(lines) + "\n"  # long paths wrap: never cut a path short
 
 
-def review(db: Database, settings: Settings, *, exact: bool = True, near: bool = True) -> int:
+def review(
+    db: Database, settings: Settings, *, exact: bool = True, near: bool = True
+) -> int:
     from indexer.duplicates.remove import trash_copy
     from indexer.duplicates.sets import find_sets
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from gallerfs.db.connection import Database
 from gallerfs.db.state import bump_generation
@@ -77,7 +77,9 @@ def files_by_ids(db: Database, ids: Iterable[int]) -> dict[int, DupFile]:
     found: dict[int, DupFile] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for row in db.iter_tuples(_SELECT + f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk):
+        for row in db.iter_tuples(
+            _SELECT + f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk
+        ):
             item = _dup(row)
             found[item.id] = item
     return found
@@ -94,15 +96,22 @@ def files_with_content(db: Database, content_hash: str, size: int) -> list[DupFi
 
 
 def files_with_size(db: Database, size: int) -> list[DupFile]:
-    return [_dup(r) for r in db.iter_tuples(_SELECT + "WHERE f.size = ? ORDER BY f.id", (size,))]
+    return [
+        _dup(r)
+        for r in db.iter_tuples(_SELECT + "WHERE f.size = ? ORDER BY f.id", (size,))
+    ]
 
 
 def file_at(db: Database, source_id: int, relpath: bytes) -> DupFile | None:
-    rows = db.tuples(_SELECT + "WHERE f.source_id = ? AND f.relpath = ?", (source_id, relpath))
+    rows = db.tuples(
+        _SELECT + "WHERE f.source_id = ? AND f.relpath = ?", (source_id, relpath)
+    )
     return _dup(rows[0]) if rows else None
 
 
-def perceptual_hashes(db: Database) -> list[tuple[int, int, int | None, int | None, int | None]]:
+def perceptual_hashes(
+    db: Database,
+) -> list[tuple[int, int, int | None, int | None, int | None]]:
     """(id, phash, dhash, width, height) of every file with a perceptual hash."""
     return db.tuples(
         "SELECT f.id, f.phash, f.dhash, m.width, m.height FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
@@ -117,7 +126,9 @@ def hashless_images(db: Database) -> list[int]:
     )]  # fmt: skip
 
 
-def store_hashes(db: Database, updates: Sequence[tuple[int, int, str | None, str | None]]) -> None:
+def store_hashes(
+    db: Database, updates: Sequence[tuple[int, int, str | None, str | None]]
+) -> None:
     """Write back hashes computed while grouping: (file_id, size it had, partial, full).
 
     A hash is written only where none is stored and the size is still the one hashed.
@@ -142,9 +153,13 @@ def keeper_choices(db: Database) -> dict[int, float]:
 def set_keeper(db: Database, file_id: int, others: Iterable[int] = ()) -> None:
     """Make file_id the keeper; the other members of its set lose any earlier choice."""
     with db.transaction():
-        db.executemany("DELETE FROM duplicate_keepers WHERE file_id = ?", [(i,) for i in others if i != file_id])
+        db.executemany(
+            "DELETE FROM duplicate_keepers WHERE file_id = ?",
+            [(i,) for i in others if i != file_id],
+        )
         db.execute(
-            "INSERT OR REPLACE INTO duplicate_keepers (file_id, chosen_at) VALUES (?, ?)", (file_id, time.time())
+            "INSERT OR REPLACE INTO duplicate_keepers (file_id, chosen_at) VALUES (?, ?)",
+            (file_id, time.time()),
         )
         bump_generation(db)
 

@@ -15,13 +15,20 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from gallerfs.db.duplicates import DupFile
 from gallerfs.db.tree import FileRow
 from gallerfs.errors import GallerfsError
-from gallerfs.fs.nodes import DirNode, Entry, LibraryFile, TreeContext, fs_name, unique_names
+from gallerfs.fs.nodes import (
+    DirNode,
+    Entry,
+    LibraryFile,
+    TreeContext,
+    fs_name,
+    unique_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +74,10 @@ class DuplicatesRoot(DirNode):
     key = ("top", b"duplicates")
 
     def list(self, ctx: TreeContext) -> list[Entry]:
-        return [Entry(set_folder_name(i + 1, s), DupSetDir(s.key)) for i, s in enumerate(_sets(ctx))]
+        return [
+            Entry(set_folder_name(i + 1, s), DupSetDir(s.key))
+            for i, s in enumerate(_sets(ctx))
+        ]
 
 
 @dataclass(frozen=True)
@@ -88,11 +98,18 @@ class DupSetDir(DirNode):
         s = self._set(ctx)
         if s is None:
             return []
-        rows = [FileRow(m.id, m.source_id, copy_name(m), m.size, m.mtime_ns, m.ctime_ns) for m in s.members]
+        rows = [
+            FileRow(m.id, m.source_id, copy_name(m), m.size, m.mtime_ns, m.ctime_ns)
+            for m in s.members
+        ]
         return [Entry(name, LibraryFile(row)) for name, row in unique_names(rows)]
 
     def remove_file(self, ctx: TreeContext, file_id: int, name: bytes) -> None:
-        from indexer.duplicates.remove import LastCopyError, NotTrashableError, trash_copy
+        from indexer.duplicates.remove import (
+            LastCopyError,
+            NotTrashableError,
+            trash_copy,
+        )
 
         s = self._set(ctx)
         if s is None:

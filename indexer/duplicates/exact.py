@@ -21,8 +21,8 @@ import hashlib
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
@@ -40,7 +40,9 @@ class HashStats:
     partial_hashed: int = 0
     full_hashed: int = 0
     bytes_read: int = 0
-    unverified: list[int] = field(default_factory=list)  # offline or unreadable, no hash in the index
+    unverified: list[int] = field(
+        default_factory=list
+    )  # offline or unreadable, no hash in the index
     errors: list[str] = field(default_factory=list)
 
 
@@ -86,7 +88,9 @@ class ExactSet:
         return self.size * (len(distinct) - 1)
 
 
-def _group_hashes(files: list[DupFile], stats: HashStats) -> tuple[dict[int, str], list[tuple[int, int, str | None, str | None]]]:
+def _group_hashes(
+    files: list[DupFile], stats: HashStats
+) -> tuple[dict[int, str], list[tuple[int, int, str | None, str | None]]]:
     """Full hash per file id for one size group, computing only what is missing."""
     full: dict[int, str] = {f.id: f.content_hash for f in files if f.content_hash}
     writes: list[tuple[int, int, str | None, str | None]] = []
@@ -138,7 +142,9 @@ def _group_hashes(files: list[DupFile], stats: HashStats) -> tuple[dict[int, str
     return full, writes
 
 
-def group_exact(files: Iterable[DupFile], stats: HashStats | None = None) -> tuple[list[ExactSet], list[tuple[int, int, str | None, str | None]]]:
+def group_exact(
+    files: Iterable[DupFile], stats: HashStats | None = None
+) -> tuple[list[ExactSet], list[tuple[int, int, str | None, str | None]]]:
     """Exact sets among files (any order); also the hashes that were computed, to write back."""
     stats = stats if stats is not None else HashStats()
     by_size: dict[int, list[DupFile]] = defaultdict(list)
@@ -159,12 +165,16 @@ def group_exact(files: Iterable[DupFile], stats: HashStats | None = None) -> tup
                 by_hash[hashes[f.id]].append(f)
         for digest, members in by_hash.items():
             if len(members) > 1:
-                sets.append(ExactSet(digest, size, tuple(sorted(members, key=lambda m: m.id))))
+                sets.append(
+                    ExactSet(digest, size, tuple(sorted(members, key=lambda m: m.id)))
+                )
     sets.sort(key=lambda s: (-s.reclaimable, s.content_hash))
     return sets, writes
 
 
-def find_exact(db: Database, stats: HashStats | None = None, *, write_back: bool = True) -> list[ExactSet]:
+def find_exact(
+    db: Database, stats: HashStats | None = None, *, write_back: bool = True
+) -> list[ExactSet]:
     """Every exact-duplicate set in the library, largest reclaimable space first.
 
     With write_back, hashes computed here are stored (db must then be a writer).
@@ -182,11 +192,17 @@ def find_exact(db: Database, stats: HashStats | None = None, *, write_back: bool
     return sets
 
 
-def _with_hashes(s: ExactSet, by_id: dict[int, tuple[int, int, str | None, str | None]]) -> ExactSet:
+def _with_hashes(
+    s: ExactSet, by_id: dict[int, tuple[int, int, str | None, str | None]]
+) -> ExactSet:
     members = []
     for m in s.members:
         w = by_id.get(m.id)
         if w:
-            m = replace(m, partial_hash=m.partial_hash or w[2], content_hash=m.content_hash or w[3] or s.content_hash)
+            m = replace(
+                m,
+                partial_hash=m.partial_hash or w[2],
+                content_hash=m.content_hash or w[3] or s.content_hash,
+            )
         members.append(m)
     return ExactSet(s.content_hash, s.size, tuple(members))

@@ -51,7 +51,9 @@ def choose_chunks(n: int, distance: int) -> int:
         radius = distance // m
         probes = sum(_probes(w, radius) for _, w in chunks)
         candidates = n * sum(_probes(w, radius) * n / (1 << w) for _, w in chunks)
-        cost = n * probes + 25 * candidates  # a candidate (sort, dedupe, check) costs far more than a probe
+        cost = (
+            n * probes + 25 * candidates
+        )  # a candidate (sort, dedupe, check) costs far more than a probe
         if cost < best_cost:
             best_m, best_cost = m, cost
     return best_m
@@ -65,7 +67,9 @@ def _masks(width: int, radius: int) -> np.ndarray:
     return np.asarray(masks, dtype=np.int32)
 
 
-def near_pairs(hashes: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def near_pairs(
+    hashes: np.ndarray, distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i, j, hamming), i < j, linking every two hashes within distance of each other.
 
     Distinct hash values: every such pair. Equal values would make quadratic
@@ -89,7 +93,9 @@ def near_pairs(hashes: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarra
     return ii, jj, np.concatenate([np.zeros(len(chain_i), dtype=np.int64), vd])
 
 
-def _distinct_pairs(h: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _distinct_pairs(
+    h: np.ndarray, distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(h)
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     if n < 2:
@@ -114,7 +120,9 @@ def _distinct_pairs(h: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarra
 
     for offset, width in _chunks(m):
         # int32 halves the memory traffic of the probe loop (chunks are at most 26 bits).
-        values = ((h >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int32)
+        values = ((h >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(
+            np.int32
+        )
         order = np.argsort(values, kind="stable")
         counts = np.bincount(values, minlength=1 << width).astype(np.int32)
         starts = np.cumsum(counts, dtype=np.int64) - counts

@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -83,7 +83,9 @@ class _Groups:
         return True
 
 
-def group_pairs(n: int, ii: np.ndarray, jj: np.ndarray, dist: np.ndarray, max_group: int) -> list[tuple[list[int], int]]:
+def group_pairs(
+    n: int, ii: np.ndarray, jj: np.ndarray, dist: np.ndarray, max_group: int
+) -> list[tuple[list[int], int]]:
     """Transitive groups (indices, worst distance) from scored pairs, closest pairs first, capped in size."""
     groups = _Groups(n, max(2, max_group))
     order = np.lexsort((jj, ii, dist))
@@ -93,7 +95,11 @@ def group_pairs(n: int, ii: np.ndarray, jj: np.ndarray, dist: np.ndarray, max_gr
     touched = np.unique(np.concatenate([ii, jj])) if len(ii) else np.empty(0, np.int64)
     for i in touched.tolist():
         members[groups.find(i)].append(i)
-    return [(sorted(m), int(groups.worst[root])) for root, m in members.items() if len(m) > 1]
+    return [
+        (sorted(m), int(groups.worst[root]))
+        for root, m in members.items()
+        if len(m) > 1
+    ]
 
 
 def flat_signature(path: bytes | str) -> tuple[int, int, int, int] | None:
@@ -106,13 +112,13 @@ def flat_signature(path: bytes | str) -> tuple[int, int, int, int] | None:
             im = ImageOps.exif_transpose(im).convert("RGB")
             width, height = im.size
             small = np.asarray(im.resize((16, 16)), dtype=np.float64)
-    except Exception as exc:  # any decoder failure: this file just isn't paired
+    except Exception as exc:  # noqa: BLE001  (any decoder failure: this file just isn't paired)
         log.info("cannot read %s for the flat-image check: %s", os.fsdecode(path), exc)
         return None
     if small.reshape(-1, 3).std(axis=0).max() > 2.0:
         return None
-    r, g, b = (int(round(v / 4)) for v in small.reshape(-1, 3).mean(axis=0))
-    return r, g, b, int(round(100 * width / max(1, height)))
+    r, g, b = (round(float(v) / 4) for v in small.reshape(-1, 3).mean(axis=0))
+    return r, g, b, round(100 * width / max(1, height))
 
 
 def find_near(
@@ -147,13 +153,19 @@ def find_near(
     return groups
 
 
-def candidate_pairs(files: Sequence[HashedFile], max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(
+    files: Sequence[HashedFile], max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, pHash distance) of pairs close by pHash, or close by dHash and not far by pHash."""
     phashes = to_unsigned([f.phash for f in files])
     ii, jj, dist = near_pairs(phashes, max_distance)
-    with_d = np.asarray([k for k, f in enumerate(files) if f.dhash is not None], dtype=np.int64)
+    with_d = np.asarray(
+        [k for k, f in enumerate(files) if f.dhash is not None], dtype=np.int64
+    )
     if len(with_d) > 1:
-        di, dj, _ = near_pairs(to_unsigned([files[k].dhash for k in with_d]), max_distance)
+        di, dj, _ = near_pairs(
+            to_unsigned([files[k].dhash for k in with_d]), max_distance
+        )
         di, dj = with_d[di], with_d[dj]
         pdist = np.bitwise_count(phashes[di] ^ phashes[dj]).astype(np.int64)
         keep = pdist <= 2 * max_distance
@@ -165,7 +177,9 @@ def candidate_pairs(files: Sequence[HashedFile], max_distance: int) -> tuple[np.
     return ii, jj, dist
 
 
-def _flat_groups(flat: Sequence[int], flat_path: Callable[[int], bytes | None], max_group: int) -> list[NearGroup]:
+def _flat_groups(
+    flat: Sequence[int], flat_path: Callable[[int], bytes | None], max_group: int
+) -> list[NearGroup]:
     by_signature: dict[tuple[int, int, int, int], list[int]] = defaultdict(list)
     for file_id in sorted(set(flat)):
         path = flat_path(file_id)

@@ -72,7 +72,10 @@ class _Presence:
         if source_id not in self.cache:
             source = sources_db.get_source(self.db, source_id)
             self.cache[source_id] = bool(
-                source and check_presence(source.path, source.mount_point, source.fs_uuid).online
+                source
+                and check_presence(
+                    source.path, source.mount_point, source.fs_uuid
+                ).online
             )
         return self.cache[source_id]
 
@@ -90,23 +93,35 @@ def trash_copy(
     """Move one copy to the trash after verifying another copy of its set survives."""
     item = dupdb.file_info(db, file_id)
     if item is None:
-        raise NotTrashableError(f"no file with id {file_id} in the library", errno.ENOENT)
+        raise NotTrashableError(
+            f"no file with id {file_id} in the library", errno.ENOENT
+        )
     if dup_set is None:
         dup_set = set_of(db, settings, file_id)
     if dup_set is None or all(m.id != file_id for m in dup_set.members):
-        raise LastCopyError(f"refusing to trash {_shown(item)}: it is the last remaining copy (no duplicate of it)")
+        raise LastCopyError(
+            f"refusing to trash {_shown(item)}: it is the last remaining copy (no duplicate of it)"
+        )
     presence = _Presence(db)
     if not presence.online(item.source_id):
-        raise NotTrashableError(f"{_shown(item)}: its drive is offline", errno.ENOMEDIUM)
+        raise NotTrashableError(
+            f"{_shown(item)}: its drive is offline", errno.ENOMEDIUM
+        )
     st = _stat(item.path)
     if st is None or st.st_size != item.size:
-        raise NotTrashableError(f"{_shown(item)} is missing or changed since it was indexed (run 'gallerfs rescan')")
+        raise NotTrashableError(
+            f"{_shown(item)} is missing or changed since it was indexed (run 'gallerfs rescan')"
+        )
     try:
         target_hash = full_hash(item.path, item.size)
     except OSError as exc:
-        raise NotTrashableError(f"{_shown(item)}: cannot read it: {exc.strerror or exc}", errno.EIO) from None
+        raise NotTrashableError(
+            f"{_shown(item)}: cannot read it: {exc.strerror or exc}", errno.EIO
+        ) from None
     if item.content_hash and item.content_hash != target_hash:
-        raise NotTrashableError(f"{_shown(item)} changed since it was indexed (run 'gallerfs rescan')")
+        raise NotTrashableError(
+            f"{_shown(item)} changed since it was indexed (run 'gallerfs rescan')"
+        )
     others = [m for m in dup_set.members if m.id != item.id]
     kept = None
     offline: list[DupFile] = []
@@ -123,7 +138,9 @@ def trash_copy(
             raise LastCopyError(
                 f"refusing to trash {_shown(item)}: the other copies are offline ({where}) and cannot be verified"
             )
-        raise LastCopyError(f"refusing to trash {_shown(item)}: it is the last remaining copy of its set")
+        raise LastCopyError(
+            f"refusing to trash {_shown(item)}: it is the last remaining copy of its set"
+        )
     moved = trash_mod.trash(item.path)
     trash_mod.verify(moved)
     record_id = dupdb.record_trashed(
@@ -131,10 +148,18 @@ def trash_copy(
         trash_path=moved.trash_path, trashinfo_path=moved.trashinfo_path,
     )  # fmt: skip
     log.info("trashed %s; %s stays", _shown(item), _shown(kept))
-    return TrashOutcome(item, kept, dup_set.kind, moved.trash_path, moved.trashinfo_path, record_id)
+    return TrashOutcome(
+        item, kept, dup_set.kind, moved.trash_path, moved.trashinfo_path, record_id
+    )
 
 
-def _verify_other(other: DupFile, kind: str, target_hash: str, target_st: os.stat_result, presence: _Presence) -> str:
+def _verify_other(
+    other: DupFile,
+    kind: str,
+    target_hash: str,
+    target_st: os.stat_result,
+    presence: _Presence,
+) -> str:
     """'ok' when other is a present, separate, intact copy; else 'offline' or 'bad'."""
     if not presence.online(other.source_id):
         return "offline"
@@ -151,6 +176,8 @@ def _verify_other(other: DupFile, kind: str, target_hash: str, target_st: os.sta
         log.warning("cannot read %s: %s", _shown(other), exc)
         return "bad"
     if expected is not None and actual != expected:
-        log.warning("%s no longer matches the index: not counted as a copy", _shown(other))
+        log.warning(
+            "%s no longer matches the index: not counted as a copy", _shown(other)
+        )
         return "bad"
     return "ok"

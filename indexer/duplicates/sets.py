@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -64,7 +64,13 @@ def keeper_order(f: DupFile) -> tuple:
     return (-f.pixels, not has_camera, -f.size, _date_key(f), len(f.path), f.path, f.id)
 
 
-def arrange(kind: str, key: str, members: Sequence[DupFile], choices: dict[int, float], distance: int) -> DuplicateSet:
+def arrange(
+    kind: str,
+    key: str,
+    members: Sequence[DupFile],
+    choices: dict[int, float],
+    distance: int,
+) -> DuplicateSet:
     ordered = sorted(members, key=keeper_order)
     chosen = [m for m in ordered if m.id in choices]
     if chosen:
@@ -83,7 +89,7 @@ def clip_check(db: Database, min_similarity: float) -> PairCheck | None:
     try:
         if emb.space(db) is None:
             return None
-    except Exception as exc:  # an older library without the tables
+    except Exception as exc:  # noqa: BLE001  (an older library without the tables)
         log.debug("no embeddings: %s", exc)
         return None
 
@@ -100,7 +106,9 @@ def clip_check(db: Database, min_similarity: float) -> PairCheck | None:
         both = (ids[ia] == a) & (ids[ib] == b)
         norms = np.linalg.norm(matrix, axis=1)
         norms[norms == 0] = 1.0
-        cos = np.einsum("ij,ij->i", matrix[ia[both]], matrix[ib[both]]) / (norms[ia[both]] * norms[ib[both]])
+        cos = np.einsum("ij,ij->i", matrix[ia[both]], matrix[ib[both]]) / (
+            norms[ia[both]] * norms[ib[both]]
+        )
         keep[both] = cos >= min_similarity
         return keep
 
@@ -110,7 +118,10 @@ def clip_check(db: Database, min_similarity: float) -> PairCheck | None:
 def exact_sets(db: Database, stats: HashStats | None = None) -> list[DuplicateSet]:
     choices = dupdb.keeper_choices(db)
     found = find_exact(db, stats)
-    return [arrange("exact", f"exact:{s.content_hash}", s.members, choices, 0) for s in found]
+    return [
+        arrange("exact", f"exact:{s.content_hash}", s.members, choices, 0)
+        for s in found
+    ]
 
 
 def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
@@ -139,19 +150,28 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         hashes = {m.content_hash for m in members}
         if len(members) < 2 or (len(hashes) == 1 and None not in hashes):
             continue
-        out.append(arrange("near", f"near:{min(g.ids)}", members, choices, g.max_distance))
+        out.append(
+            arrange("near", f"near:{min(g.ids)}", members, choices, g.max_distance)
+        )
     return out
 
 
 def find_sets(
-    db: Database, settings: Settings, *, exact: bool = True, near: bool = True, stats: HashStats | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    exact: bool = True,
+    near: bool = True,
+    stats: HashStats | None = None,
 ) -> list[DuplicateSet]:
     """Exact sets, then near sets, each largest reclaimable space first."""
     out: list[DuplicateSet] = []
     if exact:
         out.extend(sorted(exact_sets(db, stats), key=lambda s: (-s.reclaimable, s.key)))
     if near:
-        out.extend(sorted(near_sets(db, settings), key=lambda s: (-s.reclaimable, s.key)))
+        out.extend(
+            sorted(near_sets(db, settings), key=lambda s: (-s.reclaimable, s.key))
+        )
     return out
 
 
