@@ -59,6 +59,8 @@ def test_weekly_export_has_every_linked_photo_inline(lib: Path, tmp_path: Path) 
     html_part = msg.get_body(preferencelist=("html",))
     assert plain is not None and html_part is not None
     assert "A *great* week" in plain.get_content()
+    text = plain.get_content()
+    assert "[photo: beach party (sunset).jpg]" in text and "[photo: caf\ufffd.jpg]" in text and "_photos/" not in text
     html = html_part.get_content()
     assert "<em>great</em>" in html and "<strong>family</strong>" in html
     assert '<a href="https://example.org">Site</a>' in html
@@ -70,7 +72,7 @@ def test_weekly_export_has_every_linked_photo_inline(lib: Path, tmp_path: Path) 
     assert sorted(cids_in_html) == sorted(content_ids)
     names = sorted(p.get_filename() for p in related)
     assert names == sorted(["IMG_0001.jpg", "IMG_0001.jpg", "beach party (sunset).jpg", "monday.jpg",
-                            "wednesday.jpg", "no-date.jpg", "caf?.jpg"])  # fmt: skip
+                            "wednesday.jpg", "no-date.jpg", "caf\ufffd.jpg"])  # fmt: skip
     for part in related:
         assert part.get_content_type() == "image/jpeg" and part.get_content_disposition() == "inline"
         with Image.open(io.BytesIO(part.get_content())) as im:

@@ -32,7 +32,7 @@ from PIL import Image, ImageOps
 from gallerfs.db import journal as jdb
 from gallerfs.errors import GallerfsError
 from gallerfs.journal.entries import journal_folder
-from gallerfs.journal.links import PhotoRef, parse_photo_target, photo_refs
+from gallerfs.journal.links import PhotoRef, parse_photo_target, photo_refs, replace_photo_links
 from gallerfs.journal.periods import Period, missing_entry
 from gallerfs.journal.photos import resolve_refs
 from gallerfs.journal.template import split_front_matter, title
@@ -105,6 +105,11 @@ def inline_jpeg(paths: LibraryPaths, settings: Settings, loc: jdb.MentionedFile,
     if not loc.online:
         raise OSError(errno.ENOMEDIUM, "its source is offline")
     return resized_jpeg(loc.path, max_px, settings.max_image_pixels)
+
+
+def _shown(name: str) -> str:
+    """A file name as text a message can carry (bytes that are not UTF-8 become U+FFFD)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _attrs(text: str) -> dict[str, str]:
@@ -226,10 +231,10 @@ def export_entry(
             log.warning("journal export: %s: %s", os.fsdecode(loc.path), reason)
             continue
         cid = f"photo{fid}.{token}@gallerfs"
-        stem = os.path.splitext(os.fsdecode(loc.name).encode("utf-8", "replace").decode("utf-8"))[0]
+        stem = os.path.splitext(_shown(os.fsdecode(loc.name)))[0]
         images.append(InlineImage(cid, f"{stem}.jpg", data))
         by_ref[ref] = cid
-        report.images.append({"file_id": fid, "name": os.fsdecode(loc.name), "bytes": len(data)})
+        report.images.append({"file_id": fid, "name": _shown(os.fsdecode(loc.name)), "bytes": len(data)})
 
     cids: dict[str, str] = {}
     html_body = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
@@ -239,7 +244,8 @@ def export_entry(
         if ref is not None and ref in by_ref:
             cids[target] = by_ref[ref]
     msg = build_message(
-        subject=subject, text=body.lstrip("\n"), body_html=rewrite_html(html_body, cids), images=images,
+        subject=subject, text=replace_photo_links(body, lambda ref, _: f"[photo: {_shown(ref.name)}]").lstrip("\n"),
+        body_html=rewrite_html(html_body, cids), images=images,
         from_addr=from_addr or default_from(), to_addr=to_addr,
     )  # fmt: skip
     data = msg.as_bytes()

@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote, unquote_to_bytes
 
 PHOTOS_DIR = "_photos"
@@ -108,6 +109,19 @@ def parse_photo_target(target: str) -> PhotoRef | None:
     except ValueError:
         return None
     return PhotoRef(day, m[4])
+
+
+def replace_photo_links(markdown_text: str, replace: Callable[[PhotoRef, str], str]) -> str:
+    """The text with every markdown link or embed of a photo replaced by ``replace(ref, whole link)``."""
+
+    def one(m: re.Match[str]) -> str:
+        target = m.group(1)
+        if target.startswith("<") and target.endswith(">"):
+            target = target[1:-1]
+        ref = parse_photo_target(target)
+        return m.group(0) if ref is None else replace(ref, m.group(0))
+
+    return _MD_LINK.sub(one, markdown_text)
 
 
 def photo_refs(markdown_text: str) -> list[PhotoRef]:
