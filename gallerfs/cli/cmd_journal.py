@@ -80,11 +80,15 @@ def run_new(ctx: Context) -> int:
 
     def text(d: dict[str, Any]) -> str:
         if d["created"]:
-            return f"{printable(d['path'])} ({len(d['photos'])} photos)"
+            return f"{printable(d['path'])} ({_photos(len(d['photos']))})"
         return f"{printable(d['path'])} already has content; left as it is"
 
     ctx.emit(data, text)
     return 0
+
+
+def _photos(n: int) -> str:
+    return f"{n} photo" if n == 1 else f"{n} photos"
 
 
 def editor_command() -> list[str] | None:
@@ -133,8 +137,11 @@ def run_list(ctx: Context) -> int:
     def text(rs: list[dict[str, Any]]) -> str:
         if not rs:
             return f"no entries in {printable(str(folder))}"
-        return "\n".join(f"{printable(os.path.relpath(r['path'], folder)):<24} {r['photos_linked']:>4} photos linked  "
-                         f"{r['modified']}" for r in rs)  # fmt: skip
+        lines = []
+        for r in rs:
+            name = printable(os.path.relpath(r["path"], folder))
+            lines.append(f"{name:<24} {_photos(r['photos_linked']):>10} linked  {r['modified']}")
+        return "\n".join(lines)
 
     ctx.emit(rows, text)
     return 0
