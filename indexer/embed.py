@@ -5,7 +5,10 @@ done is recorded per file in ``embeddings`` (with the size and mtime embedded),
 so a killed job resumes with the files still to do, redoing at most the batch
 in flight, and an edited photo is embedded again. Decoding runs on a thread
 pool ahead of the model (Pillow and onnxruntime release the GIL), so decoding
-overlaps inference. A file that cannot be decoded is recorded with its error
+overlaps inference. A file whose phase 2 is done is embedded from its preview
+thumbnail (upright, at most 1280 px: decoding it is cheap, and it exists for
+RAW files and videos and while a source is offline); a photo not processed
+yet is embedded from the original. A file that cannot be decoded is recorded with its error
 and skipped. Without an installed model the stage does nothing and says so;
 photos are embedded by a later ``gallerfs index``.
 """
@@ -17,6 +20,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -31,6 +35,7 @@ from gallerfs.db.state import bump_generation
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
 from indexer.clip.preprocess import ImageDecodeError, preprocess_file
+from indexer.thumbnails import thumbnail_path
 from models.store import NO_MODEL_MESSAGE, InstalledModel, current_model
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ class EmbedReport:
     embedded: int = 0
     failed: int = 0
     skipped: int = 0  # changed while being embedded; done next time
+    waiting: int = 0  # on an offline source with no preview yet; done once it is back
     model: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -51,15 +57,33 @@ class EmbedReport:
             summary = f"skipped: {NO_MODEL_MESSAGE}"
         else:
             summary = f"{self.embedded} photos embedded, {self.failed} failed"
-        return {"embedded": self.embedded, "failed": self.failed, "model": self.model, "summary": summary}
+            if self.waiting:
+                summary += f", {self.waiting} wait for their source to be online"
+        return {"embedded": self.embedded, "failed": self.failed, "waiting": self.waiting, "model": self.model,
+                "summary": summary}
 
 
-Decoded = tuple[EmbedTask, "np.ndarray | str"]
+Decoded = tuple[EmbedTask, "np.ndarray | str | None"]  # tensor, error, or None: wait (source offline)
 
 
-def _decode(task: EmbedTask, size: int, max_pixels: int) -> Decoded:
+def _source_image(task: EmbedTask, thumb_root: Path) -> bytes | Path:
+    """What to embed: phase 2's preview (upright, small, there even when the source is offline) when
+    it is current, else the original photo."""
+    if task.processed:
+        preview = thumbnail_path(thumb_root, task.file_id, "preview")
+        if preview.is_file() or task.kind != "image":
+            return preview
+    return task.path
+
+
+def _decode(task: EmbedTask, thumb_root: Path, size: int, max_pixels: int) -> Decoded:
     try:
-        return task, preprocess_file(task.path, size, max_pixels)
+        source = _source_image(task, thumb_root)
+        if isinstance(source, bytes) and not task.online:
+            return task, None  # no preview and the original is offline: embedded once it is back
+        if isinstance(source, Path) and not source.is_file():
+            return task, f"no preview image to embed ({task.kind} without a decodable frame)"
+        return task, preprocess_file(source, size, max_pixels)
     except ImageDecodeError as exc:
         return task, str(exc)
     except MemoryError:
@@ -116,7 +140,10 @@ def embed_library(
             pending: deque[list[Future[Decoded]]] = deque()
             batches = _batches(db, batch_size)
             for batch in batches:
-                pending.append([pool.submit(_decode, t, model.spec.image_size, settings.max_image_pixels) for t in batch])
+                pending.append([
+                    pool.submit(_decode, t, paths.thumbnails, model.spec.image_size, settings.max_image_pixels)
+                    for t in batch
+                ])
                 if len(pending) < PREFETCH_BATCHES:
                     continue
                 _finish(db, encoder, pending.popleft(), job.id, model, report, on_progress)
@@ -155,13 +182,14 @@ def _finish(
                 stage="embed", error=error,
             )  # fmt: skip
             log.warning("%s: embed: %s", os.fsdecode(task.path), error)
-        jobs_db.progress(db, job_id, done=len(decoded), failed=len(bad), error=bad[-1][1] if bad else None)
+        jobs_db.progress(db, job_id, done=len(good) + len(bad), failed=len(bad), error=bad[-1][1] if bad else None)
         bump_generation(db)
     report.embedded += len(done)
     report.failed += len(bad)
-    report.skipped += len(decoded) - stored
+    report.skipped += len(good) + len(bad) - stored
     if on_progress:
         on_progress(len(decoded))
+    report.waiting += len(decoded) - len(good) - len(bad)
 
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:

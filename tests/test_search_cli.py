@@ -15,7 +15,9 @@ import apsw
 import pytest
 
 from tests import clipmodel
-from tests.conftest import gallerfs_env, run_gallerfs
+from tests.conftest import EXIF_CORPUS, gallerfs_env, run_gallerfs
+
+CORPUS_VIDEO = EXIF_CORPUS / "jcodec" / "zhuker" / "1.mp4"
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     clipmodel.colour_photo(photos / "2024" / "red_late.jpg", "red", 20)
     clipmodel.colour_photo(photos / "2024" / "blue.jpg", "blue", 21)
     clipmodel.reencode(photos / "2024" / "blue.jpg", photos / "2023" / "blue-small.jpg")
+    shutil.copyfile(CORPUS_VIDEO, photos / "2024" / "clip.mp4")  # embedded from phase 2's preview frame
 
     run_gallerfs(library, "add", str(photos))
     # Without a model indexing still works; photos are embedded later.
@@ -53,7 +56,10 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     folder, manifest = model_dir
     run_gallerfs(library, "models", "import", str(folder), "--manifest", str(manifest))
     out = json.loads(run_gallerfs(library, "index", "--json").stdout)
-    assert out["stages"]["embed"]["embedded"] == 9
+    assert out["stages"]["embed"]["embedded"] == 10
+    kinds = _query(library, "SELECT f.kind, count(*) FROM embeddings e JOIN files f ON f.id = e.file_id "
+                            "WHERE e.state = 'done' GROUP BY f.kind")
+    assert dict(kinds) == {"image": 9, "video": 1}
 
     hits = json.loads(run_gallerfs(library, "search", "red", "--json").stdout)
     assert sorted(Path(h["relpath"]).name for h in hits) == ["red0.jpg", "red1.jpg", "red2.jpg", "red_late.jpg"]
@@ -61,12 +67,11 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     text = run_gallerfs(library, "search", "red photos", "--limit", "2").stdout.splitlines()
     assert len(text) == 2 and all("red" in line for line in text)
 
-    # Filters: dates fall back to file times here, so use the folder by source + album + favourites.
     ids = {Path(h["relpath"]).name: h["file_id"] for h in hits}
     late = _query(library, "SELECT id FROM files WHERE name = ?", (b"red_late.jpg",))[0][0]
     assert ids["red_late.jpg"] == late
     hits = json.loads(run_gallerfs(library, "search", "red", "--kind", "video", "--json").stdout)
-    assert hits == []
+    assert [(Path(h["relpath"]).name, h["kind"]) for h in hits] == [("clip.mp4", "video")]
     proc = run_gallerfs(library, "search", "red", "--album", "Nope", check=False)
     assert proc.returncode == 1 and "no album named 'Nope'" in proc.stderr
     proc = run_gallerfs(library, "search", "red", "--since", "yesterday", check=False)

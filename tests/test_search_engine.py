@@ -266,3 +266,23 @@ def test_prepare_warms_up_text_tower_and_memory_index(lib: Lib) -> None:
             "red_0", "red_1", "red_2", "red_3"]
     finally:
         memindex.disable()
+
+
+def test_processed_files_are_embedded_from_their_preview_even_offline(lib: Lib) -> None:
+    from indexer.thumbnails import thumbnail_path
+
+    # Phase 2 made previews for two photos; for green_2 it shows red (so the test can tell which was used).
+    for name, colour in (("green_2", "red"), ("blue_2", "blue")):
+        preview = thumbnail_path(lib.paths.thumbnails, lib.ids[name], "preview")
+        preview.parent.mkdir(parents=True, exist_ok=True)
+        clipmodel.colour_photo(preview, colour, 7, size=(320, 240))
+    (lib.photos / "blue_2.jpg").unlink()  # the original is gone: only the preview can be embedded
+    sources_db.set_presence(lib.db, 1, online=False, reason="unplugged")
+    report = embed_library(lib.db, lib.paths, lib.settings)
+    # Offline: processed files are embedded from their previews (2 here); the others wait, unrecorded.
+    assert (report.embedded, report.failed, report.waiting) == (2, 0, 12)
+    assert embeddings_db.count_todo(lib.db) == 12
+    assert "green_2" in _names(lib, search_files(lib.db, lib.paths, lib.settings, "red", 10))
+    sources_db.set_presence(lib.db, 1, online=True, reason=None)
+    report = embed_library(lib.db, lib.paths, lib.settings)  # back online: the rest, from their originals
+    assert (report.embedded, report.failed, report.waiting) == (11, 1, 0)

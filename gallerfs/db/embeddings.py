@@ -18,7 +18,7 @@ import numpy as np
 from gallerfs.db.connection import Database
 
 VEC_TABLE = "vec_embeddings"
-EMBEDDABLE_KINDS = ("image",)
+EMBEDDABLE_KINDS = ("image", "raw", "video")
 _IN_CHUNK = 900  # bound parameters per IN (...) list
 
 
@@ -37,6 +37,9 @@ class EmbedTask:
     root: bytes
     size: int
     mtime_ns: int
+    kind: str = "image"  # image, raw, video
+    processed: bool = False  # phase 2 is done for this version of the file (its preview thumbnail is current)
+    online: bool = True  # the source is online (the original can be read)
 
     @property
     def path(self) -> bytes:
@@ -78,9 +81,12 @@ def ensure_space(db: Database, model: str, dim: int) -> bool:
     return True
 
 
+# To do: photos and videos whose phase 2 is done (embedded from the preview thumbnail, even while
+# their source is offline), and photos on online sources not processed yet (from the original).
 _TODO_WHERE = (
     "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN embeddings e ON e.file_id = f.id "
-    f"WHERE s.online = 1 AND f.kind IN ({', '.join(repr(k) for k in EMBEDDABLE_KINDS)}) "
+    f"WHERE f.kind IN ({', '.join(repr(k) for k in EMBEDDABLE_KINDS)}) "
+    "AND (f.state = 'done' OR (f.kind = 'image' AND s.online = 1)) "
     "AND (e.file_id IS NULL OR e.size != f.size OR e.mtime_ns != f.mtime_ns)"
 )
 
@@ -90,13 +96,14 @@ def count_todo(db: Database) -> int:
 
 
 def todo_batch(db: Database, after_id: int, limit: int) -> list[EmbedTask]:
-    """Files on online sources not embedded yet (or changed since), by id."""
+    """Files not embedded yet (or changed since), by id."""
     rows = db.tuples(
-        f"SELECT f.id, f.source_id, f.relpath, s.path, f.size, f.mtime_ns {_TODO_WHERE} AND f.id > ? "
+        f"SELECT f.id, f.source_id, f.relpath, s.path, f.size, f.mtime_ns, f.kind, f.state = 'done', s.online "
+        f"{_TODO_WHERE} AND f.id > ? "
         "ORDER BY f.id LIMIT ?",
         (after_id, limit),
     )
-    return [EmbedTask(*r) for r in rows]
+    return [EmbedTask(*r[:7], bool(r[7]), bool(r[8])) for r in rows]
 
 
 def store(db: Database, done: Sequence[tuple[EmbedTask, np.ndarray]], failed: Sequence[tuple[EmbedTask, str]]) -> int:
