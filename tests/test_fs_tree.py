@@ -68,3 +68,27 @@ def test_sources_and_by_date_list_every_file_once(ctx: TreeContext) -> None:
     assert sorted(f.row.id for f in sources.values()) == sorted(f.row.id for f in by_date.values())
     assert b"photos/trip/a/IMG_0001.jpg" in sources
     assert {b"2008/05/30/IMG_0001.jpg", b"2008/05/30/IMG_0001 (2).jpg"} <= set(by_date)
+
+
+def test_reader_connections_do_not_leak_when_threads_come_and_go(ctx: TreeContext) -> None:
+    import threading
+
+    from gallerfs.fs.readers import ReaderLoans
+
+    loans = ReaderLoans(ctx.paths.db)
+    try:
+        for _ in range(20):  # like trio's worker threads: each lives for a while, then exits
+            t = threading.Thread(target=lambda: loans.get().value("SELECT count(*) FROM files"))
+            t.start()
+            t.join()
+        assert loans.open_connections <= 2
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(loans.lend(lambda: loans.get().value("SELECT 1"))))
+                   for _ in range(8)]  # fmt: skip
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert results == [1] * 8 and loans.open_connections <= 9
+    finally:
+        loans.close()

@@ -22,7 +22,7 @@ import trio
 
 from gallerfs.config import Settings
 from gallerfs.db import tree as q
-from gallerfs.db.connection import Database, ReaderPool
+from gallerfs.db.connection import Database
 from gallerfs.fs import journal as jr
 from gallerfs.fs import journal_photos
 from gallerfs.fs.journal_hooks import JournalCreatedHandle
@@ -31,6 +31,7 @@ from gallerfs.fs.inodes import ROOT_INODE, InodeTable
 from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
 from gallerfs.fs.copies import AlbumCopies
 from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs
+from gallerfs.fs.readers import ReaderLoans
 from gallerfs.fs.refresh import ChangeTracking
 from gallerfs.fs.toplevel import RootDir
 from gallerfs.fs.xattrs import XattrHandlers, XattrSource
@@ -63,7 +64,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         self.root = RootDir(self.journal_path)
         self.inodes = InodeTable(self.root)
         self.journal = jr.JournalNodes(self.journal_path)
-        self.pool = ReaderPool(paths.db)
+        self.pool = ReaderLoans(paths.db)
         self.readers = trio.CapacityLimiter(4)
         self.write_limiter = trio.CapacityLimiter(1)
         self._writer: Database | None = None
@@ -92,10 +93,10 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         return TreeContext(self.pool.get(), self.memo, self.paths, self.settings, self.xattrs, self._writer_db)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.readers)
+        return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.readers)
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.write_limiter)
+        return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.write_limiter)
 
     def entry_attrs(self, ino: int, attr: Attr, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
         return entry_attrs(ino, attr, self.uid, self.gid, timeout)

@@ -109,7 +109,7 @@ class XattrHandlers:
             return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
         if not isinstance(node, LibraryFile):
             raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
-        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
         try:
             return values[name]
         except KeyError:
@@ -124,7 +124,7 @@ class XattrHandlers:
             return [os.fsencode(n) for n in await self.in_thread(lambda: os.listxattr(node.path, follow_symlinks=False))]
         if not isinstance(node, LibraryFile):
             return []
-        values = await self.in_thread(self.xattr_source.values, self.pool.get(), node.row.id, self.generation)
+        values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
         return list(values)
 
     @fuse_errors
