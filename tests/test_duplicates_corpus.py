@@ -163,3 +163,41 @@ def test_exact_sets_and_keepers(corpus_library) -> None:
         assert sizes == sorted(sizes, reverse=True)
     only_exact = json.loads(gallerfs(lib, "duplicates", "--exact", "--json").stdout)
     assert "near" not in only_exact and only_exact["exact"] == listing["exact"]
+
+
+def test_keep_and_trash_a_near_copy_with_the_cli(
+    corpus_library, tmp_path: Path
+) -> None:
+    """Runs last in this module: it changes the library (the derived copies live in a temp dir)."""
+    lib, truth, _, negatives = corpus_library
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    group = sorted(truth[0])
+    original = next(p for p in group if "/v/" not in p)
+    half = next(p for p in group if p.endswith("/v/half.jpg"))
+    # Choose the half-size copy as keeper: the listing then shows it first, marked as chosen.
+    gallerfs(lib, "duplicates", "keep", half)
+    listing = json.loads(gallerfs(lib, "duplicates", "--near", "--json").stdout)
+    [s] = [
+        s for s in listing["near"] if any(m["path"] == original for m in s["members"])
+    ]
+    assert s["members"][0]["path"] == half and s["keeper_chosen"]
+    # Trash a near copy: allowed, another member of its set is verified; it lands in the trash.
+    bright = next(p for p in group if p.endswith("/v/bright.jpg"))
+    out = json.loads(
+        gallerfs(lib, "duplicates", "trash", bright, "--json", env=env).stdout
+    )
+    assert out["set_kind"] == "near" and out["kept"] == half
+    assert (
+        not Path(bright).exists() and (tmp_path / "xdg/Trash/files/bright.jpg").exists()
+    )
+    info = (tmp_path / "xdg/Trash/info/bright.jpg.trashinfo").read_text()
+    assert f"Path={bright}" in info.replace("%20", " ")
+    # A file with no duplicate at all is refused, in one line (a temp copy: corpus files are never at risk).
+    lone = min(negatives.iterdir())
+    proc = gallerfs(lib, "duplicates", "trash", str(lone), env=env, check=False)
+    assert (
+        proc.returncode == 1
+        and "last remaining copy" in proc.stderr
+        and proc.stderr.count("\n") == 1
+    )
+    assert lone.exists()

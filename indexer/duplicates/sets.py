@@ -9,7 +9,6 @@ present, then the larger file: a re-encode is smaller), then the earliest date
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -185,6 +184,3 @@ def set_of(db: Database, settings: Settings, file_id: int) -> DuplicateSet | Non
             return s
     return None
 
-
-def describe(f: DupFile) -> str:
-    return f"{os.fsdecode(f.path)} ({f.source_name})"
