@@ -196,6 +196,8 @@ def bench_exact(n: int, tree_dir: Path | None) -> dict:
                         row["same_sets_as_jdupes"] = parse_dupes(out) == gsets
             runs[mode] = row
         result["runs"] = runs
+        # For scale: the CLI's own start-up (imports of every command), paid by any gallerfs command.
+        result["cli_startup_s"] = round(min(timed([*gallerfs, "--version"], env=env)[0] for _ in range(3)), 3)
         result["found_sets"] = len(gsets)
         result["planted_sets"] = len(truth["sets"])
         result["planted_sets_found"] = all(s in gsets for s in truth["sets"])
