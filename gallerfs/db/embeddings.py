@@ -59,6 +59,10 @@ def has_vector_table(db: Database) -> bool:
 
 def ensure_space(db: Database, model: str, dim: int) -> bool:
     """Make the vector table match the model; returns True when it was (re)created (all files redone)."""
+    columns = {r[1] for r in db.tuples("PRAGMA table_info(embedding_space)")}
+    if "version" not in columns:  # libraries made by the first draft of m0002 (same day)
+        with db.transaction():
+            db.execute("ALTER TABLE embedding_space ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
     current = space(db)
     if current is not None and current.model == model and current.dim == dim:
         return False
@@ -72,10 +76,11 @@ def ensure_space(db: Database, model: str, dim: int) -> bool:
         )
         db.execute(
             f"CREATE TRIGGER {VEC_TABLE}_follow AFTER DELETE ON embeddings BEGIN "
-            f"DELETE FROM {VEC_TABLE} WHERE file_id = OLD.file_id; END"
+            f"DELETE FROM {VEC_TABLE} WHERE file_id = OLD.file_id; "
+            "UPDATE embedding_space SET version = version + 1 WHERE id = 1; END"
         )
         db.execute(
-            "INSERT OR REPLACE INTO embedding_space (id, model, dim, created_at) VALUES (1, ?, ?, ?)",
+            "INSERT OR REPLACE INTO embedding_space (id, model, dim, created_at, version) VALUES (1, ?, ?, ?, 0)",
             (model, int(dim), time.time()),
         )
     return True
@@ -126,6 +131,8 @@ def store(db: Database, done: Sequence[tuple[EmbedTask, np.ndarray]], failed: Se
         db.execute(f"DELETE FROM {VEC_TABLE} WHERE file_id = ?", (task.file_id,))
         _record(db, task, "error", error, now)
         stored += 1
+    if stored:
+        db.execute("UPDATE embedding_space SET version = version + 1 WHERE id = 1")
     return stored
 
 
@@ -175,10 +182,9 @@ def counts(db: Database) -> dict[str, int]:
 
 
 def version(db: Database) -> tuple[Any, ...]:
-    """Changes whenever a vector is added, replaced or removed (cheap: one indexed aggregate)."""
-    current = space(db)
-    row = db.tuples("SELECT count(*), max(embedded_at) FROM embeddings WHERE state = 'done'")[0]
-    return (current.model if current else None, current.created_at if current else None, *row)
+    """Changes whenever a vector is added, replaced or removed (one row read)."""
+    rows = db.tuples("SELECT model, created_at, version FROM embedding_space WHERE id = 1")
+    return rows[0] if rows else (None, None, 0)
 
 
 def all_vectors(db: Database) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,9 @@ class FilterSpec:
 
 
 def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
-    clauses = ["e.state = 'done'"]
+    # '+' keeps SQLite from driving the query by the (unselective) state index, so a date range
+    # starts from metadata_by_time, GPS from metadata_by_gps and albums from album_files.
+    clauses = ["+e.state = 'done'"]
     params: list[Any] = []
     if spec.since is not None:
         clauses.append("m.sort_time >= ?")

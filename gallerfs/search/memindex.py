@@ -4,7 +4,7 @@ A sqlite-vec ``vec0`` KNN scans the vectors in SQLite pages on every query
 (~95 ms at 100k here); numpy over the same vectors held in memory takes ~10 ms.
 A process that answers many queries calls ``enable()`` once; the copy is
 loaded on a background thread and used only while it matches the library
-exactly (same vector count, same last embedding, same model): after any
+exactly (the vector version that every change bumps, and the model): after any
 change queries fall back to ``vec0`` until a background reload catches up, so
 results are never stale. Memory: 2 KB per photo (512-d float32); libraries
 larger than ``max_vectors`` are left to ``vec0``.
@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gallerfs.db import embeddings as embeddings_db
+from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class MemoryIndex:
         self._opener = opener or (lambda p: Database(p, readonly=True))
         self._snapshot: Snapshot | None = None
         self._loading: threading.Thread | None = None
+        self._too_big = False
         self._lock = threading.Lock()
 
     def get(self, db: Database) -> Snapshot | None:
@@ -54,7 +56,7 @@ class MemoryIndex:
         snap = self._snapshot
         if snap is not None and snap.version == current:
             return snap
-        if current[2] and current[2] <= self.max_vectors:
+        if current[0] is not None and not self._too_big:
             self._start_reload()
         return None
 
@@ -71,6 +73,10 @@ class MemoryIndex:
             try:
                 while True:
                     version = embeddings_db.version(db)
+                    if search_db.vector_count(db) > self.max_vectors:
+                        self._too_big = True  # left to vec0 for this process's life
+                        log.info("memory index: more than %d vectors, not loaded", self.max_vectors)
+                        return
                     ids, matrix = embeddings_db.all_vectors(db)
                     # The indexer may have written meanwhile: keep only a copy that matches one version.
                     if embeddings_db.version(db) == version:

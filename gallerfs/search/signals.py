@@ -61,10 +61,10 @@ class VectorSignal:
         if scope.ids is not None:
             mask = np.isin(ids, scope.ids)
             ids, scores = ids[mask], scores[mask]
-        order = np.argsort(-scores, kind="stable")
         if scope.ids is not None or not scope.filtered:
-            top = order[:k]
+            top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
             return {int(ids[i]): float(scores[i]) for i in top}
+        order = np.argsort(-scores, kind="stable")
         found: dict[int, float] = {}
         start, step = 0, max(k * 4, 256)
         while start < len(order):

@@ -13,7 +13,8 @@ CREATE TABLE embedding_space (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     model           TEXT NOT NULL,      -- model identity: name plus sha256 prefixes of both towers
     dim             INTEGER NOT NULL,   -- vector length
-    created_at      REAL NOT NULL       -- unix time the space (and vec_embeddings) was created
+    created_at      REAL NOT NULL,      -- unix time the space (and vec_embeddings) was created
+    version         INTEGER NOT NULL DEFAULT 0  -- bumped by every change to the vectors (readers' caches)
 );
 
 -- One row per file the embedding stage handled; a file with no row (or a stale one) is still to do.
