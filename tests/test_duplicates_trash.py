@@ -163,3 +163,24 @@ def test_changed_or_same_inode_copies_do_not_count(
     with pytest.raises(LastCopyError):
         trash_copy(db, settings, ids["e.jpg"])
     assert (main / "e.jpg").exists()
+
+
+def test_a_trash_that_cannot_be_used_leaves_everything_in_place(
+    library: Database, tmp_path: Path
+) -> None:
+    db, settings = library, Settings()
+    main = tmp_path / "main"
+    data = os.urandom(3000)
+    _put(main / "f.jpg", data)
+    _put(main / "g.jpg", data)
+    sid = add_source(db, "main", main)
+    ids = scan(db, sid, main)
+    _put(
+        tmp_path / "xdg" / "Trash", b"not a folder"
+    )  # a broken trash: the move must not happen
+    with pytest.raises(NotTrashableError, match="cannot move .* to the trash"):
+        trash_copy(db, settings, ids["g.jpg"])
+    assert (main / "g.jpg").read_bytes() == data
+    assert (
+        dupdb.file_info(db, ids["g.jpg"]) is not None and dupdb.trash_records(db) == []
+    )

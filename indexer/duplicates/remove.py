@@ -141,12 +141,26 @@ def trash_copy(
         raise LastCopyError(
             f"refusing to trash {_shown(item)}: it is the last remaining copy of its set"
         )
-    moved = trash_mod.trash(item.path)
-    trash_mod.verify(moved)
+    try:
+        moved = trash_mod.trash(item.path)
+    except OSError as exc:
+        raise NotTrashableError(
+            f"cannot move {_shown(item)} to the trash: {exc.strerror or exc}",
+            exc.errno or errno.EIO,
+        ) from None
     record_id = dupdb.record_trashed(
         db, item, content_hash=target_hash, kept=kept, set_kind=dup_set.kind,
         trash_path=moved.trash_path, trashinfo_path=moved.trashinfo_path,
     )  # fmt: skip
+    try:
+        trash_mod.verify(moved)
+    except (
+        OSError
+    ) as exc:  # the file did move (and is recorded); its trash entry looks wrong
+        raise NotTrashableError(
+            f"{_shown(item)} was moved to the trash but: {exc.strerror or exc}",
+            errno.EIO,
+        ) from None
     log.info("trashed %s; %s stays", _shown(item), _shown(kept))
     return TrashOutcome(
         item, kept, dup_set.kind, moved.trash_path, moved.trashinfo_path, record_id
