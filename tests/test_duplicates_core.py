@@ -302,3 +302,20 @@ def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) ->
         for s in near_sets(db, Settings())
     )
     assert groups == [["p0.jpg", "p1.jpg"], ["p4.jpg", "p5.jpg"]]
+
+
+def test_trash_a_name_that_is_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    folder = os.fsencode(tmp_path / "photos")
+    os.mkdir(folder)
+    victim = os.path.join(folder, b"caf\xe9 \n.jpg")
+    with open(victim, "wb") as fh:
+        fh.write(b"z")
+    moved = trash_mod.trash(victim)
+    trash_mod.verify(moved)
+    text = Path(os.fsdecode(moved.trashinfo_path)).read_bytes()
+    assert b"caf%E9%20%0A.jpg" in text and text.isascii()
+    assert trash_mod.read_trashinfo(moved.trashinfo_path)[0] == victim
+    assert not os.path.lexists(victim)
