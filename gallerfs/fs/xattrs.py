@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "user.gallerfs."
+_PREFIX_B = PREFIX.encode()
 
 
 def _fmt(value: Any) -> str:
@@ -76,6 +77,10 @@ class XattrSource:
         self._size = size
         self._lock = threading.Lock()
 
+    def cached(self, file_id: int, generation: int) -> dict[bytes, bytes] | None:
+        with self._lock:
+            return self._cache.get((file_id, generation))
+
     def values(self, db: Database, file_id: int, generation: int) -> dict[bytes, bytes]:
         key = (file_id, generation)
         with self._lock:
@@ -107,9 +112,12 @@ class XattrHandlers:
         node = self.inodes.node(inode)
         if isinstance(node, jr.JournalNode):
             return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
-        if not isinstance(node, LibraryFile):
+        if not isinstance(node, LibraryFile) or not name.startswith(_PREFIX_B):
+            # ls -l asks security.selinux and system.posix_acl_access of every file: answer at once
             raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
-        values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
+        values = self.xattr_source.cached(node.row.id, self.generation)
+        if values is None:
+            values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
         try:
             return values[name]
         except KeyError:
