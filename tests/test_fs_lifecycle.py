@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,25 @@ def test_offline_source_is_listed_but_cannot_be_opened(tmp_path: Path) -> None:
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(usb)])
+
+
+def test_the_mount_never_waits_for_a_writer(lib: tuple[Path, Path], tmp_path: Path) -> None:
+    """A writer holding the library's write lock (an indexer mid-batch) delays nothing the mount shows."""
+    from gallerfs.db.connection import Database
+
+    library, photos = lib
+    with Mount(library, tmp_path / "mnt") as m:
+        writer = Database(library / "library.sqlite3")
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE library_state SET generation = generation + 1")
+            start = time.monotonic()
+            assert "photos" in os.listdir(m.path / "sources")
+            names = sorted(os.listdir(m.path / "sources" / "photos" / "cams"))
+            assert (m.path / "sources" / "photos" / "cams" / names[0]).read_bytes()
+            assert sum(len(files) for _, _, files in os.walk(m.path / "by-date")) >= 9
+            assert "photos" in (m.path / ".gallerfs" / "sources").read_text()
+            assert time.monotonic() - start < 2.0
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
