@@ -101,6 +101,10 @@ def test_ln_adds_and_rm_removes_from_the_album_only(mnt: Mount, lib: tuple[Path,
     os.link(mnt.p("sources", "photos", "cams", "Kodak_CX7530.jpg"), mnt.p("by-album", "Linked", "Kodak_CX7530.jpg"))
     os.link(mnt.p("sources", "photos", "videos", "clip.mp4"), mnt.p("by-album", "Linked", "another name.mp4"))
     assert sorted(os.listdir(mnt.path / "by-album" / "Linked")) == ["Kodak_CX7530.jpg", "clip.mp4"]
+    # Album members have inodes of their own, and the metadata is still found by inode.
+    member = os.stat(mnt.p("by-album", "Linked", "clip.mp4")).st_ino
+    assert member != os.stat(mnt.p("sources", "photos", "videos", "clip.mp4")).st_ino
+    assert file_id(mnt, "by-album", "Linked", "clip.mp4") == file_id(mnt, "sources", "photos", "videos", "clip.mp4")
     os.unlink(mnt.p("by-album", "Linked", "Kodak_CX7530.jpg"))
     assert os.listdir(mnt.path / "by-album" / "Linked") == ["clip.mp4"]
     assert (photos / "cams" / "Kodak_CX7530.jpg").exists()

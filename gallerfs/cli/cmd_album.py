@@ -48,7 +48,7 @@ def resolve_file(db, arg: str) -> int:
     """A library file id from an id, a path of an original, or a path inside a gallerfs mount."""
     from gallerfs.db import files as files_db
     from gallerfs.db import sources as sources_db
-    from gallerfs.fs.nodes import FILE_INODE_BASE
+    from gallerfs.fs.nodes import file_id_of_inode
 
     if arg.isdigit():
         return int(arg)
@@ -57,8 +57,8 @@ def resolve_file(db, arg: str) -> int:
         st = os.stat(path)
     except OSError as exc:
         raise GallerfsError(f"{printable(path)}: {exc.strerror}") from None
-    if st.st_ino > FILE_INODE_BASE and _in_gallerfs_mount(path):
-        return st.st_ino - FILE_INODE_BASE
+    if file_id_of_inode(st.st_ino) and _in_gallerfs_mount(path):
+        return file_id_of_inode(st.st_ino)  # type: ignore[return-value]
     real = os.path.realpath(path)
     source = sources_db.source_containing(db, real)
     if source is not None:

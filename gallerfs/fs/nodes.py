@@ -30,8 +30,22 @@ DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
 TEXT_MODE = stat.S_IFREG | 0o444
 MOUNT_TIME_NS = time.time_ns()
-# A library file's inode is FILE_INODE_BASE + its id, the same wherever it is listed.
+# A library file's inode is FILE_INODE_BASE + its id, the same wherever it is listed outside
+# albums; inside a folder of memberships (an album, favourites) it is
+# MEMBER_INODE_BASE | folder serial << MEMBER_ID_BITS | id. Either way the id can be read
+# back from the inode (file_id_of_inode), e.g. for .gallerfs/inodes/<inode>.json.
 FILE_INODE_BASE = 1 << 32
+MEMBER_INODE_BASE = 1 << 62
+MEMBER_ID_BITS = 36
+
+
+def file_id_of_inode(ino: int) -> int | None:
+    """The library file id behind a mount inode, or None for folders and other files."""
+    if ino >= MEMBER_INODE_BASE:
+        return ino & ((1 << MEMBER_ID_BITS) - 1)
+    if ino > FILE_INODE_BASE:
+        return ino - FILE_INODE_BASE
+    return None
 
 
 def erofs() -> OSError:

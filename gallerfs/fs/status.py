@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable, Hashable
 
 from gallerfs.db import tree as q
-from gallerfs.fs.nodes import FILE_INODE_BASE, DirNode, Entry, TextFile, TreeContext
+from gallerfs.fs.nodes import DirNode, Entry, TextFile, TreeContext, file_id_of_inode
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ class FileInfoDir(DirNode):
         if not name.endswith(b".json") or not name[:-5].isdigit():
             return None
         number = int(name[:-5])
-        file_id = number - FILE_INODE_BASE if self.by_inode else number
-        if file_id <= 0 or q.file_row(ctx.db, file_id) is None:
+        file_id = file_id_of_inode(number) if self.by_inode else number
+        if not file_id or q.file_row(ctx.db, file_id) is None:
             return None
 
         def produce(c: TreeContext) -> bytes:
