@@ -2,7 +2,8 @@
 
 Runs the real embedding job (``indexer.embed.embed_library``: decode with
 Pillow draft on a thread pool, preprocess, batched image tower, vectors
-written to the library) over N generated camera-size JPEGs, and compares its
+written to the library) over N generated camera-size JPEGs (and again over
+the 1280-px previews phase 2 leaves, which is what ``gallerfs index`` embeds), and compares its
 images/s with the bare image tower on pre-made tensors (the ceiling) and with
 decoding + preprocessing alone on all cores (the decode limit). The model is
 a random-weight export of the real ViT-B/32 architecture (speed does not
@@ -115,8 +116,28 @@ def torch_cuda_tower(batch: int = 1024, rounds: int = 10) -> float:
     return batch * rounds / (time.perf_counter() - start)
 
 
-def pipeline(folder: Path, model_dir: Path, batch: int, device: str, tmp: Path) -> tuple[float, int]:
-    root = tmp / "library"
+def _make_previews(db: Database, paths: LibraryPaths, folder: Path) -> None:
+    """What phase 2 leaves behind: a 1280-px upright preview per file, and the file marked done."""
+    from PIL import Image
+
+    from gallerfs.db import files as files_db
+    from indexer.thumbnails import fit, thumbnail_path, write_jpeg_atomic
+
+    from gallerfs.db.embeddings import todo_batch
+
+    for task in todo_batch(db, 0, 1 << 30):
+        file_id = task.file_id
+        with Image.open(folder / os.fsdecode(task.relpath)) as im:
+            im.draft("RGB", (1280, 1280))
+            write_jpeg_atomic(fit(im.convert("RGB"), 1280), thumbnail_path(paths.thumbnails, file_id, "preview"), 85)
+        with db.transaction():
+            files_db.store_result(db, file_id, metadata=None, content_hash=None, partial_hash=None, phash=None,
+                                  dhash=None, error=None)  # fmt: skip
+
+
+def pipeline(folder: Path, model_dir: Path, batch: int, device: str, tmp: Path,
+             from_previews: bool = False) -> tuple[float, int]:  # fmt: skip
+    root = tmp / ("library-previews" if from_previews else "library")
     paths = LibraryPaths(root=root, config_file=root / "config.toml")
     paths.ensure()
     db = Database(paths.db)
@@ -126,6 +147,8 @@ def pipeline(folder: Path, model_dir: Path, batch: int, device: str, tmp: Path) 
         fs_type=ident.fs_type, device=ident.device, root_inode=ident.root_inode,
     )  # fmt: skip
     scan_source(db, source)
+    if from_previews:
+        _make_previews(db, paths, folder)
     fake = "0" * 64
     spec = ModelSpec("bench-vitb32", "random weights", 512, 224, 77, "", "", (
         FileSpec("image", "image.onnx", "", fake, None), FileSpec("text", "text.onnx", "", fake, None)))  # fmt: skip
@@ -162,6 +185,9 @@ def main() -> None:
         decode = decode_only(images)
         rate, embedded = pipeline(tmp / "photos", model_dir, args.batch, args.device, tmp)
         extra = {}
+        rate_previews, _ = pipeline(tmp / "photos", model_dir, args.batch, args.device, tmp, from_previews=True)
+        extra["pipeline_from_previews_img_per_s"] = round(rate_previews, 2)
+        extra["pipeline_from_previews_vs_bare_model"] = round(rate_previews / bare, 3)
         if args.torch_cuda:
             extra["decode_limit_processes_img_per_s"] = round(decode_processes(images), 1)
             extra["torch_cuda_fp16_tower_img_per_s"] = round(torch_cuda_tower(), 1)
