@@ -187,3 +187,14 @@ def test_in_place_edit_goes_to_the_original_and_requeues_it(mnt: Mount, lib: tup
     assert os.stat(via).st_size == len(edited)
     info = json.load(open(mnt.p(".gallerfs", "files", f"{fid}.json")))
     assert info["size"] == len(edited) and info["state"] in ("pending", "done", "error")
+
+
+def test_an_original_changed_behind_the_index_reads_whole(mnt: Mount, lib: tuple[Path, Path]) -> None:
+    _, photos = lib
+    via = mnt.p("sources", "photos", "odd", "undated.jpg")
+    before = os.stat(via).st_size
+    with open(photos / "odd" / "undated.jpg", "ab") as fh:  # edited by another program, not re-indexed yet
+        fh.write(b"x" * 5000)
+    data = open(via, "rb").read()
+    assert data == (photos / "odd" / "undated.jpg").read_bytes() and len(data) == before + 5000
+    assert wait_until(lambda: os.stat(via).st_size == before + 5000, 2)

@@ -63,7 +63,8 @@ class OriginalHandle(Handle):
         self.file_id = file_id
         self.ino = ino
         self.writable = writable
-        self.size = os.fstat(fd).st_size
+        self.opened_stat = os.fstat(fd)
+        self.size = self.opened_stat.st_size
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False
