@@ -89,6 +89,7 @@ class Scope:
     spec: FilterSpec
     ids: np.ndarray | None  # the candidates, when the filters are selective; None: the whole library
     fraction: float | None = None  # share of the vectors that pass the filters, when known
+    matches: np.ndarray | None = None  # every matching id, when counted (up to SELECTIVE_MAX)
 
     @property
     def filtered(self) -> bool:
@@ -98,15 +99,26 @@ class Scope:
         """The ids that pass the filters."""
         if not self.filtered:
             return set(ids)
-        if self.ids is not None:
-            allowed = set(self.ids.tolist())
+        known = self.ids if self.ids is not None else self.matches
+        if known is not None:
+            allowed = self._allowed()
             return {i for i in ids if i in allowed}
         return search_db.filter_ids(db, self.spec, ids)
+
+    def _allowed(self) -> set[int]:
+        known = self.ids if self.ids is not None else self.matches
+        cached = self.__dict__.get("_allowed_set")
+        if cached is None:
+            cached = set(known.tolist()) if known is not None else set()
+            object.__setattr__(self, "_allowed_set", cached)
+        return cached
 
     def all_matching(self, db: Database) -> np.ndarray:
         """Every matching id (used when KNN plus filtering cannot find enough results)."""
         if self.ids is not None:
             return self.ids
+        if self.matches is not None:
+            return self.matches
         return np.array(search_db.matching_ids(db, self.spec, 1 << 62), dtype=np.int64)
 
 
@@ -123,6 +135,9 @@ def scope(db: Database, filters: Filters | None, selective_max: int | None = Non
     ids = search_db.matching_ids(db, spec, SELECTIVE_MAX + 1)
     total = max(1, search_db.vector_count(db))
     limit = max(SELECTIVE_FLOOR, int(total * SELECTIVE_FRACTION)) if selective_max is None else selective_max
+    found = np.array(ids, dtype=np.int64)
     if len(ids) <= limit:
-        return Scope(spec, np.array(ids, dtype=np.int64), len(ids) / total)
-    return Scope(spec, None, len(ids) / total if len(ids) <= SELECTIVE_MAX else None)
+        return Scope(spec, found, len(ids) / total, found)
+    if len(ids) <= SELECTIVE_MAX:
+        return Scope(spec, None, len(ids) / total, found)
+    return Scope(spec, None)

@@ -58,10 +58,11 @@ class VectorSignal:
         """Brute force over the in-memory copy; filters as a mask (selective) or checked best first."""
         scores = snap.scores(self.query)
         ids = snap.ids
-        if scope.ids is not None:
-            mask = np.isin(ids, scope.ids)
+        known = scope.ids if scope.ids is not None else scope.matches
+        if known is not None:
+            mask = np.isin(ids, known)
             ids, scores = ids[mask], scores[mask]
-        if scope.ids is not None or not scope.filtered:
+        if known is not None or not scope.filtered:
             top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
             return {int(ids[i]): float(scores[i]) for i in top}
         order = np.argsort(-scores, kind="stable")
