@@ -3,7 +3,7 @@
 A few hundred distinct JPEGs are made by re-encoding corpus camera photos at a
 reduced size with rewritten EXIF dates and GPS; the tree is then filled to the
 requested count with hard links (phase 1 and the mount only see paths, sizes
-and inodes), 500 files per folder in a year/month layout.
+and inodes), 500 files per folder; each count gets its own tree-N folder.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def make_uniques(folder: Path, count: int, long_side: int = 640, seed: int = 7) 
 
 
 def make_tree(root: Path, files: int, uniques: int = 300, per_folder: int = 500) -> Path:
-    """root/tree with `files` photos (hard links to `uniques` distinct ones). Reuses an existing tree."""
-    tree = root / "tree"
+    """root/tree-N with N=`files` photos (hard links to `uniques` distinct ones). Reuses an existing tree."""
+    tree = root / f"tree-{files}"
     stamp = root / f".tree-{files}-{uniques}"
     if stamp.exists():
         return tree
@@ -71,6 +71,8 @@ def make_tree(root: Path, files: int, uniques: int = 300, per_folder: int = 500)
         folder = tree / f"{2010 + (i // per_folder) % 15}" / f"{i // per_folder:04d}"
         if i % per_folder == 0:
             folder.mkdir(parents=True, exist_ok=True)
-        os.link(originals[i % len(originals)], folder / f"IMG_{i:06d}.jpg")
+        target = folder / f"IMG_{i:06d}.jpg"
+        if not target.exists():  # a run interrupted half-way is completed, not redone
+            os.link(originals[i % len(originals)], target)
     stamp.touch()
     return tree
