@@ -58,11 +58,10 @@ class VectorSignal:
         """Brute force over the in-memory copy; filters as a mask (selective) or checked best first."""
         scores = snap.scores(self.query)
         ids = snap.ids
-        known = scope.ids if scope.ids is not None else scope.matches
-        if known is not None:
-            mask = np.isin(ids, known)
+        if scope.ids is not None:
+            mask = np.isin(ids, scope.ids)
             ids, scores = ids[mask], scores[mask]
-        if known is not None or not scope.filtered:
+        if scope.ids is not None or not scope.filtered:
             top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
             return {int(ids[i]): float(scores[i]) for i in top}
         order = np.argsort(-scores, kind="stable")
@@ -91,10 +90,7 @@ class VectorSignal:
     def _knn(self, db: Database, scope: Scope, k: int) -> dict[int, float]:
         """KNN over the vec0 index; with a broad filter, widen k until enough results pass it."""
         total = search_db.vector_count(db)
-        first = k
-        if scope.filtered:
-            first = k * 4 if not scope.fraction else int(k / scope.fraction * 1.5) + 1
-        ask = min(total, first, search_db.MAX_KNN_K)
+        ask = min(total, k * 4 if scope.filtered else k, search_db.MAX_KNN_K)
         while True:
             near = search_db.knn(db, self.query, ask)
             ids = [i for i, _ in near]
