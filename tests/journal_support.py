@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -95,64 +94,6 @@ def build_library(tmp: Path) -> tuple[Path, Path]:
     gallerfs(library, "add", str(photos))
     gallerfs(library, "index")
     return library, photos
-
-
-class Mount:
-    """``with Mount(library, mountpoint) as m``: ``gallerfs mount -f`` in a subprocess that always goes away.
-
-    On exit: ``fusermount3 -u``, then ``-u -z``, then SIGTERM, then SIGKILL.
-    """
-
-    def __init__(self, library: Path, mountpoint: Path) -> None:
-        self.library = library
-        self.path = mountpoint
-        self.log_path = mountpoint.parent / f"{mountpoint.name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Mount:
-        self.path.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("GALLERFS_LIBRARY", "GALLERFS_CONFIG")}
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gallerfs", "--library", str(self.library), "-v", "mount", "-f",
-                 str(self.path)], cwd=ROOT, env=env, stdout=log, stderr=log,
-            )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while not os.path.ismount(self.path):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gallerfs mount did not come up:\n{self.log_text()}")
-                time.sleep(0.05)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            subprocess.run(["fusermount3", "-u", str(self.path)], capture_output=True, timeout=20)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                subprocess.run(["fusermount3", "-u", "-z", str(self.path)], capture_output=True, timeout=20)
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-        finally:
-            if os.path.ismount(self.path):
-                subprocess.run(["fusermount3", "-u", "-z", str(self.path)], capture_output=True, timeout=20)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

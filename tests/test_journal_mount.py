@@ -11,7 +11,8 @@ import pytest
 
 from gallerfs.journal.links import link_targets, photo_refs
 from gallerfs.journal.template import split_front_matter
-from tests.journal_support import Mount, build_library, gallerfs, wait_for
+from tests.journal_support import build_library, gallerfs, wait_for
+from tests.mountutil import Mount
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,8 @@ def mounted(tmp_path_factory: pytest.TempPathFactory):
     gallerfs(library, "journal", "new", "2024-07-14")
     gallerfs(library, "journal", "new", "2024-W28")
     gallerfs(library, "journal", "new", "2020-W53")
-    with Mount(library, tmp / "mnt") as m:
+    with Mount(library, tmp / "mnt") as m:  # fails the test on a traceback or an error in the mount's log
         yield m, library, photos
-    log = m.log_text()
-    assert "Traceback" not in log and "ERROR" not in log, log
 
 
 def test_every_template_link_resolves_in_the_mount(mounted) -> None:
