@@ -43,6 +43,22 @@ def _unescape(field: str) -> str:
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
+class _LateReleaseReplies(logging.Filter):
+    """pyfuse3 logs an ERROR when it answers a release the kernel no longer waits for.
+
+    Releases are sent asynchronously; those still queued when the filesystem is
+    unmounted are dropped by the kernel, so the reply finds no request (ENOENT).
+    Nothing is lost (the handle is closed all the same): log it at debug level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "release" in msg and "fuse_reply_* failed with No such file or directory" in msg:
+            log.debug("late reply after unmount: %s", msg)
+            return False
+        return True
+
+
 def mounted_fstype(mountpoint: str) -> str | None:
     """The filesystem type mounted exactly at *mountpoint* (last one wins), or None."""
     target = os.path.abspath(mountpoint)
@@ -148,6 +164,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     journal.mkdir(parents=True, exist_ok=True)
     paths.ensure()
 
+    logging.getLogger("pyfuse3").addFilter(_LateReleaseReplies())
     ops = Operations(paths, settings, journal, xattrs=opts.xattrs, read_in_thread=opts.read_in_thread)
     options = set(pyfuse3.default_options)
     options |= {f"fsname={FSNAME}", f"subtype={FSNAME}", "noatime"}

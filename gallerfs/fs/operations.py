@@ -485,7 +485,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             elif isinstance(handle, UploadHandle):
                 self.uploads.pop((handle.parent, handle.name), None)
         finally:
-            await self.in_thread(handle.close)
+            handle.close()  # inline: a release waiting for a busy worker thread can outlive the unmount
         if isinstance(handle, JournalCreatedHandle) and handle.may_be_entry():  # an empty new entry: template
             trio.lowlevel.spawn_system_task(handle.fill_later, self.paths, self.settings, self.pool.get)
 
