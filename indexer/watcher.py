@@ -138,9 +138,8 @@ class Watcher:
         if os.path.isdir(path):
             for item in walk(path):
                 if isinstance(item, ScannedFile):
-                    entry = ScannedFile(rel + b"/" + item.relpath, item.kind, item.size, item.mtime_ns,
-                                        item.ctime_ns, item.device, item.inode)  # fmt: skip
-                    files_db.upsert_scanned(self.db, source.id, entry)
+                    self._record(source, ScannedFile(rel + b"/" + item.relpath, item.kind, item.size,
+                                                     item.mtime_ns, item.ctime_ns, item.device, item.inode))  # fmt: skip
             return
         kind = media_kind(rel)
         if kind is None:
@@ -153,8 +152,10 @@ class Watcher:
         except OSError as exc:
             log.warning("cannot read %s: %s", os.fsdecode(path), exc.strerror)
             return
-        entry = ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
-        if files_db.file_by_path(self.db, source.id, rel) is None and self._moved_here(source, entry):
+        self._record(source, ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))
+
+    def _record(self, source: Source, entry: ScannedFile) -> None:
+        if files_db.file_by_path(self.db, source.id, entry.relpath) is None and self._moved_here(source, entry):
             return
         files_db.upsert_scanned(self.db, source.id, entry)
 
