@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from gallerfs.db.connection import Database
 from indexer import trash as trash_mod
 from indexer.duplicates.remove import LastCopyError, NotTrashableError, trash_copy
 from indexer.duplicates.sets import find_sets
-from tests.dup_helpers import add_source, scan, store
+from tests.dup_helpers import ROOT, add_source, scan, store
 
 
 @pytest.fixture
@@ -184,3 +185,46 @@ def test_a_trash_that_cannot_be_used_leaves_everything_in_place(
     assert (
         dupdb.file_info(db, ids["g.jpg"]) is not None and dupdb.trash_records(db) == []
     )
+
+
+def test_two_trashers_at_once_never_take_both_copies(
+    library: Database, tmp_path: Path
+) -> None:
+    """Each copy of a pair trashed at the same moment from two processes: exactly one goes."""
+    db = library
+    main = tmp_path / "main"
+    data = os.urandom(
+        96 << 20
+    )  # big enough that verifying (hashing both copies) takes a while
+    _put(main / "one.mov", data)
+    _put(main / "two.mov", data)
+    sid = add_source(db, "main", main)
+    ids = scan(db, sid, main)
+    for rel, file_id in ids.items():
+        store(db, file_id, main / rel)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    lib = str(db.path.parent)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gallerfs",
+                "--library",
+                lib,
+                "duplicates",
+                "trash",
+                str(main / name),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in ("one.mov", "two.mov")
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    assert sorted(code for code, _ in results) == [0, 1], results
+    assert len([p for p in main.iterdir() if p.suffix == ".mov"]) == 1
+    assert len(dupdb.trash_records(db)) == 1

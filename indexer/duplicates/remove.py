@@ -14,9 +14,12 @@ the trashing is recorded in ``trash_records`` and the file's row is deleted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gallerfs.config import Settings
@@ -87,10 +90,35 @@ def _stat(path: bytes) -> os.stat_result | None:
         return None
 
 
+@contextlib.contextmanager
+def _trash_lock(db: Database) -> Iterator[None]:
+    """One trasher at a time per library (the mount, the CLI, the viewer).
+
+    Without it, two copies of a pair trashed at the same moment could each see
+    the other as the surviving copy. A file lock rather than the write
+    transaction: verifying re-hashes whole files and must not hold up the indexer.
+    """
+    lock_dir = db.path.parent / "run"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / "trash.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def trash_copy(
     db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None = None
 ) -> TrashOutcome:
     """Move one copy to the trash after verifying another copy of its set survives."""
+    with _trash_lock(db):
+        return _trash_copy_locked(db, settings, file_id, dup_set)
+
+
+def _trash_copy_locked(
+    db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None
+) -> TrashOutcome:
     item = dupdb.file_info(db, file_id)
     if item is None:
         raise NotTrashableError(
