@@ -221,7 +221,7 @@ def test_two_trashers_at_once_never_take_both_copies(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for name in ("one.mov", "two.mov")
     ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
