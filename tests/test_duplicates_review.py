@@ -123,6 +123,12 @@ def test_review_command_in_a_terminal(tmp_path: Path) -> None:
     os.close(slave)
     try:
         _read_until(master, b"[q] quit")
+        os.write(master, b"\x1b[C")  # right arrow: next set
+        _read_until(master, b"set 2/2")
+        os.write(master, b"\x1b")  # left arrow, split across two writes as over a slow link
+        time.sleep(0.02)
+        os.write(master, b"[D")
+        _read_until(master, b"set 1/2")
         os.write(master, b"t")
         _read_until(master, b"press y to confirm")
         os.write(master, b"y")

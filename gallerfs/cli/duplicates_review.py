@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import shutil
 import sys
 import termios
@@ -58,6 +59,7 @@ class Review:
         self.trash = trash
         self.keep = keep
         self.trashed_bytes = 0
+        self.color = False  # reverse video on the chosen copy (terminals only)
 
     @property
     def current(self):  # type: ignore[no-untyped-def]
@@ -159,7 +161,10 @@ class Review:
             where = m.source_name + ("" if m.online else ", OFFLINE")
             dims = f"{m.width}x{m.height}" if m.width and m.height else "?x?"
             date = (m.taken_at or "").replace("T", " ")[:19] or "no date"
-            lines.append(f"{cursor}{star}{i + 1} {printable(m.path)}")
+            line = f"{cursor}{star}{i + 1} {printable(m.path)}"
+            lines.append(
+                f"\x1b[7m{line}\x1b[0m" if i == self.choice and self.color else line
+            )
             lines.append(
                 f"     [{where}]  {_human(m.size)}  {dims}  {date}  {m.format or ''}"
             )
@@ -183,6 +188,7 @@ def review(
         trash=lambda file_id, s: trash_copy(db, settings, file_id, s),  # type: ignore[arg-type]
         keep=lambda file_id, others: dupdb.set_keeper(db, file_id, others),
     )
+    state.color = True
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     out = sys.stdout
@@ -193,6 +199,12 @@ def review(
             out.write("\x1b[H\x1b[2J" + state.render(width).replace("\n", "\r\n"))
             out.flush()
             key = os.read(fd, 16)
+            if (
+                key == b"\x1b"
+            ):  # an arrow key split across reads (slow SSH links): wait briefly for the rest
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if ready:
+                    key += os.read(fd, 16)
             if not key or not state.handle(key):
                 break
     finally:
