@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -52,6 +53,7 @@ class ScanReport:
     moved: int = 0
     deleted: int = 0
     failures: int = 0
+    elapsed_s: float = 0.0
     problems: list[WalkProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -165,6 +167,7 @@ def scan_source(
     on_progress: Callable[[int], None] | None = None,
 ) -> ScanReport:
     """Walk one source and bring the index in line with it."""
+    started = time.perf_counter()
     report = ScanReport(source=source.name)
     source = refresh_presence(db, source, allow_empty=allow_empty)
     if not source.online:
@@ -215,6 +218,7 @@ def scan_source(
     with db.transaction():
         files_db.end_walk(db)
         sources_db.mark_scanned(db, source.id)
+    report.elapsed_s = round(time.perf_counter() - started, 3)
     return report
 
 
@@ -224,7 +228,8 @@ def _reconcile(db: Database, source: Source, report: ScanReport) -> None:
     with db.transaction():
         gone = [f for f in files_db.unseen_files(db, source.id) if not _under(f.relpath, unreadable)]
         new = files_db.staged_new(db)
-        by_inode = {(f.device, f.inode, f.size): f for f in gone}
+        # A rename keeps inode, size and mtime; a new file that reuses a freed inode number has a new mtime.
+        by_inode = {(f.device, f.inode, f.size, f.mtime_ns): f for f in gone}
         by_hash: dict[tuple[int, str], list] = {}
         for f in gone:
             if f.content_hash:
@@ -232,7 +237,7 @@ def _reconcile(db: Database, source: Source, report: ScanReport) -> None:
         matched: set[int] = set()
         remaining: list[ScannedFile] = []
         for entry in new:
-            old = by_inode.get((entry.device, entry.inode, entry.size))
+            old = by_inode.get((entry.device, entry.inode, entry.size, entry.mtime_ns))
             if old is not None and old.id not in matched:
                 files_db.move_file(db, old.id, source.id, entry)
                 matched.add(old.id)

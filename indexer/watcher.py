@@ -162,6 +162,8 @@ class Watcher:
     def _moved_here(self, source: Source, entry: ScannedFile) -> bool:
         """A move reported as a deletion plus a creation (e.g. into a folder not yet watched)."""
         for old in files_db.files_with_inode(self.db, entry.device, entry.inode):
+            if (old.size, old.mtime_ns) != (entry.size, entry.mtime_ns):
+                continue  # a new file that reuses a freed inode number
             old_root = self._roots.get(old.source_id)
             if old_root is None or os.path.lexists(old_root.rstrip(b"/") + b"/" + old.relpath):
                 continue  # a hard link, or a copy still in place: not a move
