@@ -206,11 +206,3 @@ def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) 
     finally:
         progress.close()
     return report.as_dict()
-
-
-def register() -> None:
-    """Add the embed stage to ``gallerfs index`` (idempotent)."""
-    from indexer.run import LATER_STAGES
-
-    if not any(name == JOB_KIND for name, _ in LATER_STAGES):
-        LATER_STAGES.append((JOB_KIND, stage))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -19,8 +20,21 @@ from indexer.scanner import ScanReport, scan_source
 
 log = logging.getLogger(__name__)
 
-# Stages after phase 2 (e.g. CLIP embeddings) register here: fn(db, paths, settings, progress) -> dict.
-LATER_STAGES: list[tuple[str, Callable[..., dict[str, Any]]]] = []
+# Stages after phase 2, in order, as "module:function" so that they are imported only when indexing
+# runs. Each is fn(db, paths, settings, progress) -> dict (a "summary" key is shown to the user).
+LATER_STAGES: tuple[tuple[str, str], ...] = (
+    ("embed", "indexer.embed:stage"),  # CLIP image vectors, when a model is installed
+    ("journal", "gallerfs.journal.entries:journal_index_stage"),  # entries and the photos they mention
+)
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_later_stages(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    return {name: resolve(target)(db, paths, settings, progress) for name, target in LATER_STAGES}
 
 
 @dataclass
@@ -107,6 +121,5 @@ def index_library(db: Database, paths: LibraryPaths, settings: Settings, sources
     if not process:
         return report
     report.processed, report.failed = process_pending(db, paths, settings, progress)
-    for name, stage in LATER_STAGES:
-        report.stages[name] = stage(db, paths, settings, progress)
+    report.stages = run_later_stages(db, paths, settings, progress)
     return report

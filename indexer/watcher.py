@@ -33,6 +33,7 @@ from gallerfs.db.state import bump_generation
 from gallerfs.paths import LibraryPaths
 from indexer.media import media_kind
 from indexer.pipeline import Phase2, make_pool
+from indexer.run import resolve
 from indexer.scanner import refresh_presence, scan_source, walk
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,9 @@ log = logging.getLogger(__name__)
 PRESENCE_CHECK_S = 3.0
 TICK_S = 0.1
 
-# Other watchers of folders outside the sources (e.g. the journal) register here:
+# Folders outside the sources that the watcher also follows, as "module:function":
 # fn(db, paths, settings) -> list[(folder bytes, callback(db, path bytes))].
-EXTRA_WATCHES: list[Callable[[Database, LibraryPaths, Settings], list[tuple[bytes, Callable[[Database, bytes], None]]]]] = []
+EXTRA_WATCHES: tuple[str, ...] = ("gallerfs.journal.watch:journal_watches",)
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,8 @@ class Watcher:
 
     # -- main loop -----------------------------------------------------------
     def run(self, on_tick: Callable[[], None] | None = None) -> None:
-        for hook in EXTRA_WATCHES:
-            for folder, callback in hook(self.db, self.paths, self.settings):
+        for target in EXTRA_WATCHES:
+            for folder, callback in resolve(target)(self.db, self.paths, self.settings):
                 try:
                     os.makedirs(folder, exist_ok=True)
                     self.observer.schedule(_Collector(self.events), folder, recursive=True)

@@ -82,7 +82,7 @@ def run_index(ctx: Context) -> int:
 
 def run_rescan(ctx: Context) -> int:
     from indexer.lock import IndexerLock
-    from indexer.run import IndexReport, Progress, process_pending, scan_sources
+    from indexer.run import IndexReport, Progress, process_pending, run_later_stages, scan_sources
 
     db = ctx.open_db()
     chosen = _chosen(ctx, db)
@@ -92,5 +92,6 @@ def run_rescan(ctx: Context) -> int:
         report = IndexReport()
         report.scans = scan_sources(db, chosen, progress, allow_empty=ctx.args.allow_empty)
         report.processed, report.failed = process_pending(db, ctx.paths, ctx.settings, progress)
+        report.stages = run_later_stages(db, ctx.paths, ctx.settings, progress)
     ctx.emit(report.as_dict(), lambda _: _summary(report))
     return 0

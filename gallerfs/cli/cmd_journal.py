@@ -22,9 +22,6 @@ PERIOD_HELP = "a day YYYY-MM-DD or an ISO week YYYY-Www (also: today, yesterday,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from gallerfs.journal.watch import register as watch_journal
-
-    watch_journal()  # 'gallerfs watch' follows the journal folder; 'gallerfs index' brings it up to date
     p = sub.add_parser(
         "journal", help="daily and weekly markdown entries beside their photos",
         description="Entries are YYYY-MM-DD.md and YYYY-Www.md files in the journal folder "

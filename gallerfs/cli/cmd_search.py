@@ -35,9 +35,6 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from indexer.embed import register as register_embed_stage
-
-    register_embed_stage()  # 'gallerfs index' then also embeds photos
     p = subparsers.add_parser(
         "search", help="find photos by a plain-English description (CLIP)",
         description="Rank the library's photos by how well they match QUERY, best first. Results scoring "

@@ -12,13 +12,14 @@ the writer thanks to WAL.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import apsw
-import sqlite_vec
 
 from gallerfs.errors import GallerfsError, SchemaTooNewError
 
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 Params = Sequence[Any] | dict[str, Any]
+
+
+def _vec_extension_path() -> str:
+    """sqlite-vec's loadable extension, found without importing the package (which imports numpy)."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise GallerfsError("sqlite-vec is not installed (pip install sqlite-vec)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "vec0")
 
 
 def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -49,7 +58,7 @@ class Database:
             raise GallerfsError(f"cannot open the library at {self.path}") from None
         self.conn.set_busy_timeout(BUSY_TIMEOUT_MS)
         self.conn.enable_load_extension(True)
-        self.conn.load_extension(sqlite_vec.loadable_path())
+        self.conn.load_extension(_vec_extension_path())
         self.conn.enable_load_extension(False)
         self.execute("PRAGMA foreign_keys = ON")
         self.execute("PRAGMA mmap_size = 268435456")

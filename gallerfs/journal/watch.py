@@ -58,14 +58,3 @@ def journal_watches(
         log.debug("journal event %s: %s", os.fsdecode(path), done)
 
     return [(os.fsencode(folder), callback)]
-
-
-def register() -> None:
-    """Add the journal to the watcher's extra watches and to index's later stages (idempotent)."""
-    from gallerfs.journal.entries import journal_index_stage
-    from indexer import run, watcher
-
-    if journal_watches not in watcher.EXTRA_WATCHES:
-        watcher.EXTRA_WATCHES.append(journal_watches)
-    if not any(name == "journal" for name, _ in run.LATER_STAGES):
-        run.LATER_STAGES.append(("journal", journal_index_stage))
