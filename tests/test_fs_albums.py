@@ -198,3 +198,15 @@ def test_an_original_changed_behind_the_index_reads_whole(mnt: Mount, lib: tuple
     data = open(via, "rb").read()
     assert data == (photos / "odd" / "undated.jpg").read_bytes() and len(data) == before + 5000
     assert wait_until(lambda: os.stat(via).st_size == before + 5000, 2)
+
+
+@pytest.mark.parametrize("flag", ["-p", "-a"])
+def test_cp_preserving_attributes_works(mnt: Mount, lib: tuple[Path, Path], flag: str) -> None:
+    album = mnt.path / "by-album" / f"Preserve{flag}"
+    os.mkdir(album)
+    source = mnt.path / "sources" / "photos" / "cams" / "Canon_40D.jpg"
+    subprocess.run(["cp", flag, str(source), str(album)], check=True, capture_output=True)
+    assert os.listdir(album) == ["Canon_40D.jpg"]
+    assert os.stat(album / "Canon_40D.jpg").st_mtime_ns == os.stat(source).st_mtime_ns
+    subprocess.run(["cp", flag, str(source), str(album)], check=True, capture_output=True)  # again, onto itself
+    assert os.listdir(album) == ["Canon_40D.jpg"]

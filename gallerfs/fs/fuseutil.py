@@ -78,3 +78,15 @@ def stat_attrs(ino: int, st: os.stat_result, timeout: float = VOLATILE_TIMEOUT) 
     e.entry_timeout = timeout
     e.attr_timeout = timeout
     return e
+
+
+def unchanged(current: pyfuse3.EntryAttributes, attr: pyfuse3.EntryAttributes, fields: Any) -> bool:
+    """Whether a setattr asks for exactly what is already there (mode, owner, times)."""
+    checks = [
+        (fields.update_mode, lambda: attr.st_mode & 0o7777 == current.st_mode & 0o7777),
+        (fields.update_uid, lambda: attr.st_uid == current.st_uid),
+        (fields.update_gid, lambda: attr.st_gid == current.st_gid),
+        (fields.update_mtime, lambda: attr.st_mtime_ns == current.st_mtime_ns),
+        (fields.update_atime, lambda: attr.st_atime_ns in (current.st_atime_ns, current.st_mtime_ns)),
+    ]
+    return all(check() for wanted, check in checks if wanted)

@@ -30,7 +30,7 @@ from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, Up
 from gallerfs.fs.inodes import ROOT_INODE, InodeTable
 from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
 from gallerfs.fs.copies import AlbumCopies
-from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs
+from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs, unchanged
 from gallerfs.fs.readers import ReaderLoans
 from gallerfs.fs.refresh import ChangeTracking
 from gallerfs.fs.toplevel import RootDir
@@ -214,6 +214,8 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             if fields.update_size:
                 handle.node.size = attr.st_size
             return self.node_attrs(inode, handle.node)
+        if isinstance(node, UploadNode):  # the same by file descriptor (futimens: no handle is passed)
+            return self.node_attrs(inode, node)
         if fields.update_size and isinstance(handle, OriginalHandle):
             if attr.st_size == 0 and isinstance(node, LibraryFile) and node.member_of is not None:
                 await self.in_thread(handle.close)  # truncating an album member: a copy follows
@@ -223,6 +225,9 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             e = self.node_attrs(inode, node)
             e.st_size = attr.st_size
             return e
+        current = self.node_attrs(inode, node)
+        if not fields.update_size and unchanged(current, attr, fields):
+            return current  # 'cp -p' into an album re-applies the original's own times and mode
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     @fuse_errors
