@@ -26,7 +26,7 @@ from gallerfs.db.search import FilterSpec
 from gallerfs.errors import GallerfsError
 
 KINDS = ("image", "video", "raw")
-SELECTIVE_MAX = 50_000  # filters matching up to this many files search among them alone
+SELECTIVE_MAX = 200_000  # filters matching up to this many files search among them alone
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
 
@@ -120,7 +120,8 @@ def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_
 
     Measured at 100k vectors (sqlite-vec 0.1.9): KNN among a listed 1-30% of the vectors costs
     70-150 ms, about one plain k=50 KNN, while a KNN for k=750 (what 'ask more, then filter' needs
-    for a 10% filter) costs 460 ms.
+    for a 10% filter) costs 460 ms. At 1M vectors on two cores, a 10% filter answered by widening
+    KNN (k=200, then 800) took 3.8 s against 1.1 s for a plain KNN.
     """
     spec = (filters or Filters()).to_spec()
     if spec.is_empty():
