@@ -91,14 +91,17 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     assert proc.returncode == 1 and "No such file" in proc.stderr
 
 
+TOTAL = 80
+
+
 def test_killed_embedding_job_resumes(tmp_path: Path, library: Path, model_dir) -> None:
     photos = tmp_path / "many"
     photos.mkdir()
     for i, colour in enumerate(clipmodel.COLOURS):  # large PNGs: no draft decoding, so slow enough to interrupt
         clipmodel.colour_photo(photos / f"p{i:02}.png", colour, i, size=(1800, 1350))
-    for i in range(8, 60):
+    for i in range(8, TOTAL):
         shutil.copyfile(photos / f"p{i % 8:02}.png", photos / f"p{i:02}.png")
-    (library / "config.toml").write_text("workers = 2\nbatch_size = 8\nembed_batch_size = 2\n")
+    (library / "config.toml").write_text("workers = 2\nbatch_size = 8\nembed_batch_size = 1\n")
     run_gallerfs(library, "add", str(photos))
     run_gallerfs(library, "index", "--json")  # phase 2 without a model: the next index only embeds
     folder, manifest = model_dir
@@ -120,16 +123,16 @@ def test_killed_embedding_job_resumes(tmp_path: Path, library: Path, model_dir) 
     finally:
         proc.wait(10)
     before = dict(_query(library, "SELECT file_id, embedded_at FROM embeddings"))
-    assert 4 <= len(before) < 60, f"the job was not interrupted mid-way ({len(before)} embedded)"
+    assert 4 <= len(before) < TOTAL, f"the job was not interrupted mid-way ({len(before)} embedded)"
     job = _query(library, "SELECT id, state FROM jobs WHERE kind = 'embed' ORDER BY id DESC LIMIT 1")[0]
     assert job[1] == "running"  # as the killed process left it
 
     out = json.loads(run_gallerfs(library, "index", "--json").stdout)
-    assert out["stages"]["embed"]["embedded"] == 60 - len(before)
+    assert out["stages"]["embed"]["embedded"] == TOTAL - len(before)
     after = dict(_query(library, "SELECT file_id, embedded_at FROM embeddings"))
-    assert len(after) == 60
+    assert len(after) == TOTAL
     assert all(after[i] == t for i, t in before.items())  # nothing done before the kill was redone
     resumed = _query(library, "SELECT state, last_error, done, total FROM jobs WHERE id = ?", (job[0],))[0]
     assert resumed[0] == "done" and "resumed" in resumed[1]
     hits = json.loads(run_gallerfs(library, "search", "purple", "--json").stdout)
-    assert {Path(h["relpath"]).name for h in hits} >= {f"p{i:02}.png" for i in range(6, 60, 8)}
+    assert {Path(h["relpath"]).name for h in hits} >= {f"p{i:02}.png" for i in range(6, TOTAL, 8)}
