@@ -4,7 +4,8 @@ watchdog (inotify) reports changes under each online source; structural changes
 (moves, deletions) are applied in the order they happened, and new or modified
 files once they have been quiet for ``watch_debounce_s`` (or as soon as the
 writer closes them), then phase 2 runs on them in a persistent worker pool, so
-a new photo is browsable and indexed within about a second. Sources are checked
+a new photo is browsable and indexed within about a second; CLIP vectors
+follow once phase 2 is quiet. Sources are checked
 every few seconds: one that is unplugged is marked offline (nothing deleted),
 one that comes back is rescanned.
 """
@@ -262,14 +263,20 @@ class Watcher:
         self.check_sources()
         self.observer.start()
         pool = make_pool(max(1, self.settings.workers))
+        embed_due = True
         last_check = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 self.apply_events()
                 if files_db.count_pending(self.db):
                     phase2 = Phase2(self.db, self.paths, self.settings, None, pool=pool)
-                    phase2.run()
+                    if phase2.run().processed:
+                        embed_due = True
                     pool = phase2.pool
+                elif embed_due:
+                    # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
+                    embed_due = False
+                    resolve("indexer.embed:embed_library")(self.db, self.paths, self.settings)
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -86,3 +87,31 @@ def test_watch_follows_changes(watching):
     (folder / "new.jpg").unlink()
     _wait_for(lambda: b"new.jpg" not in _rows(db))
     assert proc.poll() is None
+
+
+def test_watch_embeds_new_photos_when_a_model_is_installed(library, tmp_path):
+    from tests import clipmodel
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    clipmodel.colour_photo(folder / "green.jpg", "green", 1)
+    model_files = tmp_path / "model-files"
+    manifest = clipmodel.write_model_dir(model_files)
+    run_gallerfs(library, "add", str(folder))
+    run_gallerfs(library, "models", "import", str(model_files), "--manifest", str(manifest))
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "watch"], env=gallerfs_env(library),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    db = Database(library / "library.sqlite3", readonly=True)
+    try:
+        embedded = "SELECT count(*) FROM embeddings WHERE state = 'done'"
+        _wait_for(lambda: db.value(embedded) == 1, 30)  # the initial scan, phase 2, then vectors
+        clipmodel.colour_photo(folder / "red.jpg", "red", 2)
+        _wait_for(lambda: db.value(embedded) == 2, 15)
+        proc_search = run_gallerfs(library, "search", "red", "--json")
+        hits = json.loads(proc_search.stdout)
+        assert hits and hits[0]["path"].endswith("red.jpg")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+        db.close()
+    assert proc.returncode == 0
