@@ -13,7 +13,6 @@ import zlib
 import struct
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from gallerfs.db.connection import Database

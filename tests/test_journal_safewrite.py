@@ -77,7 +77,7 @@ def test_many_concurrent_writers_never_lose_their_text(tmp_path: Path) -> None:
         path.touch()
         start = threading.Barrier(2)
 
-        def editor() -> None:
+        def editor(start: threading.Barrier = start, path: Path = path, i: int = i) -> None:
             start.wait()
             with open(path, "w") as fh:
                 fh.write(f"edit {i}\n")

@@ -82,5 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: one line for the user, the traceback with -vv
+        log.debug("internal error", exc_info=True)
+        print(f"gallerfs: internal error: {exc!r} (run with -vv for the traceback, and please report it)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
     finally:
         ctx.close()

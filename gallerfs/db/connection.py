@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 
 import apsw
 
-from gallerfs.errors import GallerfsError, SchemaTooNewError
+from gallerfs.errors import GallerfsError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,28 @@
+"""The code base stays free of errors a linter finds (undefined names, unused imports, bug patterns)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import PROJECT
+
+
+def test_ruff_finds_nothing():
+    ruff = shutil.which("ruff") or str(PROJECT / ".venv" / "bin" / "ruff")
+    proc = subprocess.run([ruff, "check", "--output-format", "concise", "gallerfs", "indexer", "models", "viewer",
+                           "tests", "bench"], cwd=PROJECT, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_module_imports():
+    """Every module imports (catches modules no test happens to import)."""
+    modules = []
+    for package in ("gallerfs", "indexer", "models", "viewer"):
+        for path in sorted((PROJECT / package).rglob("*.py")):
+            if path.name != "__main__.py":
+                modules.append(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__"))
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    proc = subprocess.run([sys.executable, "-c", code, *modules], cwd=PROJECT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
