@@ -63,7 +63,7 @@ def make_uniques(folder: Path, count: int, long_side: int = 640, seed: int = 7) 
 def make_tree(root: Path, files: int, uniques: int = 300, per_folder: int = 500) -> Path:
     """root/tree-N with N=`files` photos (hard links to `uniques` distinct ones). Reuses an existing tree."""
     tree = root / f"tree-{files}"
-    stamp = root / f".tree-{files}-{uniques}"
+    stamp = root / f".{tree.name}-{uniques}.complete"
     if stamp.exists():
         return tree
     originals = make_uniques(root / "uniques", uniques)
