@@ -184,6 +184,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     pidf = pid_file(paths, mountpoint)
     pidf.write_text(f"{os.getpid()}\n{mountpoint}\n")
     log.info("serving %s (pid %d)", mountpoint, os.getpid())
+    _prepare_search(paths, settings)
     clean = False
     try:
         trio.run(_serve, ops)
@@ -197,6 +198,16 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
         pidf.unlink(missing_ok=True)
         log.info("unmounted %s%s", mountpoint, "" if clean else " after an error")
     return 0
+
+
+def _prepare_search(paths: LibraryPaths, settings: Settings) -> None:
+    """Load the CLIP text tower and the vectors in the background (after forking: threads do not survive it)."""
+    try:
+        from gallerfs.search import prepare
+
+        prepare(paths, settings)
+    except Exception as exc:  # search/ then loads on its first query, or explains what is missing
+        log.warning("search is not prepared: %s", exc)
 
 
 async def _serve(ops: object) -> None:

@@ -133,7 +133,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         memo = self.memo
         listing = await self.in_thread(self._build_listing, ino, node)
-        if memo is self.memo:  # not already stale
+        if memo is self.memo and getattr(node, "cache_listing", True):  # not already stale
             self.listings[ino] = listing
         return listing
 

@@ -1,0 +1,211 @@
+"""The mount's ``search/``: looking up any name under it runs that plain-English query.
+
+``search/red car/`` lists the top ``settings.search_limit`` matches, best
+first, each a regular file reading the original, named with its rank so that
+name order is rank order: ``01 IMG_0042.jpg``, ``02 …`` (three digits when
+more than 99 are listed). ``ls search/`` shows the recent queries (kept in the
+library, so they survive a remount); ``rmdir search/<query>`` forgets one and
+``mkdir search/<query>`` remembers one. Names starting with a dot (file
+managers probe ``.hidden``, ``.directory``…) are never queries.
+
+Without an installed CLIP model ``search/`` holds only ``README.txt`` (how to
+install one) and looking up a query fails with ENOENT at once.
+
+Queries run on the mount's reader threads (the text tower takes ~100 ms on a
+CPU); the results are kept per query until the library changes (``Memo``).
+Recording a query never waits for the library's write lock: a background
+thread writes it, and the listing of ``search/`` merges what it has not
+written yet.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Hashable
+
+from gallerfs.db import search_history as sh
+from gallerfs.fs.nodes import DirNode, Entry, LibraryFile, TextFile, TreeContext
+
+if TYPE_CHECKING:
+    from gallerfs.db.connection import Database
+    from gallerfs.paths import LibraryPaths
+
+log = logging.getLogger(__name__)
+
+README = b"README.txt"
+MAX_NAME_BYTES = 255
+
+
+def _enoent() -> OSError:
+    return OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+
+
+def model_installed(paths: LibraryPaths) -> bool:
+    from gallerfs.search import is_model_installed
+
+    return bool(is_model_installed(paths))
+
+
+def readme_text() -> bytes:
+    from gallerfs.search import NO_MODEL_MESSAGE
+
+    return (
+        f"{NO_MODEL_MESSAGE}\n\n"
+        "Once a model is installed and 'gallerfs index' has embedded the photos, open any\n"
+        "folder name under search/ (for example search/red car/) to list the best matches,\n"
+        "best first.\n"
+    ).encode()
+
+
+def readme_node(key: tuple[Hashable, ...], produce: Callable[[TreeContext], bytes]) -> TextFile:
+    return TextFile(key, produce, len(produce(None)))  # type: ignore[arg-type]
+
+
+def rank_entries(ctx: TreeContext, file_ids: list[int]) -> list[Entry]:
+    """``NN name`` entries in rank order; files gone from the library since are left out."""
+    rows = sh.file_rows(ctx.db, file_ids)
+    ranked = [rows[i] for i in file_ids if i in rows]
+    width = max(2, len(str(len(ranked))))
+    return [Entry(b"%0*d " % (width, n) + row.name, LibraryFile(row)) for n, row in enumerate(ranked, 1)]
+
+
+def query_of(name: bytes) -> str | None:
+    """The query a folder name stands for, or None when the name is not one."""
+    if not name or name.startswith(b".") or len(name) > MAX_NAME_BYTES:
+        return None
+    try:
+        query = name.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return query if query.strip() else None
+
+
+def run_query(ctx: TreeContext, query: str) -> list[int]:
+    """The ranked file ids for *query*, once per library generation. ENOENT when it cannot run."""
+    from gallerfs.errors import GallerfsError
+    from gallerfs.search import NoModelError, search_files
+
+    limit = max(1, ctx.settings.search_limit)
+
+    def run() -> list[int] | str:
+        try:
+            started = time.monotonic()
+            hits = search_files(ctx.db, ctx.paths, ctx.settings, query, limit)
+            log.debug("search %r: %d hits in %.3f s", query, len(hits), time.monotonic() - started)
+            return [h.file_id for h in hits]
+        except NoModelError:
+            return "no model"
+        except GallerfsError as exc:
+            log.warning("search/%s: %s", query, exc)
+            return str(exc)
+
+    found = ctx.memo.get(("search", query, limit), run)
+    if isinstance(found, str):
+        raise _enoent()
+    return found
+
+
+class QueryRecorder:
+    """Writes looked-up queries to the library on its own thread, so a lookup never waits for the lock."""
+
+    def __init__(self) -> None:
+        self.recent: dict[str, float] = {}  # recorded by this mount, newest time
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[LibraryPaths, str, float]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._db: Database | None = None
+
+    def record(self, paths: LibraryPaths, query: str) -> None:
+        now = time.time()
+        with self._lock:
+            self.recent[query] = now
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="gallerfs-search-history", daemon=True)
+                self._thread.start()
+        self._queue.put((paths, query, now))
+
+    def forget(self, query: str) -> None:
+        """Drop *query* from memory once every pending write is done (the caller deletes the row)."""
+        self._queue.join()
+        with self._lock:
+            self.recent.pop(query, None)
+
+    def merged(self, remembered: list[str]) -> list[str]:
+        with self._lock:
+            newer = sorted(self.recent, key=lambda q: -self.recent[q])
+        return list(dict.fromkeys(newer + remembered))
+
+    def _work(self) -> None:
+        from gallerfs.db.connection import Database
+
+        while True:
+            paths, query, when = self._queue.get()
+            try:
+                if self._db is None:
+                    self._db = Database(paths.db)
+                sh.record_query(self._db, query, when)
+            except Exception as exc:  # a busy or read-only library: the query is only not remembered
+                log.warning("could not remember the search %r: %s", query, exc)
+            finally:
+                self._queue.task_done()
+
+
+class SearchRoot(DirNode):
+    key: tuple[Hashable, ...] = ("top", b"search")
+    dynamic_lookup = True
+    cache_listing = False  # recent queries change on lookups, which bump no generation
+
+    def __init__(self) -> None:
+        self.recorder = QueryRecorder()
+        self.readme = readme_node(("search-readme",), lambda ctx: readme_text())
+
+    def list(self, ctx: TreeContext) -> list[Entry]:
+        if not model_installed(ctx.paths):
+            return [Entry(README, self.readme)]
+        queries = self.recorder.merged(sh.recent_queries(ctx.db))
+        return [Entry(q.encode("utf-8"), SearchQueryDir(q)) for q in queries]
+
+    def lookup(self, ctx: TreeContext, name: bytes) -> Entry | None:
+        if not model_installed(ctx.paths):
+            return Entry(README, self.readme) if name == README else None
+        query = query_of(name)
+        if query is None:
+            return None
+        run_query(ctx, query)
+        self.recorder.record(ctx.paths, query)
+        return Entry(name, SearchQueryDir(query))
+
+    def mkdir(self, ctx: TreeContext, name: bytes) -> None:
+        query = query_of(name)
+        if query is None:
+            raise OSError(errno.EINVAL, "not a search query")
+        if not model_installed(ctx.paths):
+            raise _enoent()
+        sh.record_query(ctx.writer(), query)
+
+    def rmdir(self, ctx: TreeContext, name: bytes, child: object) -> None:
+        query = query_of(name)
+        if query is None or not isinstance(child, SearchQueryDir):
+            raise _enoent()
+        self.recorder.forget(query)
+        sh.forget_query(ctx.writer(), query)
+
+
+@dataclass(frozen=True)
+class SearchQueryDir(DirNode):
+    """``search/<query>/``: the ranked matches."""
+
+    query: str
+
+    @property
+    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+        return ("search", self.query)
+
+    def list(self, ctx: TreeContext) -> list[Entry]:
+        return rank_entries(ctx, run_query(ctx, self.query))
