@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from gallerfs.db import search_history as sh
+from gallerfs.db.connection import Database
+from gallerfs.fs.nodes import FILE_INODE_BASE
+from gallerfs.fs.search_dir import query_of, rank_name
 from gallerfs.search import NO_MODEL_MESSAGE
 from tests import clipmodel
 from tests.mountutil import Mount, run_gallerfs
@@ -85,6 +89,20 @@ def test_search_folder_ranks_reads_and_remembers(tmp_path: Path) -> None:
         assert blues[0].split(" ", 1)[1].startswith("blue")
         assert set(_ls(mnt, "search")) == {"red", "blue"}
 
+        # similar/<file id or unique name>/: the nearest photos, the photo itself left out.
+        assert _ls(mnt, "similar") == ["README.txt"]
+        blue0 = [n for n in blues if n.endswith(" blue0.jpg")][0]
+        blue0_id = os.stat(mnt.p("search", "blue", blue0)).st_ino - FILE_INODE_BASE
+        near = _ls(mnt, "similar", str(blue0_id))
+        assert {n.split(" ", 1)[1] for n in near[:2]} == {"blue1.jpg", "blue2.jpg"}
+        assert not any(n.endswith(" blue0.jpg") for n in near) and near == sorted(near)
+        assert _ls(mnt, "similar", "blue0.jpg") == near
+        data = Path(os.fsdecode(mnt.p("similar", "blue0.jpg", near[0]))).read_bytes()
+        assert data == (photos / near[0].split(" ", 1)[1]).read_bytes()
+        for unknown in ("red0.jpg", "999999", "nothing.jpg"):  # two files named red0.jpg; no such id; no such name
+            with pytest.raises(FileNotFoundError):
+                os.listdir(mnt.p("similar", unknown))
+
         # Probes by file managers are not queries and are never remembered.
         for probe in (".hidden", ".directory"):
             with pytest.raises(FileNotFoundError):
@@ -125,5 +143,40 @@ def test_search_without_model_explains_and_fails_cleanly(tmp_path: Path) -> None
             _ls(mnt, "search", "red")
         with pytest.raises(FileNotFoundError):
             os.mkdir(mnt.p("search", "red"))
+        with pytest.raises(FileNotFoundError):  # nothing embedded
+            os.listdir(mnt.p("similar", "red1.jpg"))
         assert time.monotonic() - started < 2
         assert _ls(mnt, "search") == ["README.txt"]
+
+
+def test_rank_names_sort_by_rank() -> None:
+    assert rank_name(1, 9, b"IMG_0042.jpg") == b"01 IMG_0042.jpg"
+    assert rank_name(99, 99, b"a.jpg") == b"99 a.jpg"
+    names = [rank_name(n, 150, b"z.jpg" if n % 2 else b"a.jpg") for n in range(1, 151)]
+    assert names[0] == b"001 z.jpg" and names[-1] == b"150 a.jpg"
+    assert names == sorted(names)
+
+
+def test_query_names() -> None:
+    assert query_of("red car".encode()) == "red car"
+    assert query_of("crème brûlée".encode()) == "crème brûlée"
+    for name in (b"", b".hidden", b".directory", b"   ", b"caf\xe9", b"x" * 256):
+        assert query_of(name) is None, name
+
+
+def test_history_is_recent_first_bounded_and_forgettable(tmp_path: Path) -> None:
+    db = Database(tmp_path / "library.sqlite3")
+    try:
+        sh.record_query(db, "red", 100.0)
+        sh.record_query(db, "blue", 200.0)
+        sh.record_query(db, "red", 50.0)  # an older time never moves a query back
+        assert sh.recent_queries(db) == ["blue", "red"]
+        sh.record_query(db, "red", 300.0)
+        assert sh.recent_queries(db) == ["red", "blue"]
+        assert sh.forget_query(db, "blue") and not sh.forget_query(db, "blue")
+        for i in range(sh.MAX_REMEMBERED + 5):
+            sh.record_query(db, f"q{i}", 1000.0 + i)
+        kept = sh.recent_queries(db, limit=10_000)
+        assert len(kept) == sh.MAX_REMEMBERED and kept[0] == f"q{sh.MAX_REMEMBERED + 4}" and "red" not in kept
+    finally:
+        db.close()

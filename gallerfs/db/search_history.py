@@ -23,7 +23,9 @@ MAX_REMEMBERED = 200  # older queries are forgotten when a new one is recorded
 
 def recent_queries(db: Database, limit: int = MAX_REMEMBERED) -> list[str]:
     """Remembered queries, most recently used first."""
-    return [r[0] for r in db.tuples("SELECT query FROM search_queries ORDER BY last_used DESC, query LIMIT ?", (limit,))]
+    return [
+        r[0] for r in db.tuples("SELECT query FROM search_queries ORDER BY last_used DESC, query LIMIT ?", (limit,))
+    ]
 
 
 def record_query(db: Database, query: str, when: float | None = None) -> None:

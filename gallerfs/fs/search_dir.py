@@ -71,8 +71,12 @@ def rank_entries(ctx: TreeContext, file_ids: list[int]) -> list[Entry]:
     """``NN name`` entries in rank order; files gone from the library since are left out."""
     rows = sh.file_rows(ctx.db, file_ids)
     ranked = [rows[i] for i in file_ids if i in rows]
-    width = max(2, len(str(len(ranked))))
-    return [Entry(b"%0*d " % (width, n) + row.name, LibraryFile(row)) for n, row in enumerate(ranked, 1)]
+    return [Entry(rank_name(n, len(ranked), row.name), LibraryFile(row)) for n, row in enumerate(ranked, 1)]
+
+
+def rank_name(rank: int, count: int, name: bytes) -> bytes:
+    """``01 IMG_0042.jpg``: zero-padded to the width of *count* (at least two digits), so names sort by rank."""
+    return b"%0*d " % (max(2, len(str(count))), rank) + name
 
 
 def query_of(name: bytes) -> str | None:
