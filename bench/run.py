@@ -1,0 +1,68 @@
+"""Run every benchmark and print one JSON object of their figures.
+
+    .venv/bin/python bench/run.py            # the sizes the issues ask for (100k files; takes a while)
+    .venv/bin/python bench/run.py --quick    # small sizes, to check the benchmarks work
+    .venv/bin/python bench/run.py index mount   # only these
+
+Each bench/bench_NAME.py also runs on its own and prints its JSON; ratios inside
+each come from the same run, since these machines are noisy. The embedding and
+search benchmarks need torch for a random-weight ViT-B/32 (pip install -e '.[bench]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FULL = {
+    "phase2": [],
+    "index": ["--files", "100000"],
+    "mount": ["--files", "100000"],
+    "duplicates": [],
+    "embed": [],
+    "search": [],
+}
+QUICK = {
+    "phase2": ["--rounds", "3"],
+    "index": ["--files", "5000"],
+    "mount": ["--files", "5000", "--read-mb", "50", "--stat-samples", "300"],
+    "duplicates": ["--files", "5000", "--near", "5000"],
+    "embed": ["--images", "16"],
+    "search": ["--sizes", "10000", "--queries", "10"],
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", choices=[[], *FULL], metavar="NAME", help=f"any of {', '.join(FULL)}")
+    ap.add_argument("--quick", action="store_true", help="small sizes")
+    args = ap.parse_args()
+    plan = QUICK if args.quick else FULL
+    results: dict[str, object] = {}
+    failed = False
+    for name in args.names or list(plan):
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, str(HERE / f"bench_{name}.py"), *plan[name]],
+                              capture_output=True, text=True)  # fmt: skip
+        if proc.returncode != 0:
+            failed = True
+            results[name] = {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+        else:
+            try:
+                results[name] = json.loads(proc.stdout)
+            except ValueError:
+                results[name] = {"error": "no JSON output", "stdout": proc.stdout[-500:]}
+                failed = True
+        print(f"bench {name}: {time.monotonic() - start:.0f} s", file=sys.stderr)
+    print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
