@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -58,3 +60,31 @@ def cli(library: Path):
 def corpus() -> Path:
     assert EXIF_CORPUS.is_dir(), f"test corpus missing at {EXIF_CORPUS}"
     return EXIF_CORPUS
+
+
+@contextlib.contextmanager
+def loop_drive_at(image: Path, mnt: Path, size: str = "24M") -> Iterator[tuple[Path, Callable[[], None], Callable[[], None]]]:
+    """An ext4 filesystem in a file, loop-mounted at mnt: a removable drive that tests can unplug
+    (umount) and plug back. Unmounted whatever happens."""
+    mnt.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+
+    def plug() -> None:
+        subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
+
+    def unplug() -> None:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+    plug()
+    try:
+        yield mnt, plug, unplug
+    finally:
+        if subprocess.run(["mountpoint", "-q", str(mnt)], check=False).returncode == 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def loop_drive(tmp_path: Path):
+    with loop_drive_at(tmp_path / "drive.img", tmp_path / "drive") as drive:
+        yield drive

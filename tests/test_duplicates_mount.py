@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from indexer import trash as trash_mod
+from tests.conftest import loop_drive_at
 from tests.dup_helpers import CORPORA, gallerfs
 from tests.mountutil import Mount, wait_until
 
@@ -26,23 +27,8 @@ JPG = CORPORA / "exif" / "exif-samples" / "jpg"
 
 @pytest.fixture
 def drive(tmp_path: Path):
-    image, mnt = tmp_path / "usb.img", tmp_path / "usbdrive"
-    mnt.mkdir()
-    subprocess.run(["truncate", "-s", "16M", str(image)], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-
-    def plug() -> None:
-        subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
-
-    def unplug() -> None:
-        subprocess.run(["umount", str(mnt)], check=True)
-
-    plug()
-    try:
-        yield mnt, plug, unplug
-    finally:
-        if subprocess.run(["mountpoint", "-q", str(mnt)], check=False).returncode == 0:
-            subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with loop_drive_at(tmp_path / "usb.img", tmp_path / "usbdrive", size="16M") as d:
+        yield d
 
 
 def test_rm_in_duplicates_and_cli_trash(

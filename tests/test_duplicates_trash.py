@@ -16,29 +16,14 @@ from gallerfs.db.connection import Database
 from indexer import trash as trash_mod
 from indexer.duplicates.remove import LastCopyError, NotTrashableError, trash_copy
 from indexer.duplicates.sets import find_sets
+from tests.conftest import loop_drive_at
 from tests.dup_helpers import ROOT, add_source, scan, store
 
 
 @pytest.fixture
 def drive(tmp_path: Path):
-    """An ext4 filesystem in a file, loop-mounted at tmp/usb; unmounted whatever happens."""
-    image, mnt = tmp_path / "usb.img", tmp_path / "usb"
-    mnt.mkdir()
-    subprocess.run(["truncate", "-s", "16M", str(image)], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-
-    def plug() -> None:
-        subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
-
-    def unplug() -> None:
-        subprocess.run(["umount", str(mnt)], check=True)
-
-    plug()
-    try:
-        yield mnt, plug, unplug
-    finally:
-        if subprocess.run(["mountpoint", "-q", str(mnt)], check=False).returncode == 0:
-            subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with loop_drive_at(tmp_path / "usb.img", tmp_path / "usb", size="16M") as d:
+        yield d
 
 
 @pytest.fixture

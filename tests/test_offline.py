@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from gallerfs.db.connection import Database
@@ -17,28 +15,6 @@ def _photos(folder: Path, n: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         Image.new("RGB", (64, 48), (i * 40 % 256, 100, 50)).save(folder / f"p{i}.jpg", "JPEG")
-
-
-@pytest.fixture
-def loop_drive(tmp_path: Path):
-    """An ext4 filesystem in a file, loop-mounted at tmp/drive; unmounted whatever happens."""
-    image, mnt = tmp_path / "drive.img", tmp_path / "drive"
-    mnt.mkdir()
-    subprocess.run(["truncate", "-s", "24M", str(image)], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-
-    def plug() -> None:
-        subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
-
-    def unplug() -> None:
-        subprocess.run(["umount", str(mnt)], check=True)
-
-    plug()
-    try:
-        yield mnt, plug, unplug
-    finally:
-        if subprocess.run(["mountpoint", "-q", str(mnt)]).returncode == 0:
-            subprocess.run(["umount", "-l", str(mnt)])
 
 
 def test_unplugged_drive_is_offline_not_deleted(library, cli, loop_drive):

@@ -14,6 +14,7 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from gallerfs.errors import GallerfsError
+from gallerfs.units import human_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,15 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = dsub.add_parser("trashed", help="list the copies gallerfs moved to the trash")
     add_json_flag(h)
     h.set_defaults(func=run_trashed)
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def file_date(f: DupFile) -> str:

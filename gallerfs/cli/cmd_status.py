@@ -9,6 +9,7 @@ from gallerfs.cli.context import Context, add_json_flag, printable
 from gallerfs.db import files as files_db
 from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
+from gallerfs.units import human_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,15 +22,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, help="how many jobs to show (default 20)")
     add_json_flag(p)
     p.set_defaults(func=run_jobs)
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def _time(ts: float | None) -> str:
@@ -56,9 +48,9 @@ def run_status(ctx: Context) -> int:
 
     def text(d: dict) -> str:
         lines = [f"library   {d['library']}",
-                 f"files     {d['files']} ({_human_bytes(d['bytes'])}), {d['offline_files']} offline"]  # fmt: skip
+                 f"files     {d['files']} ({human_bytes(d['bytes'])}), {d['offline_files']} offline"]  # fmt: skip
         for kind, v in d["by_kind"].items():
-            lines.append(f"  {kind:<7} {v['files']:>8}  {_human_bytes(v['bytes'])}")
+            lines.append(f"  {kind:<7} {v['files']:>8}  {human_bytes(v['bytes'])}")
         st = d["by_state"]
         lines.append(f"indexed   {st['done']} done, {st['pending']} pending, {st['error']} with errors")
         lines.append(f"albums    {d['albums']}, favourites {d['favourites']}, with GPS {d['with_gps']}")

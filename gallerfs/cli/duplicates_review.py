@@ -22,6 +22,7 @@ from gallerfs.config import Settings
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
+from gallerfs.units import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,6 @@ KEYS = {
 }  # fmt: skip
 HELP = ("[n/→/space] next  [p/←] prev  [s] skip  [j/k/↑/↓ or 1-9] choose keeper\n"
         "[enter] keep it  [t] trash the others (then y)  [q] quit")  # fmt: skip
-
-
-def _human(n: int) -> str:
-    from gallerfs.cli.cmd_duplicates import human_bytes
-
-    return human_bytes(n)
 
 
 class Review:
@@ -147,7 +142,7 @@ class Review:
         s = self.current
         lines = [
             f"set {self.index + 1}/{len(self.sets)}  {s.kind} {'copies' if s.kind == 'exact' else 'duplicates'}, "
-            f"{len(s.members)} files, {_human(s.reclaimable)} reclaimable"
+            f"{len(s.members)} files, {human_bytes(s.reclaimable)} reclaimable"
             + (
                 "  (keeper chosen by you)"
                 if s.keeper_chosen
@@ -166,13 +161,13 @@ class Review:
                 f"\x1b[7m{line}\x1b[0m" if i == self.choice and self.color else line
             )
             lines.append(
-                f"     [{where}]  {_human(m.size)}  {dims}  {date}  {m.format or ''}"
+                f"     [{where}]  {human_bytes(m.size)}  {dims}  {date}  {m.format or ''}"
             )
         lines += ["", HELP]
         if self.message:
             lines += ["", self.message]
         if self.trashed_bytes:
-            lines.append(f"trashed so far: {_human(self.trashed_bytes)}")
+            lines.append(f"trashed so far: {human_bytes(self.trashed_bytes)}")
         return "\n".join(lines) + "\n"  # long paths wrap: never cut a path short
 
 
@@ -212,5 +207,5 @@ def review(
         out.write("\r\n")
         out.flush()
     if state.trashed_bytes:
-        print(f"moved {_human(state.trashed_bytes)} to the trash")
+        print(f"moved {human_bytes(state.trashed_bytes)} to the trash")
     return 0

@@ -30,16 +30,9 @@ from gallerfs.fs.nodes import (
     unique_names,
 )
 
+from gallerfs.units import human_bytes
+
 log = logging.getLogger(__name__)
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 def _sets(ctx: TreeContext) -> list:
@@ -65,7 +58,7 @@ def set_folder_name(number: int, s: object) -> bytes:
     keeper: DupFile = s.keeper  # type: ignore[attr-defined]
     name = keeper.relpath.rpartition(b"/")[2]
     copies = len(s.members)  # type: ignore[attr-defined]
-    label = f" ({copies} copies, {_human(s.reclaimable)})".encode()  # type: ignore[attr-defined]
+    label = f" ({copies} copies, {human_bytes(s.reclaimable)})".encode()  # type: ignore[attr-defined]
     near = b" near" if s.kind == "near" else b""  # type: ignore[attr-defined]
     return b"%04d " % number + name + near + label
 
