@@ -18,15 +18,17 @@ RAW_EXTENSIONS = frozenset(
 VIDEO_EXTENSIONS = frozenset(".mp4 .mov .m4v .avi .mkv .3gp .mts .m2ts .webm .wmv .mpg .mpeg".split())
 
 
+_KIND_BY_EXTENSION = {
+    **{e: "image" for e in IMAGE_EXTENSIONS},
+    **{e: "raw" for e in RAW_EXTENSIONS},
+    **{e: "video" for e in VIDEO_EXTENSIONS},
+}
+_KIND_BY_BYTES_EXTENSION = {e.encode(): kind for e, kind in _KIND_BY_EXTENSION.items()}
+
+
 def media_kind(name: str | bytes) -> str | None:
     """'image', 'raw', 'video', or None for files gallerfs does not index."""
-    if isinstance(name, bytes):
-        name = os.fsdecode(name)
-    ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    if ext in RAW_EXTENSIONS:
-        return "raw"
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    return None
+    if isinstance(name, bytes):  # the walk's hot path: no decoding
+        dot = name.rfind(b".")
+        return _KIND_BY_BYTES_EXTENSION.get(name[dot:].lower()) if dot > 0 else None
+    return _KIND_BY_EXTENSION.get(os.path.splitext(name)[1].lower())

@@ -76,7 +76,7 @@ class Progress:
 
 
 def scan_sources(db: Database, sources: list[Source], progress: Progress, *, allow_empty: bool = False,
-                 batch_size: int = 500) -> list[ScanReport]:  # fmt: skip
+                 batch_size: int = 2000) -> list[ScanReport]:  # fmt: skip
     reports = []
     for source in sources:
         job = jobs_db.claim(db, "scan", source.id)

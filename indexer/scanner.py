@@ -162,7 +162,7 @@ def scan_source(
     source: Source,
     *,
     job_id: int | None = None,
-    batch_size: int = 500,
+    batch_size: int = 2000,
     allow_empty: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> ScanReport:

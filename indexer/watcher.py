@@ -117,7 +117,7 @@ class Watcher:
                     self._schedule(source)
                 if not was_online:
                     log.info("source %s is back online: rescanning", source.name)
-                    scan_source(self.db, source, batch_size=self.settings.batch_size)
+                    scan_source(self.db, source)
             else:
                 if source.id in self.watches:
                     log.warning("source %s went offline: %s", source.name, source.offline_reason)
