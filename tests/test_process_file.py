@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import pickle
 import struct
@@ -185,7 +186,8 @@ def test_whole_corpus_never_raises(tmp_path: Path) -> None:
 def test_results_cross_process_boundaries(tmp_path: Path) -> None:
     files = [CORPUS / "exif-samples/jpg/Canon_40D.jpg", CORPUS / "exif-samples/jpg/corrupted.jpg",
              CORPUS / "elodie/invalid.jpg", CORPUS / "lychee/train.mov"]
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # forkserver, as the indexer's pool: forking this multi-threaded test process could copy a held lock.
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver")) as pool:
         futures = [pool.submit(process_file, os.fsencode(f), media_kind(f.name), i, str(tmp_path / "pool"), **ARGS)
                    for i, f in enumerate(files)]
         pooled = [f.result(timeout=120) for f in futures]
