@@ -90,29 +90,43 @@ def query_of(name: bytes) -> str | None:
     return query if query.strip() else None
 
 
+def ranked_ids(ctx: TreeContext, key: tuple[Hashable, ...], compute: Callable[[], list[int]],
+               quiet: tuple[type[Exception], ...] = ()) -> list[int]:  # fmt: skip
+    """compute()'s ranked file ids, memoised per library generation under *key*.
+
+    A failure (no model, vectors of another model, a bad query) is remembered too and
+    answered with ENOENT, so a folder that cannot be listed never hangs or retries per call.
+    """
+    from gallerfs.errors import GallerfsError
+
+    def run() -> list[int] | str:
+        try:
+            return compute()
+        except quiet as exc:  # expected, and explained elsewhere (README.txt)
+            return str(exc)
+        except GallerfsError as exc:
+            log.warning("%s/%s: %s", key[0], key[1], exc)
+            return str(exc)
+
+    found = ctx.memo.get(key, run)
+    if isinstance(found, str):
+        raise _enoent()
+    return found
+
+
 def run_query(ctx: TreeContext, query: str) -> list[int]:
     """The ranked file ids for *query*, once per library generation. ENOENT when it cannot run."""
-    from gallerfs.errors import GallerfsError
     from gallerfs.search import NoModelError, search_files
 
     limit = max(1, ctx.settings.search_limit)
 
-    def run() -> list[int] | str:
-        try:
-            started = time.monotonic()
-            hits = search_files(ctx.db, ctx.paths, ctx.settings, query, limit)
-            log.debug("search %r: %d hits in %.3f s", query, len(hits), time.monotonic() - started)
-            return [h.file_id for h in hits]
-        except NoModelError:
-            return "no model"
-        except GallerfsError as exc:
-            log.warning("search/%s: %s", query, exc)
-            return str(exc)
+    def compute() -> list[int]:
+        started = time.monotonic()
+        hits = search_files(ctx.db, ctx.paths, ctx.settings, query, limit)
+        log.debug("search %r: %d hits in %.3f s", query, len(hits), time.monotonic() - started)
+        return [h.file_id for h in hits]
 
-    found = ctx.memo.get(("search", query, limit), run)
-    if isinstance(found, str):
-        raise _enoent()
-    return found
+    return ranked_ids(ctx, ("search", query, limit), compute, quiet=(NoModelError,))
 
 
 class QueryRecorder:

@@ -13,7 +13,6 @@ Needs the library's embeddings, not the model files.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ from typing import Hashable
 
 from gallerfs.db import tree as q
 from gallerfs.fs.nodes import DirNode, Entry, TreeContext
-from gallerfs.fs.search_dir import README, rank_entries, readme_node
+from gallerfs.fs.search_dir import README, rank_entries, ranked_ids, readme_node
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ README_TEXT = (
     b"Photos are compared by their CLIP embeddings: install a model and run\n"
     b"'gallerfs index' first.\n"
 )
-
-
-def _enoent() -> OSError:
-    return OSError(errno.ENOENT, os.strerror(errno.ENOENT))
 
 
 def file_id_for(ctx: TreeContext, name: bytes) -> int | None:
@@ -58,22 +53,11 @@ def file_id_for(ctx: TreeContext, name: bytes) -> int | None:
 
 def nearest(ctx: TreeContext, file_id: int) -> list[int]:
     """The ranked ids nearest to *file_id*, once per library generation. ENOENT when none can be had."""
-    from gallerfs.errors import GallerfsError
     from gallerfs.search import similar_files
 
     limit = max(1, ctx.settings.search_limit)
-
-    def run() -> list[int] | str:
-        try:
-            return [h.file_id for h in similar_files(ctx.db, ctx.paths, ctx.settings, file_id, limit)]
-        except GallerfsError as exc:
-            log.warning("similar/%d: %s", file_id, exc)
-            return str(exc)
-
-    found = ctx.memo.get(("similar", file_id, limit), run)
-    if isinstance(found, str):
-        raise _enoent()
-    return found
+    return ranked_ids(ctx, ("similar", file_id, limit),
+                      lambda: [h.file_id for h in similar_files(ctx.db, ctx.paths, ctx.settings, file_id, limit)])
 
 
 class SimilarRoot(DirNode):
