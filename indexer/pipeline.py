@@ -39,7 +39,7 @@ class Task:
     relpath: bytes
     path: bytes
     kind: str
-    size: int | None
+    size: int  # files.size when queued: a result for another size is dropped
 
 
 @dataclass
@@ -101,13 +101,11 @@ class Phase2:
         with self.db.transaction():
             files_db.mark_attempt(self.db, [r[0] for r in rows])
         tasks = []
-        for file_id, source_id, relpath, kind in rows:
+        for file_id, source_id, relpath, kind, size in rows:
             root = self._roots.get(source_id)
             if root is None:
                 continue
-            row = files_db.get_file(self.db, file_id)
-            tasks.append(Task(file_id, source_id, relpath, root.rstrip(b"/") + b"/" + relpath, kind,
-                              row.size if row else None))  # fmt: skip
+            tasks.append(Task(file_id, source_id, relpath, root.rstrip(b"/") + b"/" + relpath, kind, size))
         return tasks
 
     def run(self) -> Phase2Report:

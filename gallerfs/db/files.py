@@ -226,10 +226,10 @@ def end_walk(db: Database) -> None:
 
 # -- phase 2 -------------------------------------------------------------------
 
-def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str]]:
-    """(id, source_id, relpath, kind) of files waiting for phase 2 on online sources, by id."""
+def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str, int]]:
+    """(id, source_id, relpath, kind, size) of files waiting for phase 2 on online sources, by id."""
     return db.tuples(
-        "SELECT f.id, f.source_id, f.relpath, f.kind FROM files f JOIN sources s ON s.id = f.source_id "
+        "SELECT f.id, f.source_id, f.relpath, f.kind, f.size FROM files f JOIN sources s ON s.id = f.source_id "
         "WHERE f.state = 'pending' AND s.online = 1 AND f.id > ? ORDER BY f.id LIMIT ?",
         (after_id, limit),
     )
