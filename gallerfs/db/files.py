@@ -183,7 +183,7 @@ def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFil
     known = {
         r[0]: r[1:]
         for r in db.tuples(
-            f"SELECT relpath, id, size, mtime_ns FROM files WHERE source_id = ? AND relpath IN "
+            f"SELECT relpath, id, size, mtime_ns, device, inode FROM files WHERE source_id = ? AND relpath IN "
             f"({','.join('?' * len(entries))})",
             (source_id, *[e.relpath for e in entries]),
         )
@@ -191,11 +191,11 @@ def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFil
     changed = 0
     for e in entries:
         if e.relpath in known:
-            file_id, size, mtime_ns = known[e.relpath]
+            file_id, size, mtime_ns, device, inode = known[e.relpath]
             if size != e.size or mtime_ns != e.mtime_ns:
                 mark_changed(db, file_id, e)
                 changed += 1
-            else:
+            elif (device, inode) != (e.device, e.inode):  # e.g. a drive remounted with another device number
                 db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
         else:
             db.execute(
