@@ -20,7 +20,7 @@ from indexer.duplicates.mih import near_pairs
 from indexer.duplicates.near import HashedFile, find_near, group_pairs
 from indexer.duplicates.sets import find_sets, keeper_order
 from indexer.hashing import file_hashes
-from tests.dup_helpers import add_source, scan, store
+from tests.dup_helpers import CORPORA, add_source, scan, store
 
 
 @pytest.fixture()
@@ -123,22 +123,30 @@ def test_transitive_groups_are_bounded() -> None:
 def test_flat_images_are_not_grouped_by_their_shared_hash(tmp_path: Path) -> None:
     from PIL import Image
 
+    from indexer.duplicates.look import load_look
+
     paths = {}
     for i, (colour, size) in enumerate([((255, 255, 255), (100, 150)), ((137, 137, 137), (400, 200)),
                                         ((0, 0, 255), (100, 100)), ((0, 0, 0), (120, 80)),
-                                        ((255, 255, 255), (100, 150))]):  # fmt: skip
+                                        ((255, 255, 255), (100, 150)), ((255, 255, 255), (200, 300)),
+                                        ((0, 0, 235), (100, 100)), ((255, 255, 255), (40, 60)),
+                                        ((255, 255, 255), (40, 60))]):  # fmt: skip
         p = tmp_path / f"flat{i}.jpg"
         Image.new("RGB", size, colour).save(p, quality=90)
         paths[i + 1] = os.fsencode(p)
     files = [
         HashedFile(i, 0, 0) for i in paths
     ]  # identical pHash and dHash, as the indexer computes
-    groups = find_near(files, max_distance=8, max_group=50, flat_path=paths.get)
+
+    def look(i: int):
+        return load_look(None, paths[i], None, None)
+
+    groups = find_near(files, max_distance=8, max_group=50, flat_look=look)
+    # Only the two white 100x150 copies: not the same white at another size, not another blue,
+    # and never tiny placeholders (under 64 px), even pixel-identical ones.
     assert [g.ids for g in groups] == [(1, 5)]
-    # Offline (no readable path): never grouped.
-    assert (
-        find_near(files, max_distance=8, max_group=50, flat_path=lambda i: None) == []
-    )
+    # Unreadable (offline, no thumbnail): never grouped.
+    assert find_near(files, max_distance=8, max_group=50, flat_look=lambda i: None) == []
 
 
 def _dup(i: int, **kw) -> DupFile:
@@ -269,9 +277,16 @@ def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) ->
     from gallerfs.db.embeddings import EmbedTask
     from indexer.duplicates.sets import near_sets
 
+    from PIL import Image
+
     src = tmp_path / "src"
-    for k in range(6):
-        _write(src / f"p{k}.jpg", os.urandom(1000 + k))
+    src.mkdir()
+    # Three photos, each with a half-size copy: the pixel check passes every pair; CLIP decides.
+    for k, name in enumerate(("fujifilm-mx1700.jpg", "nikon-e950.jpg", "sony-cybershot.jpg")):
+        with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / name) as im:
+            photo = im.convert("RGB")
+        photo.save(src / f"p{2 * k}.jpg", quality=90)
+        photo.resize((photo.width // 2, photo.height // 2)).save(src / f"p{2 * k + 1}.jpg", quality=85)
     sid = add_source(db, "main", src)
     ids = scan(db, sid, src)
     close, veto = 0x0F0F_0F0F_0F0F_0F0F, 0x7123_4567_89AB_CDEF

@@ -48,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "target", metavar="PATH|ID", help="the original's path, or its library id"
     )
+    t.add_argument(
+        "--full-resolution", action="store_true",
+        help="allow trashing a near set's only full-resolution copy (only smaller copies stay); "
+        "refused without it, and always in the mount",
+    )  # fmt: skip
     add_json_flag(t)
     t.set_defaults(func=run_trash)
 
@@ -87,8 +92,10 @@ def member_json(f: DupFile, keeper: bool) -> dict[str, Any]:
 
 
 def set_json(number: int, s: Any) -> dict[str, Any]:
+    from indexer.duplicates.sets import folder_name
+
     return {
-        "number": number, "kind": s.kind, "key": s.key, "copies": len(s.members), "reclaimable": s.reclaimable,
+        "number": number, "kind": s.kind, "key": s.key, "folder": os.fsdecode(folder_name(s)), "copies": len(s.members), "reclaimable": s.reclaimable,
         "keeper_chosen": s.keeper_chosen, "distance": s.distance,
         "members": [member_json(m, i == 0) for i, m in enumerate(s.members)],
     }  # fmt: skip
@@ -136,7 +143,7 @@ def _list_text(data: dict[str, Any]) -> str:
             first = s["members"][0]
             name = os.path.basename(os.fsdecode(first["path"]))
             lines.append(f"#{s['number']:<4} {printable(name)}  {s['copies']} copies, "
-                         f"{human_bytes(s['reclaimable'])} reclaimable")  # fmt: skip
+                         f"{human_bytes(s['reclaimable'])} reclaimable  (duplicates/{printable(s['folder'])})")  # fmt: skip
             for m in s["members"]:
                 mark = "*" if m["keeper"] else " "
                 where = m["source"] + ("" if m["online"] else ", offline")
@@ -180,7 +187,7 @@ def run_trash(ctx: Context) -> int:
 
     db = _settings_and_db(ctx)
     item = resolve_target(db, ctx.args.target)
-    outcome = trash_copy(db, ctx.settings, item.id)
+    outcome = trash_copy(db, ctx.settings, item.id, full_resolution=ctx.args.full_resolution)
     data = {"trashed": outcome.file.path, "id": outcome.file.id, "trash_path": outcome.trash_path,
             "trashinfo": outcome.trashinfo_path, "kept": outcome.kept.path, "set_kind": outcome.set_kind,
             "record": outcome.record_id}  # fmt: skip

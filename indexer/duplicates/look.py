@@ -1,0 +1,186 @@
+"""Does a pair of perceptual-hash neighbours show the same picture? Checked on pixels, not on hashes.
+
+A 64-bit perceptual hash agrees for far more than copies of one photo: every
+solid-colour image, every picture of one layout in another colour, every shot
+of a burst. Before two files may form a near-duplicate set (whose members can
+be trashed), their pictures are compared here, from the grid thumbnail the
+indexer cached (so offline files are compared too; the original is read only
+where no thumbnail exists):
+
+- tiny images (shorter side under ``TINY_PX`` pixels: stub thumbnails, 1x1
+  placeholders) are never near duplicates of anything (exact copies are
+  still found by content hash);
+- flat images (no structure) pair only with flat images of the same pixel
+  size and the same colour (pixel-identical copies that differ in metadata);
+- low-detail images (few edges: a shape on a plain background) pair only when
+  their pixels agree without any re-alignment;
+- other images pair when their colour agrees and, after the best small crop
+  alignment (up to ``MAX_CROP`` of each side), every block of the greyscale
+  picture agrees: a resized, re-encoded, brightened, rotated-with-tag or
+  slightly cropped copy passes; a burst shot, whose subject moved, or a
+  panned shot of the same scene, leaves a block that does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+TINY_PX = 64  # shorter side below this: never a near duplicate
+FLAT_STDDEV = 2.0  # grey levels; the indexer gives such images no perceptual hash
+LOW_DETAIL = 0.165  # share of edge pixels below which an image has too little detail for hash pairing
+SIDE = 32  # the compared greyscale picture is SIDE x SIDE
+BLOCKS = 4  # ... in BLOCKS x BLOCKS blocks, each of which must agree
+MAX_BLOCK_RESIDUAL = 0.12  # mean squared difference of standardised pixels in the worst block
+LOW_DETAIL_RESIDUAL = 0.03  # the same, for low-detail images (no alignment allowed)
+MAX_CHROMA = 0.03  # largest difference of mean chromaticity (r, g, b shares of brightness)
+FLAT_COLOUR = 3.0  # grey levels per channel between two flat images
+MAX_CROP = 0.10  # the alignment search crops up to this share of either picture's width and height
+_SCALES = (0.975, 0.95, 0.925, 1.0 - MAX_CROP)
+_OFFSETS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Look:
+    """What the pair check needs of one picture."""
+
+    width: int  # of the original (from metadata), or of the decoded picture
+    height: int
+    picture: Image.Image  # greyscale, at most thumbnail size, upright
+    standard: np.ndarray  # SIDE x SIDE, zero mean, unit deviation (zeros when flat)
+    chroma: np.ndarray  # mean (r, g, b) / (r + g + b)
+    colour: np.ndarray  # mean (r, g, b)
+    flat: bool
+    detail: float  # share of pixels on an edge, 0..1
+
+    @property
+    def tiny(self) -> bool:
+        return min(self.width, self.height) < TINY_PX
+
+    @property
+    def aspect(self) -> float:
+        return self.width / max(1, self.height)
+
+
+def look_of(image: Image.Image, width: int | None = None, height: int | None = None) -> Look:
+    """The Look of an upright picture (a thumbnail, or the decoded original)."""
+    rgb = image.convert("RGB")
+    if max(rgb.size) > 256:
+        rgb = rgb.copy()
+        rgb.thumbnail((256, 256), Image.Resampling.BILINEAR)
+    grey = rgb.convert("L")
+    small = np.asarray(grey.resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64)
+    colours = np.asarray(rgb.resize((SIDE, SIDE), Image.Resampling.BOX), dtype=np.float64).reshape(-1, 3)
+    flat = bool(small.std() < FLAT_STDDEV)
+    lap = np.abs(4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:])
+    return Look(
+        width=int(width or rgb.width), height=int(height or rgb.height), picture=grey,
+        standard=np.zeros_like(small) if flat else _standardise(small),
+        chroma=(colours / (colours.sum(axis=1, keepdims=True) + 30.0)).mean(axis=0),
+        colour=colours.mean(axis=0), flat=flat, detail=float((lap > 12).mean()),
+    )  # fmt: skip
+
+
+def load_look(
+    thumbnail: Path | None, original: bytes | None, width: int | None, height: int | None
+) -> Look | None:
+    """From the cached thumbnail, else the original (None when neither can be read)."""
+    for where in (thumbnail, original):
+        if where is None:
+            continue
+        try:
+            with Image.open(where) as im:
+                im.draft("RGB", (256, 256))
+                upright = im if where is thumbnail else ImageOps.exif_transpose(im)
+                return look_of(upright, width, height)
+        except FileNotFoundError:
+            continue
+        except Exception as exc:  # noqa: BLE001  (any decoder failure: this file is just not paired)
+            log.info("cannot read %s for the near-duplicate check: %s", os.fsdecode(str(where)), exc)
+    return None
+
+
+def same_picture(a: Look, b: Look) -> bool:
+    """Whether two pictures are copies of one photo (resized, re-encoded, slightly cropped)."""
+    if a.tiny or b.tiny:
+        return False
+    if a.flat or b.flat:
+        return (
+            a.flat and b.flat and (a.width, a.height) == (b.width, b.height)
+            and float(np.abs(a.colour - b.colour).max()) <= FLAT_COLOUR
+        )  # fmt: skip
+    if float(np.abs(a.chroma - b.chroma).max()) > MAX_CHROMA:
+        return False
+    spread = abs(math.log(a.aspect / b.aspect))
+    if min(a.detail, b.detail) < LOW_DETAIL:
+        return spread <= 0.02 and worst_block(a.standard, b.standard) <= LOW_DETAIL_RESIDUAL
+    if spread > -math.log(1.0 - MAX_CROP) + 0.02:
+        return False
+    if worst_block(a.standard, b.standard) <= MAX_BLOCK_RESIDUAL:
+        return True
+    return aligned_residual(a, b) <= MAX_BLOCK_RESIDUAL
+
+
+def worst_block(x: np.ndarray, y: np.ndarray) -> float:
+    """The largest per-block mean squared difference of two standardised pictures."""
+    k = x.shape[0] // BLOCKS
+    squared = (x - y) ** 2
+    return float(squared.reshape(BLOCKS, k, BLOCKS, k).mean(axis=(1, 3)).max())
+
+
+def aligned_residual(a: Look, b: Look) -> float:
+    """worst_block after the best crop of either picture (scale first, then offset)."""
+    best = worst_block(a.standard, b.standard)
+    for cropped, other in ((a, b), (b, a)):
+        at = _search(cropped.picture, other.standard, [(s, 0.5, 0.5) for s in _SCALES])
+        scale = at[1][0]
+        near = [s for s in (*_SCALES, 1.0) if abs(s - scale) <= 0.026]
+        found = _search(cropped.picture, other.standard,
+                        [(s, fx, fy) for s in near for fx in _OFFSETS for fy in _OFFSETS])  # fmt: skip
+        best = min(best, at[0], found[0])
+    return best
+
+
+def _search(
+    picture: Image.Image, target: np.ndarray, crops: list[tuple[float, float, float]]
+) -> tuple[float, tuple[float, float, float]]:
+    w, h = picture.size
+    best = (math.inf, crops[0])
+    for scale, fx, fy in crops:
+        cw, ch = w * scale, h * scale
+        x0, y0 = (w - cw) * fx, (h - ch) * fy
+        small = picture.resize((SIDE, SIDE), Image.Resampling.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
+        score = worst_block(_standardise(np.asarray(small, dtype=np.float64)), target)
+        if score < best[0]:
+            best = (score, (scale, fx, fy))
+    return best
+
+
+def _standardise(pixels: np.ndarray) -> np.ndarray:
+    return (pixels - pixels.mean()) / (pixels.std() + 1e-6)
+
+
+class LookCache:
+    """Looks loaded on demand, once per file id, for one grouping pass."""
+
+    def __init__(self, load: Callable[[int], Look | None]) -> None:
+        self._load = load
+        self._looks: dict[int, Look | None] = {}
+
+    def get(self, file_id: int) -> Look | None:
+        if file_id not in self._looks:
+            self._looks[file_id] = self._load(file_id)
+        return self._looks[file_id]
+
+    def same(self, a: int, b: int) -> bool:
+        la, lb = self.get(a), self.get(b)
+        return la is not None and lb is not None and same_picture(la, lb)
