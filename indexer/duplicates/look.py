@@ -55,7 +55,8 @@ class Look:
 
     width: int  # of the original (from metadata), or of the decoded picture
     height: int
-    picture: Image.Image  # greyscale, at most thumbnail size, upright
+    sized: bool  # width and height are the original's (not a thumbnail's of unknown scale)
+    picture: Image.Image  # greyscale, upright, at most 4 * SIDE pixels on its longer side
     standard: np.ndarray  # SIDE x SIDE, zero mean, unit deviation (zeros when flat)
     chroma: np.ndarray  # mean (r, g, b) / (r + g + b)
     colour: np.ndarray  # mean (r, g, b)
@@ -71,19 +72,27 @@ class Look:
         return self.width / max(1, self.height)
 
 
-def look_of(image: Image.Image, width: int | None = None, height: int | None = None) -> Look:
-    """The Look of an upright picture (a thumbnail, or the decoded original)."""
+def look_of(
+    image: Image.Image, width: int | None = None, height: int | None = None, *, sized: bool = True
+) -> Look:
+    """The Look of an upright picture: the decoded original, or a thumbnail (sized=False unless width
+    and height are given)."""
+    sized = sized or bool(width and height)
+    width, height = width or image.width, height or image.height
     rgb = image.convert("RGB")
     if max(rgb.size) > 256:
         rgb = rgb.copy()
         rgb.thumbnail((256, 256), Image.Resampling.BILINEAR)
     grey = rgb.convert("L")
     small = np.asarray(grey.resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64)
+    if max(grey.size) > 4 * SIDE:  # enough for the crop search (a quarter of a compared pixel)
+        grey = grey.copy()
+        grey.thumbnail((4 * SIDE, 4 * SIDE), Image.Resampling.BILINEAR)
     colours = np.asarray(rgb.resize((SIDE, SIDE), Image.Resampling.BOX), dtype=np.float64).reshape(-1, 3)
     flat = bool(small.std() < FLAT_STDDEV)
     lap = np.abs(4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:])
     return Look(
-        width=int(width or rgb.width), height=int(height or rgb.height), picture=grey,
+        width=int(width), height=int(height), sized=sized, picture=grey,
         standard=np.zeros_like(small) if flat else _standardise(small),
         chroma=(colours / (colours.sum(axis=1, keepdims=True) + 30.0)).mean(axis=0),
         colour=colours.mean(axis=0), flat=flat, detail=float((lap > 12).mean()),
@@ -99,9 +108,11 @@ def load_look(
             continue
         try:
             with Image.open(where) as im:
-                im.draft("RGB", (256, 256))
-                upright = im if where is thumbnail else ImageOps.exif_transpose(im)
-                return look_of(upright, width, height)
+                if where is thumbnail:
+                    return look_of(im, width, height, sized=False)
+                full = im.size[::-1] if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else im.size
+                im.draft("RGB", (256, 256))  # JPEG: decode at a reduced scale
+                return look_of(ImageOps.exif_transpose(im), width or full[0], height or full[1])
         except FileNotFoundError:
             continue
         except Exception as exc:  # noqa: BLE001  (any decoder failure: this file is just not paired)
@@ -115,7 +126,7 @@ def same_picture(a: Look, b: Look) -> bool:
         return False
     if a.flat or b.flat:
         return (
-            a.flat and b.flat and (a.width, a.height) == (b.width, b.height)
+            a.flat and b.flat and a.sized and b.sized and (a.width, a.height) == (b.width, b.height)
             and float(np.abs(a.colour - b.colour).max()) <= FLAT_COLOUR
         )  # fmt: skip
     if float(np.abs(a.chroma - b.chroma).max()) > MAX_CHROMA:
@@ -127,7 +138,7 @@ def same_picture(a: Look, b: Look) -> bool:
         return False
     if worst_block(a.standard, b.standard) <= MAX_BLOCK_RESIDUAL:
         return True
-    return aligned_residual(a, b) <= MAX_BLOCK_RESIDUAL
+    return aligned_residual(a, b, MAX_BLOCK_RESIDUAL) <= MAX_BLOCK_RESIDUAL
 
 
 def worst_block(x: np.ndarray, y: np.ndarray) -> float:
@@ -137,21 +148,40 @@ def worst_block(x: np.ndarray, y: np.ndarray) -> float:
     return float(squared.reshape(BLOCKS, k, BLOCKS, k).mean(axis=(1, 3)).max())
 
 
-def aligned_residual(a: Look, b: Look) -> float:
-    """worst_block after the best crop of either picture (scale first, then offset)."""
+def aligned_residual(a: Look, b: Look, good_enough: float = 0.0) -> float:
+    """worst_block after the best crop of either picture: scale first, then offset, then both finer.
+
+    Stops as soon as a crop scores good_enough or better (the pair check only needs to know that one does).
+    """
     best = worst_block(a.standard, b.standard)
     for cropped, other in ((a, b), (b, a)):
-        at = _search(cropped.picture, other.standard, [(s, 0.5, 0.5) for s in _SCALES])
-        scale = at[1][0]
+        if best <= good_enough:
+            break
+        picture, target = cropped.picture, other.standard
+        score, (scale, _, _) = _search(picture, target, [(s, 0.5, 0.5) for s in _SCALES], good_enough)
+        best = min(best, score)
+        if best <= good_enough:
+            break
         near = [s for s in (*_SCALES, 1.0) if abs(s - scale) <= 0.026]
-        found = _search(cropped.picture, other.standard,
-                        [(s, fx, fy) for s in near for fx in _OFFSETS for fy in _OFFSETS])  # fmt: skip
-        best = min(best, at[0], found[0])
+        score, (s0, x0, y0) = _search(picture, target,
+                                      [(s, fx, fy) for s in near for fx in _OFFSETS for fy in _OFFSETS], good_enough)  # fmt: skip
+        best = min(best, score)
+        if best <= good_enough:
+            break
+        score, _ = _search(picture, target,
+                           [(min(1.0, s0 + ds), _unit(x0 + dx), _unit(y0 + dy))
+                            for ds in (-0.0125, -0.00625, 0.0, 0.00625, 0.0125)
+                            for dx in (-0.125, 0.0, 0.125) for dy in (-0.125, 0.0, 0.125)], good_enough)  # fmt: skip
+        best = min(best, score)
     return best
 
 
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
 def _search(
-    picture: Image.Image, target: np.ndarray, crops: list[tuple[float, float, float]]
+    picture: Image.Image, target: np.ndarray, crops: list[tuple[float, float, float]], good_enough: float
 ) -> tuple[float, tuple[float, float, float]]:
     w, h = picture.size
     best = (math.inf, crops[0])
@@ -162,6 +192,8 @@ def _search(
         score = worst_block(_standardise(np.asarray(small, dtype=np.float64)), target)
         if score < best[0]:
             best = (score, (scale, fx, fy))
+            if score <= good_enough:
+                break
     return best
 
 
