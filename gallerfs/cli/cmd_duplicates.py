@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "duplicates",
         help="exact and near-duplicate sets; review them and trash copies",
         description="List duplicate sets: exact copies (same bytes), then near duplicates (resized, re-encoded, "
-        "cropped, burst shots). Each set shows its suggested keeper (*) and the space trashing the others frees. "
-        "Copies go to the desktop trash, never the last verified copy of a set.",
+        "slightly cropped copies, confirmed on the pictures, never by a perceptual hash alone). Each set shows "
+        "its suggested keeper (*), the space trashing the others frees and its folder under MOUNT/duplicates/. "
+        "Copies go to the desktop trash, never the last verified copy of a set nor, unless named with "
+        "'trash --full-resolution', a near set's only full-resolution copy.",
     )
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--exact", action="store_true", help="only exact copies")
