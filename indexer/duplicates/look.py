@@ -26,7 +26,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +204,12 @@ def _standardise(pixels: np.ndarray) -> np.ndarray:
 
 
 class LookCache:
-    """Looks loaded on demand, once per file id, for one grouping pass."""
+    """Looks loaded on demand, once per file id, for one grouping pass; verdicts kept across passes.
+
+    The mount regroups after every change to the library: a pair's verdict is
+    remembered (bounded, process-wide) under both files' (size, mtime), so only
+    pairs that are new or changed are compared again.
+    """
 
     def __init__(self, load: Callable[[int], Look | None]) -> None:
         self._load = load
@@ -213,6 +220,24 @@ class LookCache:
             self._looks[file_id] = self._load(file_id)
         return self._looks[file_id]
 
-    def same(self, a: int, b: int) -> bool:
+    def same(self, a: int, b: int, stamp: Hashable = None) -> bool:
+        """Whether files a and b show the same picture; stamp identifies both files' versions."""
+        key = (a, b, stamp)
+        if stamp is not None:
+            with _VERDICTS_LOCK:
+                known = _VERDICTS.get(key)
+            if known is not None:
+                return known
         la, lb = self.get(a), self.get(b)
-        return la is not None and lb is not None and same_picture(la, lb)
+        verdict = la is not None and lb is not None and same_picture(la, lb)
+        if stamp is not None and la is not None and lb is not None:  # unreadable: try again next time
+            with _VERDICTS_LOCK:
+                _VERDICTS[key] = verdict
+                while len(_VERDICTS) > MAX_VERDICTS:
+                    _VERDICTS.popitem(last=False)
+        return verdict
+
+
+MAX_VERDICTS = 200_000
+_VERDICTS: OrderedDict[tuple[int, int, Hashable], bool] = OrderedDict()
+_VERDICTS_LOCK = threading.Lock()

@@ -167,6 +167,7 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     hashed = [HashedFile(r[0], r[1], r[2]) for r in rows if not _tiny(r[3], r[4])]
     info: dict[int, DupFile] = {}  # filled for the files that come up in candidate pairs only
     looks = pixel_check(db, info)
+    library = str(db.path)  # verdicts are remembered per library, file and version
     clip = clip_check(db, settings.near_duplicate_min_similarity)
 
     def check(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -178,7 +179,8 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         if clip is not None and keep.any():
             keep &= clip(a, b)
         for k in np.flatnonzero(keep).tolist():
-            keep[k] = looks.same(int(a[k]), int(b[k]))
+            fa, fb = info[int(a[k])], info[int(b[k])]
+            keep[k] = looks.same(fa.id, fb.id, (library, fa.size, fa.mtime_ns, fb.size, fb.mtime_ns))
         return keep
 
     flat_ids = dupdb.hashless_images(db)
