@@ -43,6 +43,7 @@ LOW_DETAIL = 0.165  # share of edge pixels below which an image has too little d
 SIDE = 32  # the compared greyscale picture is SIDE x SIDE
 BLOCKS = 4  # ... in BLOCKS x BLOCKS blocks, each of which must agree
 MAX_BLOCK_RESIDUAL = 0.12  # mean squared difference of standardised pixels in the worst block
+MAX_ALIGNED_RESIDUAL = 0.08  # the same after the crop search (the best of ~100 crops: a stricter bar)
 LOW_DETAIL_RESIDUAL = 0.03  # the same, for low-detail images (no alignment allowed)
 MAX_CHROMA = 0.03  # largest difference of mean chromaticity (r, g, b shares of brightness)
 FLAT_COLOUR = 3.0  # grey levels per channel between two flat images
@@ -58,7 +59,7 @@ class Look:
     width: int  # of the original (from metadata), or of the decoded picture
     height: int
     sized: bool  # width and height are the original's (not a thumbnail's of unknown scale)
-    picture: Image.Image  # greyscale, upright, at most 4 * SIDE pixels on its longer side
+    picture: np.ndarray  # greyscale, upright, at most 2 * SIDE pixels on its longer side (for the crop search)
     standard: np.ndarray  # SIDE x SIDE, zero mean, unit deviation (zeros when flat)
     chroma: np.ndarray  # mean (r, g, b) / (r + g + b)
     colour: np.ndarray  # mean (r, g, b)
@@ -87,14 +88,13 @@ def look_of(
         rgb.thumbnail((256, 256), Image.Resampling.BILINEAR)
     grey = rgb.convert("L")
     small = np.asarray(grey.resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64)
-    if max(grey.size) > 4 * SIDE:  # enough for the crop search (a quarter of a compared pixel)
-        grey = grey.copy()
-        grey.thumbnail((4 * SIDE, 4 * SIDE), Image.Resampling.BILINEAR)
+    search = grey.copy()
+    search.thumbnail((2 * SIDE, 2 * SIDE), Image.Resampling.BILINEAR)
     colours = np.asarray(rgb.resize((SIDE, SIDE), Image.Resampling.BOX), dtype=np.float64).reshape(-1, 3)
     flat = bool(small.std() < FLAT_STDDEV)
     lap = np.abs(4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:])
     return Look(
-        width=int(width), height=int(height), sized=sized, picture=grey,
+        width=int(width), height=int(height), sized=sized, picture=np.asarray(search, dtype=np.float64),
         standard=np.zeros_like(small) if flat else _standardise(small),
         chroma=(colours / (colours.sum(axis=1, keepdims=True) + 30.0)).mean(axis=0),
         colour=colours.mean(axis=0), flat=flat, detail=float((lap > 12).mean()),
@@ -140,7 +140,7 @@ def same_picture(a: Look, b: Look) -> bool:
         return False
     if worst_block(a.standard, b.standard) <= MAX_BLOCK_RESIDUAL:
         return True
-    return aligned_residual(a, b, MAX_BLOCK_RESIDUAL) <= MAX_BLOCK_RESIDUAL
+    return aligned_residual(a, b, MAX_ALIGNED_RESIDUAL) <= MAX_ALIGNED_RESIDUAL
 
 
 def worst_block(x: np.ndarray, y: np.ndarray) -> float:
@@ -153,27 +153,29 @@ def worst_block(x: np.ndarray, y: np.ndarray) -> float:
 def aligned_residual(a: Look, b: Look, good_enough: float = 0.0) -> float:
     """worst_block after the best crop of either picture: scale first, then offset, then both finer.
 
-    Stops as soon as a crop scores good_enough or better (the pair check only needs to know that one does).
+    Stops as soon as a stage finds a crop scoring good_enough or better (the pair
+    check only needs to know that one does). Crops are sampled from the small
+    search pictures, each stage at once.
     """
     best = worst_block(a.standard, b.standard)
     for cropped, other in ((a, b), (b, a)):
         if best <= good_enough:
             break
-        picture, target = cropped.picture, other.standard
-        score, (scale, _, _) = _search(picture, target, [(s, 0.5, 0.5) for s in _SCALES], good_enough)
+        picture = cropped.picture
+        target = _standardise(_sample(other.picture, [(1.0, 0.5, 0.5)])[0])
+        score, (scale, _, _) = _search(picture, target, [(s, 0.5, 0.5) for s in (1.0, *_SCALES)])
         best = min(best, score)
         if best <= good_enough:
             break
         near = [s for s in (*_SCALES, 1.0) if abs(s - scale) <= 0.026]
-        score, (s0, x0, y0) = _search(picture, target,
-                                      [(s, fx, fy) for s in near for fx in _OFFSETS for fy in _OFFSETS], good_enough)  # fmt: skip
+        score, (s0, x0, y0) = _search(picture, target, [(s, fx, fy) for s in near for fx in _OFFSETS for fy in _OFFSETS])
         best = min(best, score)
         if best <= good_enough:
             break
         score, _ = _search(picture, target,
                            [(min(1.0, s0 + ds), _unit(x0 + dx), _unit(y0 + dy))
                             for ds in (-0.0125, -0.00625, 0.0, 0.00625, 0.0125)
-                            for dx in (-0.125, 0.0, 0.125) for dy in (-0.125, 0.0, 0.125)], good_enough)  # fmt: skip
+                            for dx in (-0.125, 0.0, 0.125) for dy in (-0.125, 0.0, 0.125)])  # fmt: skip
         best = min(best, score)
     return best
 
@@ -183,20 +185,35 @@ def _unit(x: float) -> float:
 
 
 def _search(
-    picture: Image.Image, target: np.ndarray, crops: list[tuple[float, float, float]], good_enough: float
+    picture: np.ndarray, target: np.ndarray, crops: list[tuple[float, float, float]]
 ) -> tuple[float, tuple[float, float, float]]:
-    w, h = picture.size
-    best = (math.inf, crops[0])
-    for scale, fx, fy in crops:
-        cw, ch = w * scale, h * scale
-        x0, y0 = (w - cw) * fx, (h - ch) * fy
-        small = picture.resize((SIDE, SIDE), Image.Resampling.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
-        score = worst_block(_standardise(np.asarray(small, dtype=np.float64)), target)
-        if score < best[0]:
-            best = (score, (scale, fx, fy))
-            if score <= good_enough:
-                break
-    return best
+    """The best (score, crop) among crops (scale, x and y position 0..1 of the window)."""
+    samples = _sample(picture, crops)
+    flat = samples.reshape(len(crops), -1)
+    standard = (flat - flat.mean(axis=1, keepdims=True)) / (flat.std(axis=1, keepdims=True) + 1e-6)
+    k = SIDE // BLOCKS
+    squared = (standard.reshape(len(crops), SIDE, SIDE) - target) ** 2
+    scores = squared.reshape(len(crops), BLOCKS, k, BLOCKS, k).mean(axis=(2, 4)).max(axis=(1, 2))
+    i = int(np.argmin(scores))
+    return float(scores[i]), crops[i]
+
+
+def _sample(picture: np.ndarray, crops: list[tuple[float, float, float]]) -> np.ndarray:
+    """SIDE x SIDE bilinear samples of each crop window of picture: shape (len(crops), SIDE, SIDE)."""
+    h, w = picture.shape
+    box = np.asarray(crops, dtype=np.float64)
+    scale, fx, fy = box[:, 0:1], box[:, 1:2], box[:, 2:3]
+    t = (np.arange(SIDE) + 0.5) / SIDE
+    xs = np.clip((w - w * scale) * fx + t * w * scale - 0.5, 0, w - 1)
+    ys = np.clip((h - h * scale) * fy + t * h * scale - 0.5, 0, h - 1)
+    x0, y0 = np.floor(xs).astype(np.intp), np.floor(ys).astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    wx, wy = (xs - x0)[:, None, :], (ys - y0)[:, :, None]
+    rows0, rows1 = picture[y0], picture[y1]  # (n, SIDE, w)
+    rows = rows0 * (1 - wy) + rows1 * wy
+    left = np.take_along_axis(rows, np.broadcast_to(x0[:, None, :], (len(crops), SIDE, SIDE)), axis=2)
+    right = np.take_along_axis(rows, np.broadcast_to(x1[:, None, :], (len(crops), SIDE, SIDE)), axis=2)
+    return left * (1 - wx) + right * wx
 
 
 def _standardise(pixels: np.ndarray) -> np.ndarray:
