@@ -334,3 +334,33 @@ def test_trash_a_name_that_is_not_utf8(
     assert b"caf%E9%20%0A.jpg" in text and text.isascii()
     assert trash_mod.read_trashinfo(moved.trashinfo_path)[0] == victim
     assert not os.path.lexists(victim)
+
+
+def test_pixel_verdicts_are_stored_and_redone_when_a_file_changes(db: Database, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from indexer.duplicates.sets import near_sets
+
+    src = tmp_path / "src"
+    src.mkdir()
+    with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / "nikon-e950.jpg") as im:
+        photo = im.convert("RGB")
+    photo.save(src / "a.jpg", quality=90)
+    photo.resize((photo.width // 2, photo.height // 2)).save(src / "b.jpg", quality=85)
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    for rel in ("a.jpg", "b.jpg"):
+        store(db, ids[rel], src / rel, phash=0x0F0F_0F0F_0F0F_0F0F, dhash=0x55)
+    assert len(near_sets(db, Settings())) == 1
+    stored = dupdb.pair_verdicts(db)
+    assert [v[2] for v in stored.values()] == [True]
+    # b.jpg is replaced by another picture (not re-indexed: same hashes in the index): its new
+    # size and mtime void the verdict, the pictures are compared again, and the set is gone.
+    with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / "sony-cybershot.jpg") as im:
+        im.convert("RGB").resize((photo.width // 2, photo.height // 2)).save(src / "b.jpg", quality=85)
+    st = (src / "b.jpg").stat()
+    with db.transaction():
+        db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (st.st_size, st.st_mtime_ns, ids["b.jpg"]))
+    (tmp_path / "lib" / "thumbnails").mkdir(exist_ok=True)  # no thumbnails: the originals are read
+    assert near_sets(db, Settings()) == []
+    assert [v[2] for v in dupdb.pair_verdicts(db).values()] == [False]

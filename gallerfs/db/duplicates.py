@@ -142,6 +142,32 @@ def store_hashes(
             )
 
 
+# -- pixel-check verdicts ----------------------------------------------------
+
+
+def pair_verdicts(db: Database) -> dict[tuple[int, int], tuple[str, int, bool]]:
+    """(lower id, higher id) -> (stamp, rule, same) of every remembered candidate pair."""
+    return {(a, b): (stamp, rule, bool(same)) for a, b, stamp, rule, same in db.iter_tuples(
+        "SELECT file_a, file_b, stamp, rule, same FROM duplicate_verdicts"
+    )}  # fmt: skip
+
+
+def store_verdicts(db: Database, rows: Sequence[tuple[int, int, str, int, bool]]) -> None:
+    """Remember (lower id, higher id, stamp, rule, same) verdicts; a cache, so no generation bump.
+
+    A pair whose file was deleted meanwhile is skipped (its row would break the foreign key).
+    """
+    if not rows:
+        return
+    with db.transaction():
+        db.executemany(
+            "INSERT OR REPLACE INTO duplicate_verdicts (file_a, file_b, stamp, rule, same) "
+            "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM files WHERE id = ?) "
+            "AND EXISTS (SELECT 1 FROM files WHERE id = ?)",
+            [(a, b, stamp, rule, int(same), a, b) for a, b, stamp, rule, same in rows],
+        )
+
+
 # -- keepers ---------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from PIL import Image, ImageOps
 
 log = logging.getLogger(__name__)
 
+RULE = 1  # version of the rules below; stored with remembered verdicts, bump it when they change
 TINY_PX = 64  # shorter side below this: never a near duplicate
 FLAT_STDDEV = 2.0  # grey levels; the indexer gives such images no perceptual hash
 LOW_DETAIL = 0.165  # share of edge pixels below which an image has too little detail for hash pairing
@@ -225,7 +226,8 @@ class LookCache:
 
     The mount regroups after every change to the library: a pair's verdict is
     remembered (bounded, process-wide) under both files' (size, mtime), so only
-    pairs that are new or changed are compared again.
+    pairs that are new or changed are compared again; writers also store
+    verdicts in the library (``duplicate_verdicts``) for the next process.
     """
 
     def __init__(self, load: Callable[[int], Look | None]) -> None:
@@ -237,8 +239,11 @@ class LookCache:
             self._looks[file_id] = self._load(file_id)
         return self._looks[file_id]
 
-    def same(self, a: int, b: int, stamp: Hashable = None) -> bool:
-        """Whether files a and b show the same picture; stamp identifies both files' versions."""
+    def same(self, a: int, b: int, stamp: Hashable = None) -> bool | None:
+        """Whether files a and b show the same picture (None: one cannot be read now).
+
+        stamp identifies both files' versions: a verdict is remembered under it.
+        """
         key = (a, b, stamp)
         if stamp is not None:
             with _VERDICTS_LOCK:
@@ -246,8 +251,10 @@ class LookCache:
             if known is not None:
                 return known
         la, lb = self.get(a), self.get(b)
-        verdict = la is not None and lb is not None and same_picture(la, lb)
-        if stamp is not None and la is not None and lb is not None:  # unreadable: try again next time
+        if la is None or lb is None:
+            return None  # not remembered: tried again next time
+        verdict = same_picture(la, lb)
+        if stamp is not None:
             with _VERDICTS_LOCK:
                 _VERDICTS[key] = verdict
                 while len(_VERDICTS) > MAX_VERDICTS:

@@ -26,7 +26,7 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from indexer.duplicates.exact import HashStats, find_exact
-from indexer.duplicates.look import TINY_PX, Look, LookCache, load_look
+from indexer.duplicates.look import RULE, TINY_PX, Look, LookCache, load_look
 from indexer.duplicates.near import HashedFile, PairCheck, find_near
 from indexer.thumbnails import thumbnail_path
 
@@ -169,6 +169,23 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     looks = pixel_check(db, info)
     library = str(db.path)  # verdicts are remembered per library, file and version
     clip = clip_check(db, settings.near_duplicate_min_similarity)
+    stored: dict[tuple[int, int], tuple[str, int, bool]] | None = None
+    new_verdicts: list[tuple[int, int, str, int, bool]] = []
+
+    def verdict(fa: DupFile, fb: DupFile) -> bool:
+        nonlocal stored
+        if stored is None:
+            stored = dupdb.pair_verdicts(db)
+        if fa.id > fb.id:
+            fa, fb = fb, fa
+        stamp = f"{fa.size}:{fa.mtime_ns}:{fb.size}:{fb.mtime_ns}"
+        known = stored.get((fa.id, fb.id))
+        if known is not None and known[0] == stamp and known[1] == RULE:
+            return known[2]
+        same = looks.same(fa.id, fb.id, (library, stamp))
+        if same is not None:
+            new_verdicts.append((fa.id, fb.id, stamp, RULE, same))
+        return bool(same)
 
     def check(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         info.update(dupdb.files_by_ids(db, (i for i in np.concatenate([a, b]).tolist() if i not in info)))
@@ -179,8 +196,7 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         if clip is not None and keep.any():
             keep &= clip(a, b)
         for k in np.flatnonzero(keep).tolist():
-            fa, fb = info[int(a[k])], info[int(b[k])]
-            keep[k] = looks.same(fa.id, fb.id, (library, fa.size, fa.mtime_ns, fb.size, fb.mtime_ns))
+            keep[k] = verdict(info[int(a[k])], info[int(b[k])])
         return keep
 
     flat_ids = dupdb.hashless_images(db)
@@ -193,6 +209,8 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         flat_look=looks.get,
         flat_ids=flat_ids,
     )
+    if new_verdicts and not db.readonly:
+        dupdb.store_verdicts(db, new_verdicts)
     info.update(dupdb.files_by_ids(db, (i for g in groups for i in g.ids if i not in info)))
     choices = dupdb.keeper_choices(db)
     out = []
