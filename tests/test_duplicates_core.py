@@ -364,3 +364,24 @@ def test_pixel_verdicts_are_stored_and_redone_when_a_file_changes(db: Database, 
     (tmp_path / "lib" / "thumbnails").mkdir(exist_ok=True)  # no thumbnails: the originals are read
     assert near_sets(db, Settings()) == []
     assert [v[2] for v in dupdb.pair_verdicts(db).values()] == [False]
+
+
+def test_folder_names_are_stable_and_unique() -> None:
+    from indexer.duplicates.sets import DuplicateSet, folder_names
+
+    a, b, c = _dup(1, relpath=b"x/IMG_1.jpg", width=400, height=300), _dup(2, width=200, height=150), _dup(3)
+    near = DuplicateSet("near", "near:1", (b, a, c), True, 3)
+    # Named after the largest picture, whoever the keeper is; unchanged when another member goes.
+    assert folder_names([near])["near:1"] == near.tag.encode() + b" IMG_1.jpg near"
+    smaller = DuplicateSet("near", "near:1", (a, b), False, 3)
+    assert folder_names([smaller]) == folder_names([near])
+    exact = DuplicateSet("exact", "exact:" + "ab" * 32, (c, b), False, 0)
+    assert folder_names([exact])[exact.key] == exact.tag.encode() + b" a.jpg"
+    # Two sets of one kind whose 8-digit tags collide both get 16 digits, so names stay unique.
+    clash = [DuplicateSet("exact", f"exact:{k}", (c, b), False, 0) for k in range(200_000)]
+    tags: dict[str, list[DuplicateSet]] = {}
+    for s in clash:
+        tags.setdefault(s.tag, []).append(s)
+    pair = next(v for v in tags.values() if len(v) > 1)[:2]
+    names = folder_names(pair)
+    assert len(set(names.values())) == 2 and all(len(n.partition(b" ")[0]) == 16 for n in names.values())

@@ -93,11 +93,9 @@ def member_json(f: DupFile, keeper: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def set_json(number: int, s: Any) -> dict[str, Any]:
-    from indexer.duplicates.sets import folder_name
-
+def set_json(number: int, s: Any, folder: bytes) -> dict[str, Any]:
     return {
-        "number": number, "kind": s.kind, "key": s.key, "folder": os.fsdecode(folder_name(s)), "copies": len(s.members), "reclaimable": s.reclaimable,
+        "number": number, "kind": s.kind, "key": s.key, "folder": os.fsdecode(folder), "copies": len(s.members), "reclaimable": s.reclaimable,
         "keeper_chosen": s.keeper_chosen, "distance": s.distance,
         "members": [member_json(m, i == 0) for i, m in enumerate(s.members)],
     }  # fmt: skip
@@ -113,13 +111,14 @@ def _settings_and_db(ctx: Context) -> Database:
 
 def run_list(ctx: Context) -> int:
     from indexer.duplicates.exact import HashStats
-    from indexer.duplicates.sets import find_sets
+    from indexer.duplicates.sets import find_sets, folder_names
 
     db = _settings_and_db(ctx)
     stats = HashStats()
     want_exact, want_near = not ctx.args.near, not ctx.args.exact
     sets = find_sets(db, ctx.settings, exact=want_exact, near=want_near, stats=stats)
-    numbered = [set_json(i + 1, s) for i, s in enumerate(sets)]
+    folders = folder_names(sets)
+    numbered = [set_json(i + 1, s, folders[s.key]) for i, s in enumerate(sets)]
     data: dict[str, Any] = {}
     if want_exact:
         data["exact"] = [s for s in numbered if s["kind"] == "exact"]

@@ -16,10 +16,8 @@ when the copy itself is offline.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
-from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -61,17 +59,11 @@ class DuplicatesRoot(DirNode):
     key = ("top", b"duplicates")
 
     def list(self, ctx: TreeContext) -> list[Entry]:
-        from indexer.duplicates.sets import folder_name
+        from indexer.duplicates.sets import folder_names
 
         sets = _sets(ctx)
-        names = [folder_name(s) for s in sets]
-        tags = Counter(n.partition(b" ")[0] for n in names)
-        entries = []
-        for s, name in zip(sets, names):
-            if tags[s.tag.encode()] > 1:  # two sets share 8 hex digits: both take a longer tag
-                name = hashlib.sha256(s.key.encode()).hexdigest()[:16].encode() + name[len(s.tag) :]
-            entries.append(Entry(name, DupSetDir(s.key)))
-        return sorted(entries, key=lambda e: e.name)
+        names = folder_names(sets)
+        return sorted((Entry(names[s.key], DupSetDir(s.key)) for s in sets), key=lambda e: e.name)
 
 
 @dataclass(frozen=True)

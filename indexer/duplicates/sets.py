@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,12 +236,24 @@ def anchor(members: Sequence[DupFile]) -> DupFile:
     return min(members, key=lambda m: (-m.pixels, -m.size, m.id))
 
 
-def folder_name(s: DuplicateSet) -> bytes:
+def folder_name(s: DuplicateSet, tag: str | None = None) -> bytes:
     """``3f2a9c1d IMG_0042.jpg`` (exact; named after the keeper) or ``7b1e0c44 IMG_0042.jpg near``
     (named after the largest picture): the tag never changes while the set lives."""
     named = s.keeper if s.kind == "exact" else anchor(s.members)
     name = named.relpath.rpartition(b"/")[2]
-    return s.tag.encode() + b" " + name + (b" near" if s.kind == "near" else b"")
+    return (tag or s.tag).encode() + b" " + name + (b" near" if s.kind == "near" else b"")
+
+
+def folder_names(sets: Sequence[DuplicateSet]) -> dict[str, bytes]:
+    """Set key -> folder name; two sets of one kind that share 8 hex digits both take 16.
+
+    (Near folders end in `` near``, so an exact and a near set never collide.)
+    """
+    shared = Counter((s.kind, s.tag) for s in sets)
+    return {
+        s.key: folder_name(s, hashlib.sha256(s.key.encode()).hexdigest()[:16] if shared[s.kind, s.tag] > 1 else None)
+        for s in sets
+    }
 
 
 def only_full_resolution(s: DuplicateSet) -> DupFile | None:
