@@ -13,7 +13,11 @@ Near: grouping N synthetic 64-bit pHashes (random photos plus planted clusters
 of 2-5 near copies 0-6 bits apart), timed in-process, with precision and
 recall against the planted clusters.
 
-    python bench/bench_duplicates.py [--files 100000] [--near 100000] [--tree DIR] [--out FILE]
+Pixel check: confirming a candidate pair on its thumbnails (a cropped copy,
+which needs the crop search, and a burst shot, which runs it to the end and
+fails), as a ratio of decoding the pair's two thumbnails.
+
+    python bench/bench_duplicates.py [--files 100000] [--near 100000] [--pixel-pairs 300] [--tree DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -262,6 +266,62 @@ def bench_near(n: int, distance: int = 8, max_group: int = 50, seed: int = 11) -
     }  # fmt: skip
 
 
+def bench_pixel_check(pairs: int, seed: int = 13) -> dict:
+    """Cost of confirming perceptual-hash neighbours on pixels, against decoding the thumbnails it needs.
+
+    Synthetic textured pictures (256 px, like grid thumbnails): for each, a true copy
+    (resized and cropped 3%, which needs the crop search) and a burst shot (a patch moved:
+    the full search runs and fails). Baseline: decoding both JPEG thumbnails of a pair,
+    which any pixel comparison must do.
+    """
+    import io
+
+    from PIL import Image
+
+    from indexer.duplicates.look import look_of, same_picture
+
+    rng = np.random.default_rng(seed)
+    thumbs: list[tuple[bytes, bytes, bytes]] = []
+    for _ in range(pairs):
+        noise = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+        base = Image.fromarray(noise).resize((256, 192), Image.Resampling.BICUBIC)
+        w, h = base.size
+        copy = base.crop((int(w * 0.03), int(h * 0.03), w, h)).resize((200, 150))
+        burst = base.copy()
+        burst.paste(base.crop((0, 0, 50, 40)), (150, 100))
+        encoded = []
+        for im in (base, copy, burst):
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=85)
+            encoded.append(buf.getvalue())
+        thumbs.append((encoded[0], encoded[1], encoded[2]))
+
+    def decode(data: bytes) -> Image.Image:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.copy()
+
+    start = time.perf_counter()
+    for a, b, _ in thumbs:
+        decode(a), decode(b)
+    baseline = (time.perf_counter() - start) / pairs
+    copies_ok = bursts_ok = 0
+    start = time.perf_counter()
+    for a, b, _ in thumbs:
+        copies_ok += same_picture(look_of(decode(a), sized=False), look_of(decode(b), sized=False))
+    copy_time = (time.perf_counter() - start) / pairs
+    start = time.perf_counter()
+    for a, _, c in thumbs:
+        bursts_ok += not same_picture(look_of(decode(a), sized=False), look_of(decode(c), sized=False))
+    burst_time = (time.perf_counter() - start) / pairs
+    return {
+        "pairs": pairs, "decode_pair_ms": round(baseline * 1000, 3),
+        "copy_pair_ms": round(copy_time * 1000, 3), "burst_pair_ms": round(burst_time * 1000, 3),
+        "copy_vs_decode": round(copy_time / baseline, 2), "burst_vs_decode": round(burst_time / baseline, 2),
+        "copies_confirmed": round(copies_ok / pairs, 4), "bursts_rejected": round(bursts_ok / pairs, 4),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -274,6 +334,9 @@ def main() -> None:
         "--near", type=int, default=100_000, help="synthetic pHashes (0: skip)"
     )
     parser.add_argument(
+        "--pixel-pairs", type=int, default=300, help="candidate pairs for the pixel check (0: skip)"
+    )
+    parser.add_argument(
         "--tree", type=Path, help="where to generate the tree (default: a temp dir)"
     )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -281,6 +344,8 @@ def main() -> None:
     report: dict = {"machine": {"cpus": os.cpu_count()}}
     if args.near:
         report["near"] = bench_near(args.near)
+    if args.pixel_pairs:
+        report["pixel_check"] = bench_pixel_check(args.pixel_pairs)
     if args.files:
         report["exact"] = bench_exact(args.files, args.tree)
     text = json.dumps(report, indent=2)

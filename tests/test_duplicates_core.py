@@ -20,7 +20,7 @@ from indexer.duplicates.mih import near_pairs
 from indexer.duplicates.near import HashedFile, find_near, group_pairs
 from indexer.duplicates.sets import find_sets, keeper_order
 from indexer.hashing import file_hashes
-from tests.dup_helpers import add_source, scan, store
+from tests.dup_helpers import CORPORA, add_source, scan, store
 
 
 @pytest.fixture()
@@ -123,22 +123,30 @@ def test_transitive_groups_are_bounded() -> None:
 def test_flat_images_are_not_grouped_by_their_shared_hash(tmp_path: Path) -> None:
     from PIL import Image
 
+    from indexer.duplicates.look import load_look
+
     paths = {}
     for i, (colour, size) in enumerate([((255, 255, 255), (100, 150)), ((137, 137, 137), (400, 200)),
                                         ((0, 0, 255), (100, 100)), ((0, 0, 0), (120, 80)),
-                                        ((255, 255, 255), (100, 150))]):  # fmt: skip
+                                        ((255, 255, 255), (100, 150)), ((255, 255, 255), (200, 300)),
+                                        ((0, 0, 235), (100, 100)), ((255, 255, 255), (40, 60)),
+                                        ((255, 255, 255), (40, 60))]):  # fmt: skip
         p = tmp_path / f"flat{i}.jpg"
         Image.new("RGB", size, colour).save(p, quality=90)
         paths[i + 1] = os.fsencode(p)
     files = [
         HashedFile(i, 0, 0) for i in paths
     ]  # identical pHash and dHash, as the indexer computes
-    groups = find_near(files, max_distance=8, max_group=50, flat_path=paths.get)
+
+    def look(i: int):
+        return load_look(None, paths[i], None, None)
+
+    groups = find_near(files, max_distance=8, max_group=50, flat_look=look)
+    # Only the two white 100x150 copies: not the same white at another size, not another blue,
+    # and never tiny placeholders (under 64 px), even pixel-identical ones.
     assert [g.ids for g in groups] == [(1, 5)]
-    # Offline (no readable path): never grouped.
-    assert (
-        find_near(files, max_distance=8, max_group=50, flat_path=lambda i: None) == []
-    )
+    # Unreadable (offline, no thumbnail): never grouped.
+    assert find_near(files, max_distance=8, max_group=50, flat_look=lambda i: None) == []
 
 
 def _dup(i: int, **kw) -> DupFile:
@@ -269,9 +277,16 @@ def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) ->
     from gallerfs.db.embeddings import EmbedTask
     from indexer.duplicates.sets import near_sets
 
+    from PIL import Image
+
     src = tmp_path / "src"
-    for k in range(6):
-        _write(src / f"p{k}.jpg", os.urandom(1000 + k))
+    src.mkdir()
+    # Three photos, each with a half-size copy: the pixel check passes every pair; CLIP decides.
+    for k, name in enumerate(("fujifilm-mx1700.jpg", "nikon-e950.jpg", "sony-cybershot.jpg")):
+        with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / name) as im:
+            photo = im.convert("RGB")
+        photo.save(src / f"p{2 * k}.jpg", quality=90)
+        photo.resize((photo.width // 2, photo.height // 2)).save(src / f"p{2 * k + 1}.jpg", quality=85)
     sid = add_source(db, "main", src)
     ids = scan(db, sid, src)
     close, veto = 0x0F0F_0F0F_0F0F_0F0F, 0x7123_4567_89AB_CDEF
@@ -319,3 +334,54 @@ def test_trash_a_name_that_is_not_utf8(
     assert b"caf%E9%20%0A.jpg" in text and text.isascii()
     assert trash_mod.read_trashinfo(moved.trashinfo_path)[0] == victim
     assert not os.path.lexists(victim)
+
+
+def test_pixel_verdicts_are_stored_and_redone_when_a_file_changes(db: Database, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from indexer.duplicates.sets import near_sets
+
+    src = tmp_path / "src"
+    src.mkdir()
+    with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / "nikon-e950.jpg") as im:
+        photo = im.convert("RGB")
+    photo.save(src / "a.jpg", quality=90)
+    photo.resize((photo.width // 2, photo.height // 2)).save(src / "b.jpg", quality=85)
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    for rel in ("a.jpg", "b.jpg"):
+        store(db, ids[rel], src / rel, phash=0x0F0F_0F0F_0F0F_0F0F, dhash=0x55)
+    assert len(near_sets(db, Settings())) == 1
+    stored = dupdb.pair_verdicts(db)
+    assert [v[2] for v in stored.values()] == [True]
+    # b.jpg is replaced by another picture (not re-indexed: same hashes in the index): its new
+    # size and mtime void the verdict, the pictures are compared again, and the set is gone.
+    with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / "sony-cybershot.jpg") as im:
+        im.convert("RGB").resize((photo.width // 2, photo.height // 2)).save(src / "b.jpg", quality=85)
+    st = (src / "b.jpg").stat()
+    with db.transaction():
+        db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (st.st_size, st.st_mtime_ns, ids["b.jpg"]))
+    (tmp_path / "lib" / "thumbnails").mkdir(exist_ok=True)  # no thumbnails: the originals are read
+    assert near_sets(db, Settings()) == []
+    assert [v[2] for v in dupdb.pair_verdicts(db).values()] == [False]
+
+
+def test_folder_names_are_stable_and_unique() -> None:
+    from indexer.duplicates.sets import DuplicateSet, folder_names
+
+    a, b, c = _dup(1, relpath=b"x/IMG_1.jpg", width=400, height=300), _dup(2, width=200, height=150), _dup(3)
+    near = DuplicateSet("near", "near:1", (b, a, c), True, 3)
+    # Named after the largest picture, whoever the keeper is; unchanged when another member goes.
+    assert folder_names([near])["near:1"] == near.tag.encode() + b" IMG_1.jpg near"
+    smaller = DuplicateSet("near", "near:1", (a, b), False, 3)
+    assert folder_names([smaller]) == folder_names([near])
+    exact = DuplicateSet("exact", "exact:" + "ab" * 32, (c, b), False, 0)
+    assert folder_names([exact])[exact.key] == exact.tag.encode() + b" a.jpg"
+    # Two sets of one kind whose 8-digit tags collide both get 16 digits, so names stay unique.
+    clash = [DuplicateSet("exact", f"exact:{k}", (c, b), False, 0) for k in range(200_000)]
+    tags: dict[str, list[DuplicateSet]] = {}
+    for s in clash:
+        tags.setdefault(s.tag, []).append(s)
+    pair = next(v for v in tags.values() if len(v) > 1)[:2]
+    names = folder_names(pair)
+    assert len(set(names.values())) == 2 and all(len(n.partition(b" ")[0]) == 16 for n in names.values())

@@ -181,17 +181,23 @@ def test_keep_and_trash_a_near_copy_with_the_cli(
         s for s in listing["near"] if any(m["path"] == original for m in s["members"])
     ]
     assert s["members"][0]["path"] == half and s["keeper_chosen"]
-    # Trash a near copy: allowed, another member of its set is verified; it lands in the trash.
-    bright = next(p for p in group if p.endswith("/v/bright.jpg"))
+    # The set's only full-resolution member (most pixels, then most bytes) is refused, in one line...
+    largest = max(s["members"], key=lambda m: (m["width"] * m["height"], m["size"]))
+    proc = gallerfs(lib, "duplicates", "trash", largest["path"], env=env, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "only full-resolution copy" in proc.stderr and Path(largest["path"]).exists()
+    # ... while a smaller copy (the quality-70 re-encode) is trashed: another member is verified.
+    q70 = next(p for p in group if p.endswith("/v/q70.jpg"))
+    assert q70 != largest["path"]
     out = json.loads(
-        gallerfs(lib, "duplicates", "trash", bright, "--json", env=env).stdout
+        gallerfs(lib, "duplicates", "trash", q70, "--json", env=env).stdout
     )
     assert out["set_kind"] == "near" and out["kept"] == half
     assert (
-        not Path(bright).exists() and (tmp_path / "xdg/Trash/files/bright.jpg").exists()
+        not Path(q70).exists() and (tmp_path / "xdg/Trash/files/q70.jpg").exists()
     )
-    info = (tmp_path / "xdg/Trash/info/bright.jpg.trashinfo").read_text()
-    assert f"Path={bright}" in info.replace("%20", " ")
+    info = (tmp_path / "xdg/Trash/info/q70.jpg.trashinfo").read_text()
+    assert f"Path={q70}" in info.replace("%20", " ")
     # A file with no duplicate at all is refused, in one line (a temp copy: corpus files are never at risk).
     lone = min(negatives.iterdir())
     proc = gallerfs(lib, "duplicates", "trash", str(lone), env=env, check=False)

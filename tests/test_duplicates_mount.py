@@ -43,6 +43,8 @@ def test_rm_in_duplicates_and_cli_trash(
     (usb / "DCIM").mkdir()
     shutil.copy2(JPG / "Canon_40D.jpg", main / "IMG_0042.jpg")
     shutil.copy2(JPG / "Canon_40D.jpg", usb / "DCIM" / "IMG_0042.jpg")
+    (main / "backup").mkdir()
+    shutil.copy2(JPG / "Canon_40D.jpg", main / "backup" / "IMG_0042.jpg")
     shutil.copy2(JPG / "Pentax_K10D.jpg", main / "beach.jpg")
     shutil.copy2(JPG / "Pentax_K10D.jpg", usb / "DCIM" / "beach.jpg")
     library = tmp_path / "library"
@@ -56,19 +58,15 @@ def test_rm_in_duplicates_and_cli_trash(
     with Mount(library, tmp_path / "mnt") as m:
         dups = m.path / "duplicates"
         sets = sorted(os.listdir(dups))
-        assert (
-            len(sets) == 2
-            and sets[0].startswith("0001 ")
-            and sets[1].startswith("0002 ")
-        )
-        # Largest reclaimable first: the Pentax file is larger than the Canon one.
-        big = max(
-            ("IMG_0042.jpg", "beach.jpg"), key=lambda n: (main / n).stat().st_size
-        )
-        assert big in sets[0] and "(2 copies, " in sets[0]
-        canon_set = next(s for s in sets if "IMG_0042.jpg" in s)
+        # Each folder is named by its set's tag (from the content hash) and the keeper's name,
+        # as 'gallerfs duplicates' prints it; no position or count that would change.
+        folders = {s["folder"] for s in listing["exact"]}
+        assert len(sets) == 2 and set(sets) == folders
+        assert all(len(n.partition(" ")[0]) == 8 for n in sets)
+        canon_set = next(s for s in sets if s.endswith(" IMG_0042.jpg"))
+        assert any(s.endswith(" beach.jpg") for s in sets)
         names = sorted(os.listdir(dups / canon_set))
-        assert names == ["IMG_0042 (home).jpg", "IMG_0042 (usb).jpg"]
+        assert names == ["IMG_0042 (home) (2).jpg", "IMG_0042 (home).jpg", "IMG_0042 (usb).jpg"]
         with open(dups / canon_set / "IMG_0042 (usb).jpg", "rb") as fh:
             assert fh.read() == (JPG / "Canon_40D.jpg").read_bytes()
 
@@ -86,6 +84,13 @@ def test_rm_in_duplicates_and_cli_trash(
         assert trash_mod.read_trashinfo(info)[0] == os.fsencode(
             usb / "DCIM" / "IMG_0042.jpg"
         )
+        # The set keeps its folder name: 'rm duplicates/<name>/...' still means the same set.
+        assert wait_until(lambda: len(os.listdir(dups / canon_set)) == 2, 10)
+        assert sorted(os.listdir(dups)) == sets
+        os.unlink(dups / canon_set / "IMG_0042 (home) (2).jpg")
+        home_copies = [p for p in (main / "IMG_0042.jpg", main / "backup" / "IMG_0042.jpg") if p.exists()]
+        assert len(home_copies) == 1
+        last = home_copies[0]
         # The set is gone from the listing (one copy left).
         assert wait_until(
             lambda: not any("IMG_0042" in s for s in os.listdir(dups)), 10
@@ -96,12 +101,12 @@ def test_rm_in_duplicates_and_cli_trash(
             library,
             "duplicates",
             "trash",
-            str(main / "IMG_0042.jpg"),
+            str(last),
             env=env,
             check=False,
         )
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1
-        assert "last remaining copy" in proc.stderr and (main / "IMG_0042.jpg").exists()
+        assert "last remaining copy" in proc.stderr and last.exists()
 
         # Unplug the drive: the beach set still lists both copies, but neither can be trashed.
         beach_set = next(s for s in os.listdir(dups) if "beach.jpg" in s)
@@ -153,6 +158,7 @@ def test_rm_in_duplicates_and_cli_trash(
 
     records = json.loads(gallerfs(library, "duplicates", "trashed", "--json").stdout)
     assert sorted(os.path.basename(r["original"]) for r in records) == [
+        "IMG_0042.jpg",
         "IMG_0042.jpg",
         "beach.jpg",
     ]

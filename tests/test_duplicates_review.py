@@ -146,3 +146,34 @@ def test_review_command_in_a_terminal(tmp_path: Path) -> None:
     assert (main / "a/one.jpg").exists()
     assert not (main / "b/one.jpg").exists() and not (main / "c/deep/one.jpg").exists()
     assert (main / "two.jpg").exists() and (main / "x/two.jpg").exists()
+
+
+def test_review_never_trashes_the_only_full_resolution_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from tests.dup_helpers import CORPORA
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    main = tmp_path / "main"
+    main.mkdir()
+    with Image.open(CORPORA / "exif" / "exif-samples" / "jpg" / "exif-org" / "nikon-e950.jpg") as im:
+        photo = im.convert("RGB")
+    photo.save(main / "original.jpg", quality=95)
+    photo.resize((photo.width // 2, photo.height // 2)).save(main / "half.jpg", quality=85)
+    settings = Settings()
+    with Database(tmp_path / "library.sqlite3") as db:
+        sid = add_source(db, "main", main)
+        ids = scan(db, sid, main)
+        for rel, file_id in ids.items():
+            store(db, file_id, main / rel, phash=0x0F0F_0F0F_0F0F_0F0F, dhash=0x55)
+        [near] = find_sets(db, settings)
+        state = Review([near], trash=lambda i, s: trash_copy(db, settings, i, s),
+                       keep=lambda i, others: dupdb.set_keeper(db, i, others))  # fmt: skip
+        half = next(k for k, m in enumerate(near.members) if m.relpath == b"half.jpg")
+        state.handle(str(half + 1).encode())  # keep the half-size copy, trash the others
+        state.handle(b"t")
+        state.handle(b"y")
+        assert (main / "original.jpg").exists() and (main / "half.jpg").exists()
+        assert "only full-resolution copy" in state.render()

@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "duplicates",
         help="exact and near-duplicate sets; review them and trash copies",
         description="List duplicate sets: exact copies (same bytes), then near duplicates (resized, re-encoded, "
-        "cropped, burst shots). Each set shows its suggested keeper (*) and the space trashing the others frees. "
-        "Copies go to the desktop trash, never the last verified copy of a set.",
+        "slightly cropped copies, confirmed on the pictures, never by a perceptual hash alone). Each set shows "
+        "its suggested keeper (*), the space trashing the others frees and its folder under MOUNT/duplicates/. "
+        "Copies go to the desktop trash, never the last verified copy of a set nor, unless named with "
+        "'trash --full-resolution', a near set's only full-resolution copy.",
     )
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--exact", action="store_true", help="only exact copies")
@@ -48,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "target", metavar="PATH|ID", help="the original's path, or its library id"
     )
+    t.add_argument(
+        "--full-resolution", action="store_true",
+        help="allow trashing a near set's only full-resolution copy (only smaller copies stay); "
+        "refused without it, and always in the mount",
+    )  # fmt: skip
     add_json_flag(t)
     t.set_defaults(func=run_trash)
 
@@ -86,9 +93,9 @@ def member_json(f: DupFile, keeper: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def set_json(number: int, s: Any) -> dict[str, Any]:
+def set_json(number: int, s: Any, folder: bytes) -> dict[str, Any]:
     return {
-        "number": number, "kind": s.kind, "key": s.key, "copies": len(s.members), "reclaimable": s.reclaimable,
+        "number": number, "kind": s.kind, "key": s.key, "folder": os.fsdecode(folder), "copies": len(s.members), "reclaimable": s.reclaimable,
         "keeper_chosen": s.keeper_chosen, "distance": s.distance,
         "members": [member_json(m, i == 0) for i, m in enumerate(s.members)],
     }  # fmt: skip
@@ -104,13 +111,14 @@ def _settings_and_db(ctx: Context) -> Database:
 
 def run_list(ctx: Context) -> int:
     from indexer.duplicates.exact import HashStats
-    from indexer.duplicates.sets import find_sets
+    from indexer.duplicates.sets import find_sets, folder_names
 
     db = _settings_and_db(ctx)
     stats = HashStats()
     want_exact, want_near = not ctx.args.near, not ctx.args.exact
     sets = find_sets(db, ctx.settings, exact=want_exact, near=want_near, stats=stats)
-    numbered = [set_json(i + 1, s) for i, s in enumerate(sets)]
+    folders = folder_names(sets)
+    numbered = [set_json(i + 1, s, folders[s.key]) for i, s in enumerate(sets)]
     data: dict[str, Any] = {}
     if want_exact:
         data["exact"] = [s for s in numbered if s["kind"] == "exact"]
@@ -136,7 +144,7 @@ def _list_text(data: dict[str, Any]) -> str:
             first = s["members"][0]
             name = os.path.basename(os.fsdecode(first["path"]))
             lines.append(f"#{s['number']:<4} {printable(name)}  {s['copies']} copies, "
-                         f"{human_bytes(s['reclaimable'])} reclaimable")  # fmt: skip
+                         f"{human_bytes(s['reclaimable'])} reclaimable  (duplicates/{printable(s['folder'])})")  # fmt: skip
             for m in s["members"]:
                 mark = "*" if m["keeper"] else " "
                 where = m["source"] + ("" if m["online"] else ", offline")
@@ -180,7 +188,7 @@ def run_trash(ctx: Context) -> int:
 
     db = _settings_and_db(ctx)
     item = resolve_target(db, ctx.args.target)
-    outcome = trash_copy(db, ctx.settings, item.id)
+    outcome = trash_copy(db, ctx.settings, item.id, full_resolution=ctx.args.full_resolution)
     data = {"trashed": outcome.file.path, "id": outcome.file.id, "trash_path": outcome.trash_path,
             "trashinfo": outcome.trashinfo_path, "kept": outcome.kept.path, "set_kind": outcome.set_kind,
             "record": outcome.record_id}  # fmt: skip

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import apsw
+
 from gallerfs.db.connection import Database
 from gallerfs.db.state import bump_generation
 
@@ -140,6 +142,37 @@ def store_hashes(
                 "WHERE id = ? AND size = ?",
                 (partial, full, file_id, size),
             )
+
+
+# -- pixel-check verdicts ----------------------------------------------------
+
+
+def pair_verdicts(db: Database) -> dict[tuple[int, int], tuple[str, int, bool]]:
+    """(lower id, higher id) -> (stamp, rule, same) of every remembered candidate pair."""
+    return {(a, b): (stamp, rule, bool(same)) for a, b, stamp, rule, same in db.iter_tuples(
+        "SELECT file_a, file_b, stamp, rule, same FROM duplicate_verdicts"
+    )}  # fmt: skip
+
+
+def store_verdicts(db: Database, rows: Sequence[tuple[int, int, str, int, bool]]) -> None:
+    """Remember (lower id, higher id, stamp, rule, same) verdicts; a cache, so no generation bump.
+
+    A pair whose file was deleted meanwhile is skipped (its row would break the foreign key).
+    When the library stays locked by another writer, the verdicts are not stored (a log line):
+    listing duplicates must not fail for a cache.
+    """
+    if not rows:
+        return
+    try:
+        with db.transaction():
+            db.executemany(
+                "INSERT OR REPLACE INTO duplicate_verdicts (file_a, file_b, stamp, rule, same) "
+                "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM files WHERE id = ?) "
+                "AND EXISTS (SELECT 1 FROM files WHERE id = ?)",
+                [(a, b, stamp, rule, int(same), a, b) for a, b, stamp, rule, same in rows],
+            )
+    except (apsw.BusyError, apsw.LockedError) as exc:
+        log.info("near-duplicate verdicts not stored (library busy): %s", exc)
 
 
 # -- keepers ---------------------------------------------------------------

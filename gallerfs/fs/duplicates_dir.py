@@ -1,13 +1,16 @@
-"""The mount's ``duplicates/``: one folder per duplicate set, largest reclaimable space first.
+"""The mount's ``duplicates/``: one folder per duplicate set.
 
-``duplicates/0001 IMG_0042.jpg (3 copies, 12.0 MB)/IMG_0042 (usb).jpg`` — the
-set folders are numbered in order of the space trashing all but the keeper
-frees; inside, each copy's name carries the source it lives on, and the
-suggested keeper's name is listed like the others (``.gallerfs`` shows the
-details). ``rm`` on a copy moves that original to the desktop trash after
-verifying another copy survives; it fails with EPERM for the last verified
-copy (also when the other copies are on offline drives), ENOMEDIUM when the
-copy itself is offline.
+``duplicates/3f2a9c1d IMG_0042.jpg/IMG_0042 (usb).jpg`` — a set folder is
+named by the set's tag (8 hex digits derived from its content hash, or for a
+near set from its largest picture) and the name of its keeper (exact) or
+largest picture (near, with `` near`` after it), so the name does not change
+when a copy is trashed and ``rm duplicates/3f2a9c1d*/…`` always means the set
+the user looked at (``gallerfs duplicates`` prints each set's folder). Inside,
+each copy's name carries the source it lives on. ``rm`` on a copy moves that
+original to the desktop trash after verifying another copy survives; it fails
+with EPERM for the last verified copy (also when the other copies are on
+offline drives) and for a near set's only full-resolution picture, ENOMEDIUM
+when the copy itself is offline.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from gallerfs.fs.nodes import (
     fs_name,
     unique_names,
 )
-
-from gallerfs.units import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,15 @@ def copy_name(f: DupFile) -> bytes:
     return stem + b" (" + fs_name(f.source_name) + b")" + ext
 
 
-def set_folder_name(number: int, s: object) -> bytes:
-    keeper: DupFile = s.keeper  # type: ignore[attr-defined]
-    name = keeper.relpath.rpartition(b"/")[2]
-    copies = len(s.members)  # type: ignore[attr-defined]
-    label = f" ({copies} copies, {human_bytes(s.reclaimable)})".encode()  # type: ignore[attr-defined]
-    near = b" near" if s.kind == "near" else b""  # type: ignore[attr-defined]
-    return b"%04d " % number + name + near + label
-
-
 class DuplicatesRoot(DirNode):
     key = ("top", b"duplicates")
 
     def list(self, ctx: TreeContext) -> list[Entry]:
-        return [
-            Entry(set_folder_name(i + 1, s), DupSetDir(s.key))
-            for i, s in enumerate(_sets(ctx))
-        ]
+        from indexer.duplicates.sets import folder_names
+
+        sets = _sets(ctx)
+        names = folder_names(sets)
+        return sorted((Entry(names[s.key], DupSetDir(s.key)) for s in sets), key=lambda e: e.name)
 
 
 @dataclass(frozen=True)

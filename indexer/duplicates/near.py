@@ -8,11 +8,15 @@
 - Where both files of a pair have a CLIP embedding, the pair also needs a
   cosine similarity of at least `min_similarity` (a pHash can collide for
   different pictures; CLIP rarely agrees with it by accident).
+- A hash match alone never makes a set: the caller's check compares the
+  pictures themselves (``look.same_picture``: tiny, flat and low-detail
+  images need pixel agreement, bursts and other shots of a scene are told
+  apart from copies).
 - Flat images (solid-colour placeholders) would all get the same hashes;
   the indexer stores none for them (older libraries: dHash 0). They are never
-  paired through a hash; instead two flat images pair only when their decoded
-  mean colour and aspect ratio match (pixel-identical copies with different
-  metadata do; a white 100x150 and a black 120x80 do not).
+  paired through a hash; instead two flat images pair only when their pixel
+  size and colour match (pixel-identical copies with different metadata do;
+  a white 100x150 and a black 120x80, or a white 100x150 and 200x300, do not).
 - Groups grow transitively along the closest pairs first (Kruskal order), and
   two groups merge only while the result stays within `max_group`, so one
   chain of slightly-different photos cannot swallow the library.
@@ -21,13 +25,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from indexer.duplicates.look import Look, same_picture
 from indexer.duplicates.mih import near_pairs, to_unsigned
 
 log = logging.getLogger(__name__)
@@ -102,39 +106,20 @@ def group_pairs(
     ]
 
 
-def flat_signature(path: bytes | str) -> tuple[int, int, int, int] | None:
-    """(mean R, G, B quantised, aspect ratio ×100) of an image that is flat; None if unreadable or not flat."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im.draft("RGB", (64, 64))
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            width, height = im.size
-            small = np.asarray(im.resize((16, 16)), dtype=np.float64)
-    except Exception as exc:  # noqa: BLE001  (any decoder failure: this file just isn't paired)
-        log.info("cannot read %s for the flat-image check: %s", os.fsdecode(path), exc)
-        return None
-    if small.reshape(-1, 3).std(axis=0).max() > 2.0:
-        return None
-    r, g, b = (round(float(v) / 4) for v in small.reshape(-1, 3).mean(axis=0))
-    return r, g, b, round(100 * width / max(1, height))
-
-
 def find_near(
     files: Sequence[HashedFile],
     *,
     max_distance: int,
     max_group: int,
     check: PairCheck | None = None,
-    flat_path: Callable[[int], bytes | None] | None = None,
+    flat_look: Callable[[int], Look | None] | None = None,
     flat_ids: Sequence[int] = (),
 ) -> list[NearGroup]:
     """Near-duplicate groups among files with a perceptual hash.
 
-    check: optional filter over candidate pairs (ids), e.g. the CLIP similarity.
-    flat_ids: images without a perceptual hash because they are flat (checked by colour and shape).
-    flat_path: the readable path of a file id (None when offline), for the flat-image check.
+    check: filter over candidate pairs (ids): the pixel check of ``look``, and CLIP where embedded.
+    flat_ids: images without a perceptual hash because they are flat (paired by size and colour).
+    flat_look: the Look of a file id (None when it cannot be read), for the flat images.
     """
     flat = [f.id for f in files if f.dhash in FLAT_DHASHES] + list(flat_ids)
     textured = [f for f in files if f.dhash not in FLAT_DHASHES]
@@ -147,8 +132,8 @@ def find_near(
             ii, jj, dist = ii[keep], jj[keep], dist[keep]
         for members, worst in group_pairs(len(ids), ii, jj, dist, max_group):
             groups.append(NearGroup(tuple(int(ids[i]) for i in members), worst))
-    if len(flat) > 1 and flat_path is not None:
-        groups.extend(_flat_groups(flat, flat_path, max_group))
+    if len(flat) > 1 and flat_look is not None:
+        groups.extend(_flat_groups(flat, flat_look, max_group))
     groups.sort(key=lambda g: g.ids[0])
     return groups
 
@@ -178,17 +163,19 @@ def candidate_pairs(
 
 
 def _flat_groups(
-    flat: Sequence[int], flat_path: Callable[[int], bytes | None], max_group: int
+    flat: Sequence[int], flat_look: Callable[[int], Look | None], max_group: int
 ) -> list[NearGroup]:
-    by_signature: dict[tuple[int, int, int, int], list[int]] = defaultdict(list)
+    """Flat images with the same pixel size and colour: pixel-identical copies."""
+    by_key: dict[tuple[int, ...], list[tuple[int, Look]]] = defaultdict(list)
     for file_id in sorted(set(flat)):
-        path = flat_path(file_id)
-        signature = flat_signature(path) if path else None
-        if signature is not None:
-            by_signature[signature].append(file_id)
+        look = flat_look(file_id)
+        if look is not None and look.flat and not look.tiny:
+            colour = tuple(round(float(c) / 4) for c in look.colour)
+            by_key[(look.width, look.height, *colour)].append((file_id, look))
     out = []
-    for ids in by_signature.values():
-        ids.sort()
+    for members in by_key.values():
+        first = members[0][1]
+        ids = [i for i, look in members if same_picture(first, look)]
         for start in range(0, len(ids), max(2, max_group)):
             chunk = ids[start : start + max(2, max_group)]
             if len(chunk) > 1:

@@ -8,7 +8,11 @@ Before a copy goes to the trash:
   for an exact set the same full hash (for a near set, the hash the index
   holds for it). Copies on offline sources cannot be verified and do not count.
 If no other copy passes, the trash is refused with one line (`LastCopyError`,
-EPERM in the mount). Afterwards the trash and its ``.trashinfo`` are checked,
+EPERM in the mount). In a near set, the only full-resolution member (larger
+than every other by pixels, then bytes) is refused too (`FullResolutionError`,
+EPERM in the mount) while smaller copies remain, unless the caller passes
+``full_resolution=True`` — the CLI's ``trash --full-resolution PATH|ID``, where
+the user names that very file; the mount and the review never do. Afterwards the trash and its ``.trashinfo`` are checked,
 the trashing is recorded in ``trash_records`` and the file's row is deleted.
 """
 
@@ -30,7 +34,7 @@ from gallerfs.db.duplicates import DupFile
 from gallerfs.errors import GallerfsError
 from indexer import trash as trash_mod
 from indexer.duplicates.exact import full_hash
-from indexer.duplicates.sets import DuplicateSet, set_of
+from indexer.duplicates.sets import DuplicateSet, only_full_resolution, set_of
 from indexer.volumes import check_presence
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,12 @@ log = logging.getLogger(__name__)
 
 class LastCopyError(GallerfsError):
     """Trashing would leave no verified copy of the set."""
+
+    errno = errno.EPERM
+
+
+class FullResolutionError(GallerfsError):
+    """Trashing would keep only smaller copies of a near set's one full-resolution picture."""
 
     errno = errno.EPERM
 
@@ -83,6 +93,10 @@ class _Presence:
         return self.cache[source_id]
 
 
+def _dims(f: DupFile) -> str:
+    return f"{f.width}x{f.height}, {f.size} bytes" if f.width and f.height else f"{f.size} bytes"
+
+
 def _stat(path: bytes) -> os.stat_result | None:
     try:
         return os.stat(path)
@@ -109,16 +123,22 @@ def _trash_lock(db: Database) -> Iterator[None]:
 
 
 def trash_copy(
-    db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None = None
-) -> TrashOutcome:
-    """Move one copy to the trash after verifying another copy of its set survives."""
+    db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None = None,
+    *, full_resolution: bool = False,
+) -> TrashOutcome:  # fmt: skip
+    """Move one copy to the trash after verifying another copy of its set survives.
+
+    full_resolution: the user named this file and accepts trashing a near set's
+    only full-resolution member (only smaller copies stay).
+    """
     with _trash_lock(db):
-        return _trash_copy_locked(db, settings, file_id, dup_set)
+        return _trash_copy_locked(db, settings, file_id, dup_set, full_resolution)
 
 
 def _trash_copy_locked(
-    db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None
-) -> TrashOutcome:
+    db: Database, settings: Settings, file_id: int, dup_set: DuplicateSet | None,
+    full_resolution: bool,
+) -> TrashOutcome:  # fmt: skip
     item = dupdb.file_info(db, file_id)
     if item is None:
         raise NotTrashableError(
@@ -129,6 +149,13 @@ def _trash_copy_locked(
     if dup_set is None or all(m.id != file_id for m in dup_set.members):
         raise LastCopyError(
             f"refusing to trash {_shown(item)}: it is the last remaining copy (no duplicate of it)"
+        )
+    largest = only_full_resolution(dup_set)
+    if largest is not None and largest.id == item.id and not full_resolution:
+        raise FullResolutionError(
+            f"refusing to trash {_shown(item)}: it is the only full-resolution copy of its near set "
+            f"({_dims(item)}; the others are smaller); to trash it anyway, name it: "
+            f"gallerfs duplicates trash --full-resolution {item.id}"
         )
     presence = _Presence(db)
     if not presence.online(item.source_id):

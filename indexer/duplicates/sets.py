@@ -1,5 +1,10 @@
 """Duplicate sets as users see them: exact and near sets, each with its keeper and reclaimable space.
 
+Each set has a stable ``tag`` (8 hex digits of its key): an exact set's key
+is its content hash, a near set's the id of its largest picture (which the
+mount never trashes while it is the only full-resolution member), so neither
+changes when another member is trashed.
+
 Suggested keeper: the largest resolution, then the original (camera EXIF
 present, then the larger file: a re-encode is smaller), then the earliest date
 (taken, else file time), then the shortest path. A keeper the user chose
@@ -8,9 +13,12 @@ present, then the larger file: a re-encode is smaller), then the earliest date
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +27,9 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from indexer.duplicates.exact import HashStats, find_exact
+from indexer.duplicates.look import RULE, TINY_PX, Look, LookCache, load_look
 from indexer.duplicates.near import HashedFile, PairCheck, find_near
+from indexer.thumbnails import thumbnail_path
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DuplicateSet:
     kind: str  # 'exact' or 'near'
-    key: str  # 'exact:<sha256>' or 'near:<smallest file id>'
+    key: str  # 'exact:<sha256>' or 'near:<anchor file id>' (the largest picture); unchanged by trashing others
     members: tuple[DupFile, ...]  # keeper first, then the others in suggested order
     keeper_chosen: bool  # the keeper is the user's choice, not the suggestion
     distance: int  # exact: 0; near: largest pHash distance that joined the set
@@ -51,6 +61,11 @@ class DuplicateSet:
     @property
     def total_size(self) -> int:
         return sum(m.size for m in self.members)
+
+    @property
+    def tag(self) -> str:
+        """8 hex digits derived from the key: the set's stable short name."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:8]
 
 
 def _date_key(f: DupFile) -> tuple[str, int]:
@@ -123,25 +138,81 @@ def exact_sets(db: Database, stats: HashStats | None = None) -> list[DuplicateSe
     ]
 
 
+def pixel_check(db: Database, files: dict[int, DupFile]) -> LookCache:
+    """Looks of library files from their cached grid thumbnails (the original where none is cached)."""
+    thumbs = thumbnail_root(db)
+
+    def load(file_id: int) -> Look | None:
+        f = files.get(file_id) or dupdb.file_info(db, file_id)
+        if f is None:
+            return None
+        files[file_id] = f
+        original = f.path if f.online else None
+        return load_look(thumbnail_path(thumbs, file_id, "grid"), original, f.width, f.height)
+
+    return LookCache(load)
+
+
+def thumbnail_root(db: Database) -> Path:
+    return db.path.parent / "thumbnails"
+
+
 def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
-    """Near-duplicate sets, leaving out those whose members are all one exact set."""
+    """Near-duplicate sets, leaving out those whose members are all one exact set.
+
+    A pair of perceptual-hash neighbours joins a set only when the files are of
+    one kind, neither is tiny, their pictures agree (``look.same_picture``) and,
+    where both are embedded, CLIP agrees too.
+    """
     rows = dupdb.perceptual_hashes(db)
-    hashed = [HashedFile(r[0], r[1], r[2]) for r in rows]
-    info: dict[int, DupFile] = {}
+    hashed = [HashedFile(r[0], r[1], r[2]) for r in rows if not _tiny(r[3], r[4])]
+    info: dict[int, DupFile] = {}  # filled for the files that come up in candidate pairs only
+    looks = pixel_check(db, info)
+    library = str(db.path)  # verdicts are remembered per library, file and version
+    clip = clip_check(db, settings.near_duplicate_min_similarity)
+    stored: dict[tuple[int, int], tuple[str, int, bool]] | None = None
+    new_verdicts: list[tuple[int, int, str, int, bool]] = []
 
-    def flat_path(file_id: int) -> bytes | None:
-        f = info.get(file_id) or dupdb.file_info(db, file_id)
-        return f.path if f is not None and f.online else None
+    def verdict(fa: DupFile, fb: DupFile) -> bool:
+        nonlocal stored
+        if stored is None:
+            stored = dupdb.pair_verdicts(db)
+        if fa.id > fb.id:
+            fa, fb = fb, fa
+        stamp = f"{fa.size}:{fa.mtime_ns}:{fb.size}:{fb.mtime_ns}"
+        known = stored.get((fa.id, fb.id))
+        if known is not None and known[0] == stamp and known[1] == RULE:
+            return known[2]
+        same = looks.same(fa.id, fb.id, (library, stamp))
+        if same is not None:
+            new_verdicts.append((fa.id, fb.id, stamp, RULE, same))
+        return bool(same)
 
+    def check(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        info.update(dupdb.files_by_ids(db, (i for i in np.concatenate([a, b]).tolist() if i not in info)))
+        keep = np.asarray(
+            [x in info and y in info and info[x].kind == info[y].kind for x, y in zip(a.tolist(), b.tolist())],
+            dtype=bool,
+        )
+        if clip is not None and keep.any():
+            keep &= clip(a, b)
+        for k in np.flatnonzero(keep).tolist():
+            keep[k] = verdict(info[int(a[k])], info[int(b[k])])
+        return keep
+
+    flat_ids = dupdb.hashless_images(db)
+    info.update(dupdb.files_by_ids(db, flat_ids))
     groups = find_near(
         hashed,
         max_distance=settings.near_duplicate_distance,
         max_group=settings.near_duplicate_max_group,
-        check=clip_check(db, settings.near_duplicate_min_similarity),
-        flat_path=flat_path,
-        flat_ids=dupdb.hashless_images(db),
+        check=check,
+        flat_look=looks.get,
+        flat_ids=flat_ids,
     )
-    info = dupdb.files_by_ids(db, (i for g in groups for i in g.ids))
+    if new_verdicts and not db.readonly:
+        dupdb.store_verdicts(db, new_verdicts)
+    info.update(dupdb.files_by_ids(db, (i for g in groups for i in g.ids if i not in info)))
     choices = dupdb.keeper_choices(db)
     out = []
     for g in groups:
@@ -150,9 +221,48 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         if len(members) < 2 or (len(hashes) == 1 and None not in hashes):
             continue
         out.append(
-            arrange("near", f"near:{min(g.ids)}", members, choices, g.max_distance)
+            arrange("near", f"near:{anchor(members).id}", members, choices, g.max_distance)
         )
     return out
+
+
+def _tiny(width: int | None, height: int | None) -> bool:
+    """Known to be tiny from its metadata (otherwise its Look tells)."""
+    return bool(width and height and min(width, height) < TINY_PX)
+
+
+def anchor(members: Sequence[DupFile]) -> DupFile:
+    """The member a near set is named after: the largest picture (pixels, then bytes, then the lowest id)."""
+    return min(members, key=lambda m: (-m.pixels, -m.size, m.id))
+
+
+def folder_name(s: DuplicateSet, tag: str | None = None) -> bytes:
+    """``3f2a9c1d IMG_0042.jpg`` (exact; named after the keeper) or ``7b1e0c44 IMG_0042.jpg near``
+    (named after the largest picture): the tag never changes while the set lives."""
+    named = s.keeper if s.kind == "exact" else anchor(s.members)
+    name = named.relpath.rpartition(b"/")[2]
+    return (tag or s.tag).encode() + b" " + name + (b" near" if s.kind == "near" else b"")
+
+
+def folder_names(sets: Sequence[DuplicateSet]) -> dict[str, bytes]:
+    """Set key -> folder name; two sets of one kind that share 8 hex digits both take 16.
+
+    (Near folders end in `` near``, so an exact and a near set never collide.)
+    """
+    shared = Counter((s.kind, s.tag) for s in sets)
+    return {
+        s.key: folder_name(s, hashlib.sha256(s.key.encode()).hexdigest()[:16] if shared[s.kind, s.tag] > 1 else None)
+        for s in sets
+    }
+
+
+def only_full_resolution(s: DuplicateSet) -> DupFile | None:
+    """The one member of a near set larger than every other (pixels, then bytes); None for a tie or an exact set."""
+    if s.kind != "near" or len(s.members) < 2:
+        return None
+    ranked = sorted(s.members, key=lambda m: (-m.pixels, -m.size))
+    first, second = ranked[0], ranked[1]
+    return None if (first.pixels, first.size) == (second.pixels, second.size) else first
 
 
 def find_sets(
