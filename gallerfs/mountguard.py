@@ -47,6 +47,11 @@ class GallerfsMounts:
                 return point
         return None
 
+    def inside(self, folder: bytes) -> list[bytes]:
+        """The gallerfs mount points strictly inside folder (absolute, normalised)."""
+        folder = folder.rstrip(b"/")
+        return sorted(p for p in self.points if p != folder and _within(p, folder))
+
     def is_mount(self, path: bytes, st_dev: int | None = None) -> bool:
         """path is a gallerfs mount point, or (cheap defence) its device is one of theirs."""
         return path in self.points or (st_dev is not None and st_dev in self.devices)

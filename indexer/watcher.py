@@ -7,7 +7,11 @@ writer closes them), then phase 2 runs on them in a persistent worker pool, so
 a new photo is browsable and indexed within about a second; CLIP vectors
 follow once phase 2 is quiet. Sources are checked
 every few seconds: one that is unplugged is marked offline (nothing deleted),
-one that comes back is rescanned.
+one that comes back is rescanned. A source that contains a gallerfs mount is
+not watched with inotify (whose recursive registration would walk into the
+mount) but rescanned every minute; no walk ever enters the mount. Each change
+is planned with the file I/O it needs first, then written in a short
+transaction.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_ver
 log = logging.getLogger(__name__)
 
 PRESENCE_CHECK_S = 3.0
+POLL_RESCAN_S = 60  # how often a source that cannot be watched live (it contains a gallerfs mount) is rescanned
 
 Write = Callable[[], object]  # one database write of a planned change, run inside a short transaction
 TICK_S = 0.1
@@ -91,12 +96,23 @@ class Watcher:
         self.stop_event = threading.Event()
         self.applied = 0
         self.mounts = gallerfs_mounts()
+        self.polled: dict[int, float] = {}  # sources rescanned periodically instead of watched: last scan
 
     # -- sources ---------------------------------------------------------
     def _source_of(self, path: bytes) -> Source | None:
         return sources_db.source_containing(self.db, path)
 
     def _schedule(self, source: Source) -> None:
+        inner = gallerfs_mounts().inside(source.path)
+        if inner:
+            # inotify's recursive registration would walk into the mount (and run its searches): poll instead.
+            if source.id not in self.polled:
+                log.warning("source %s contains the gallerfs mount %s: not watched live, rescanned every %d s "
+                            "instead", source.name, os.fsdecode(inner[0]), POLL_RESCAN_S)  # fmt: skip
+                self.polled[source.id] = time.monotonic()
+            self._unschedule(source.id)
+            return
+        self.polled.pop(source.id, None)
         if source.id not in self.watches:
             try:
                 self.watches[source.id] = self.observer.schedule(_Collector(self.events), source.path, recursive=True)
@@ -121,6 +137,9 @@ class Watcher:
                     self._schedule(source)
                 if not was_online:
                     log.info("source %s is back online: rescanning", source.name)
+                    scan_source(self.db, source)
+                elif source.id in self.polled and time.monotonic() - self.polled[source.id] >= POLL_RESCAN_S:
+                    self.polled[source.id] = time.monotonic()
                     scan_source(self.db, source)
             else:
                 if source.id in self.watches:
