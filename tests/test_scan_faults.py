@@ -143,9 +143,10 @@ def test_unplug_during_walk_of_20k_files_keeps_every_row(library, cli, tmp_path)
                 ffs.set([])
                 out, err = proc.communicate(timeout=300)
             finally:
+                ffs.set([])  # a failed assertion must not leave the rescan hung
                 if proc.poll() is None:
                     proc.kill()
-                    proc.wait()
+                    proc.wait(timeout=60)
             assert proc.returncode == 0, err
             report = json.loads(out)["sources"][0]
             assert report["deleted"] == 0 and report["moved"] == 0 and not report["online"], report
@@ -185,3 +186,41 @@ def test_folder_readable_but_not_searchable_without_dac_override(library, cli, t
     assert _walk_failures(cli) == {}
     shown = json.loads(cli("album", "show", "Trip", "--json").stdout)
     assert len(shown) == 3, shown
+
+
+def test_library_stays_writable_while_a_rescan_reads_a_hung_file(library, cli, tmp_path):
+    """The rescan hashes a possible move (same size as a vanished file) without the write lock: while
+    that read hangs, another process writes to the library (the mount's album mkdir does the same)."""
+    disk = tmp_path / "disk"
+    files = _photos(disk)
+    with FaultFS(disk, tmp_path / "mnt") as ffs:
+        cli("add", str(ffs.path), "--name", "disk")
+        cli("index")
+        _albums_and_favourites(cli, ffs.path, files)
+        before = _state(library)
+        moved_id = next(i for i, p in before["files"] if p == b"trip/t1.jpg")
+        # copied elsewhere and the original removed: a new inode, found again by its content hash
+        (disk / "kept").mkdir()
+        (disk / "kept" / "t1-copy.jpg").write_bytes(files["trip/t1.jpg"].read_bytes())
+        files["trip/t1.jpg"].unlink()
+        ffs.set([{"path": "kept/t1-copy.jpg", "ops": ["read"], "fault": "hang"}])
+        proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "rescan", "--json"], env=gallerfs_env(library),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            ffs.wait_hung(60)
+            made = cli("album", "create", "Written meanwhile", check=False, timeout=120)
+            assert made.returncode == 0, made.stderr  # was "database is locked" once the busy timeout ran out
+            ffs.set([])
+            out, err = proc.communicate(timeout=300)
+        finally:
+            ffs.set([])  # a failed assertion must not leave the rescan hung
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=60)
+        assert proc.returncode == 0, err
+        report = json.loads(out)["sources"][0]
+        assert report["moved"] == 1 and report["deleted"] == 0 and report["new"] == 0, report
+        after = _state(library)
+        assert dict((i, p) for i, p in after["files"])[moved_id] == b"kept/t1-copy.jpg"
+        assert after["albums"] == before["albums"]  # the album follows the photo to its new place
+        assert "Written meanwhile" in cli("album", "list").stdout
