@@ -100,7 +100,7 @@ def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedF
     except OSError as exc:
         yield WalkProblem(b"", _describe(exc), True)
         return
-    if mounts.is_mount(b"", root_st.st_dev):
+    if mounts.is_mount(root, root_st.st_dev):
         yield WalkProblem(b"", GALLERFS_MOUNT, True)
         return
     visited = {(root_st.st_dev, root_st.st_ino)}
@@ -378,7 +378,7 @@ def apply_plan(db: Database, source: Source, plan: ReconcilePlan, report: ScanRe
         with db.transaction():
             for file_id, relpath, error in chunk:
                 files_db.mark_unreadable(db, source_id=source.id, file_id=file_id, job_id=job_id, path=relpath,
-                                         error=error)  # fmt: skip
+                                         error=f"unreadable, kept in the library: {error}")  # fmt: skip
         for _, relpath, error in chunk:
             log.warning("%s: %s: kept although unreadable: %s", source.name, os.fsdecode(relpath), error)
         report.kept_unreadable += len(chunk)

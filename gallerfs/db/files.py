@@ -326,13 +326,6 @@ def clear_unreadable_seen(db: Database, source_id: int) -> int:
     return db.changes()
 
 
-def unreadable_files(db: Database, source_id: int) -> list[tuple[FileId, bytes, str]]:
-    """(id, relpath, error) of the files of a source marked unreadable."""
-    return [(FileId(r[0]), r[1], r[2]) for r in db.tuples(
-        "SELECT file_id, path, error FROM failures WHERE source_id = ? AND stage = 'walk' AND file_id IS NOT NULL "
-        "ORDER BY path", (source_id,))]  # fmt: skip
-
-
 def failures(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     return db.rows(
         "SELECT fl.id, s.name AS source, fl.path, fl.stage, fl.error, fl.at, fl.file_id, fl.job_id "
