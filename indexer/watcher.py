@@ -147,7 +147,7 @@ class Watcher:
                 self._unschedule(source.id)
 
     # -- applying changes ----------------------------------------------------
-    # Each change is planned first (stat, walk, lexists: file I/O, no lock held), then its writes run in a
+    # Each change is planned first (stat, walk: file I/O, no lock held), then its writes run in a
     # short transaction (database only), so the mount's writes never wait on the disk.
     def _relpath(self, source: Source, path: bytes) -> bytes:
         return path[len(source.path.rstrip(b"/")) + 1 :]
