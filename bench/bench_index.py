@@ -5,6 +5,8 @@
 Prints one JSON object. Ratios are measured in the same run, because these
 machines are noisy: phase1_vs_find is gallerfs's phase 1 (whole command,
 start-up included, and the walk + index writes alone) over `find TREE -type f | wc -l`;
+rescan_unchanged_* time the same phase 1 again over an index that
+already holds every file (a rescan where nothing changed);
 index_peak_rss_mb is the largest resident set of the indexer and its workers.
 """
 
@@ -69,6 +71,15 @@ def main() -> None:
         phase1_vs_find=round(phase1 / find_warm, 2),
         phase1_walk_s=walk,
         phase1_walk_vs_find=round(walk / find_warm, 2),
+    )
+    # The same walk over an index that already holds every file: what 'gallerfs rescan' costs when nothing changed.
+    rescan, out = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+    rescan_walk = json.loads(out)["sources"][0]["elapsed_s"]
+    result.update(
+        rescan_unchanged_s=round(rescan, 3),
+        rescan_unchanged_vs_find=round(rescan / find_warm, 2),
+        rescan_unchanged_walk_s=rescan_walk,
+        rescan_unchanged_walk_vs_find=round(rescan_walk / find_warm, 2),
     )
     if _drop_caches():
         find_cold, _ = _timed([f"find {tree} -type f | wc -l"], shell=True)

@@ -9,6 +9,7 @@ EXIT_USAGE = 2  # bad command line (argparse)
 EXIT_SCHEMA = 3  # the library was written by a newer gallerfs
 EXIT_LOCKED = 4  # another process holds the library or the resource
 EXIT_NO_MODEL = 5  # a CLIP model is needed and none is installed
+EXIT_OVERLAP = 6  # a mount point and a source overlap, or a source lies inside a gallerfs mount
 
 
 class GallerfsError(Exception):

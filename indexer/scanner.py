@@ -5,7 +5,15 @@ newlines or are 255 bytes long round-trip exactly. Unreadable folders and
 symlink loops are recorded as failures and skipped; files under a folder that
 could not be read are never treated as deleted. A source that is offline, or
 whose folder is suddenly empty, is never reconciled: nothing is deleted because
-a drive is missing.
+a drive is missing. The walk never descends into a gallerfs mount.
+
+A rescan works in three steps so that the write lock is never held during file
+I/O: the walk (recording seen files in short batches), then a plan made without
+the lock (each vanished file is stat-ed on its own, possible moves are hashed),
+then, once the source is confirmed online and on the same volume again, the
+plan is applied in short transactions. A file is deleted only when its own
+``stat`` answers ENOENT; any other error keeps the row, marked unreadable (a
+``walk`` failure with its file id) until a later walk sees it again.
 """
 
 from __future__ import annotations
@@ -22,17 +30,23 @@ from gallerfs.db import files as files_db
 from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
-from gallerfs.db.files import ScannedFile
+from gallerfs.db.files import FileRow, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
+from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
 from indexer.hashing import file_hashes
 from indexer.media import media_kind
-from indexer.volumes import check_presence, is_empty_dir
+from indexer.volumes import Presence, check_presence, is_empty_dir
 
 log = logging.getLogger(__name__)
 
 # Folders that hold caches or trash, never a user's photos.
 SKIPPED_DIRS = frozenset({b"@eaDir", b"#recycle", b"$RECYCLE.BIN", b"System Volume Information", b"lost+found"})
+
+# Rows written per transaction when a plan is applied: short enough that the mount's writes never wait long.
+APPLY_CHUNK = 2000
+
+GALLERFS_MOUNT = "a gallerfs mount, never scanned"
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class ScanReport:
     moved: int = 0
     deleted: int = 0
     failures: int = 0
+    kept_unreadable: int = 0  # indexed files not seen whose stat failed with something else than ENOENT
     elapsed_s: float = 0.0
     problems: list[WalkProblem] = field(default_factory=list)
 
@@ -70,13 +85,23 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
-    """Every photo/video under root (relative paths), and every problem met on the way."""
+def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedFile | WalkProblem]:
+    """Every photo/video under root (relative paths), and every problem met on the way.
+
+    Folders that are gallerfs mounts (by mount point, or by device) are reported as problems, never entered.
+    """
     root = root.rstrip(b"/") or b"/"
+    mounts = mounts if mounts is not None else gallerfs_mounts()
+    if mounts.containing(os.path.realpath(root)) is not None:
+        yield WalkProblem(b"", GALLERFS_MOUNT, True)
+        return
     try:
         root_st = os.stat(root)
     except OSError as exc:
         yield WalkProblem(b"", _describe(exc), True)
+        return
+    if mounts.is_mount(root, root_st.st_dev):
+        yield WalkProblem(b"", GALLERFS_MOUNT, True)
         return
     visited = {(root_st.st_dev, root_st.st_ino)}
     stack: list[bytes] = [b""]
@@ -102,6 +127,10 @@ def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
                 yield WalkProblem(rel, _describe(exc), False)
                 continue
             if is_dir:
+                target = os.path.realpath(entry.path) if is_link else entry.path
+                if mounts.is_mount(target):  # checked before stat: a stuck mount would hang it
+                    yield WalkProblem(rel, GALLERFS_MOUNT, True)
+                    continue
                 try:
                     st = entry.stat(follow_symlinks=True)
                 except OSError as exc:
@@ -109,6 +138,9 @@ def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
                         yield WalkProblem(rel, "symlink loop, not followed", True)
                     else:
                         yield WalkProblem(rel, f"cannot read folder: {_describe(exc)}", True)
+                    continue
+                if mounts.is_mount(target, st.st_dev):
+                    yield WalkProblem(rel, GALLERFS_MOUNT, True)
                     continue
                 key = (st.st_dev, st.st_ino)
                 if key in visited:
@@ -139,7 +171,12 @@ def _under(relpath: bytes, folders: list[bytes]) -> bool:
 
 def refresh_presence(db: Database, source: Source, *, allow_empty: bool = False) -> Source:
     """Check whether a source is plugged in and record it; returns the updated row."""
-    presence = check_presence(source.path, source.mount_point, source.fs_uuid)
+    inside = gallerfs_mounts().containing(os.path.realpath(source.path))
+    if inside is not None:  # a source inside a gallerfs mount (an old or hand-edited library) is never read
+        presence = Presence(False, f"{os.fsdecode(source.path)} is inside the gallerfs mount {os.fsdecode(inside)}",
+                            None)  # fmt: skip
+    else:
+        presence = check_presence(source.path, source.mount_point, source.fs_uuid)
     online, reason = presence.online, presence.reason
     if online and not allow_empty and files_db.count_files(db, source.id) and is_empty_dir(source.path):
         online, reason = False, (
@@ -155,6 +192,36 @@ def refresh_presence(db: Database, source: Source, *, allow_empty: bool = False)
     updated = sources_db.get_source(db, source.id)
     assert updated is not None
     return updated
+
+
+def still_there(db: Database, before: Source, *, allow_empty: bool = False) -> tuple[Source, str | None]:
+    """Re-check a source after a walk: (updated row, None) when it is online on the same volume as
+    before, else (row, why not). Nothing may be deleted without this answer."""
+    after = refresh_presence(db, before, allow_empty=allow_empty)
+    if not after.online:
+        return after, after.offline_reason or "offline"
+    if (before.device, before.root_inode) != (after.device, after.root_inode):
+        return after, f"{os.fsdecode(before.path)} is on another volume than when the walk began"
+    return after, None
+
+
+def stat_verdict(path: bytes) -> tuple[str, str | None]:
+    """What a file's own stat says: ("gone", None) for ENOENT only, ("present", None), or
+    ("unreadable", error) for anything else (EACCES, EIO, a dangling symlink, ...)."""
+    try:
+        os.stat(path)
+        return "present", None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return "unreadable", _describe(exc)
+    try:
+        os.lstat(path)  # a symlink whose target is missing: the link is still there
+    except FileNotFoundError:
+        return "gone", None
+    except OSError as exc:
+        return "unreadable", _describe(exc)
+    return "unreadable", "symlink target missing"
 
 
 def scan_source(
@@ -179,6 +246,7 @@ def scan_source(
         files_db.clear_walk_failures(db, source.id)
         files_db.begin_walk(db)
     batch: list[ScannedFile] = []
+    problems: list[WalkProblem] = []
 
     def flush() -> None:
         with db.transaction():
@@ -187,34 +255,46 @@ def scan_source(
                 report.new += len(batch)
             else:
                 report.changed += files_db.record_walk_batch(db, source.id, batch)
-            if job_id is not None:
-                jobs_db.progress(db, job_id, done=len(batch), total=report.seen)
-            bump_generation(db)
-        if on_progress:
-            on_progress(len(batch))
-        batch.clear()
-
-    for item in walk(source.path):
-        if isinstance(item, WalkProblem):
-            report.problems.append(item)
-            report.failures += 1
-            log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
-            with db.transaction():
+            for item in problems:
                 files_db.record_failure(
                     db, source_id=source.id, file_id=None, job_id=job_id, path=item.relpath, stage="walk",
                     error=item.error,
                 )  # fmt: skip
                 if job_id is not None:
                     jobs_db.progress(db, job_id, failed=1, error=f"{os.fsdecode(item.relpath)}: {item.error}")
+            if job_id is not None:
+                jobs_db.progress(db, job_id, done=len(batch), total=report.seen)
+            bump_generation(db)
+        if on_progress:
+            on_progress(len(batch))
+        batch.clear()
+        problems.clear()
+
+    for item in walk(source.path):
+        if isinstance(item, WalkProblem):
+            report.problems.append(item)
+            report.failures += 1
+            log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
+            problems.append(item)
+            if len(problems) >= batch_size:
+                flush()
             continue
         report.seen += 1
         batch.append(item)
         if len(batch) >= batch_size:
             flush()
-    if batch:
+    if batch or problems:
         flush()
     if not first_walk:
-        _reconcile(db, source, report)
+        plan = plan_reconcile(db, source, report)
+        source, not_confirmed = still_there(db, source, allow_empty=allow_empty)
+        if not_confirmed:
+            # The drive went away (or was swapped) during the walk: what looked deleted may just be missing.
+            log.warning("source %s: %s; nothing deleted, moved or added", source.name, not_confirmed)
+            report.online, report.offline_reason = False, not_confirmed
+            report.elapsed_s = round(time.perf_counter() - started, 3)
+            return report
+        apply_plan(db, source, plan, report, job_id)
     with db.transaction():
         files_db.end_walk(db)
         sources_db.mark_scanned(db, source.id)
@@ -222,44 +302,91 @@ def scan_source(
     return report
 
 
-def _reconcile(db: Database, source: Source, report: ScanReport) -> None:
-    """Match files that disappeared with files that appeared: moves keep their row, the rest are added/deleted."""
-    unreadable = [p.relpath for p in report.problems if p.is_dir]
+@dataclass
+class ReconcilePlan:
+    """What a rescan will write, worked out without holding the write lock."""
+
+    moves: list[tuple[int, ScannedFile]] = field(default_factory=list)  # (old row id, where it is now)
+    inserts: list[ScannedFile] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)  # rows whose file's stat answered ENOENT
+    unreadable: list[tuple[int, bytes, str]] = field(default_factory=list)  # (row id, relpath, error): kept
+
+
+def plan_reconcile(db: Database, source: Source, report: ScanReport) -> ReconcilePlan:
+    """Match files that disappeared with files that appeared (moves keep their row), and find which of
+    the rest are really gone. Reads the index and the disk; writes nothing."""
+    plan = ReconcilePlan()
+    unreadable_dirs = [p.relpath for p in report.problems if p.is_dir]
+    missing = [f for f in files_db.unseen_files(db, source.id) if not _under(f.relpath, unreadable_dirs)]
+    new = files_db.staged_new(db)
+    gone = []
+    for f in missing:
+        verdict, error = stat_verdict(_join(source.path, f.relpath))
+        if verdict == "gone":
+            gone.append(f)
+        elif verdict == "unreadable":
+            assert error is not None
+            plan.unreadable.append((f.id, f.relpath, error))
+        # "present": there after all (e.g. its folder could be searched but not listed); the row stays as it is
+    # A rename keeps inode, size and mtime; a new file that reuses a freed inode number has a new mtime.
+    by_inode = {(f.device, f.inode, f.size, f.mtime_ns): f for f in gone}
+    by_hash: dict[tuple[int, str], list[FileRow]] = {}
+    for f in gone:
+        if f.content_hash:
+            by_hash.setdefault((f.size, f.content_hash), []).append(f)
+    matched: set[int] = set()
+    remaining: list[ScannedFile] = []
+    for entry in new:
+        old = by_inode.get((entry.device, entry.inode, entry.size, entry.mtime_ns))
+        if old is not None and old.id not in matched:
+            plan.moves.append((old.id, entry))
+            matched.add(old.id)
+        else:
+            remaining.append(entry)
+    hashed_sizes = {size for size, _ in by_hash}
+    for entry in remaining:
+        digest = _content_hash(source, entry) if entry.size in hashed_sizes else None
+        candidates = [f for f in by_hash.get((entry.size, digest or ""), []) if f.id not in matched]
+        if candidates:
+            plan.moves.append((candidates[0].id, entry))
+            matched.add(candidates[0].id)
+        else:
+            plan.inserts.append(entry)
+    plan.deletes = [f.id for f in gone if f.id not in matched]
+    return plan
+
+
+def _chunks(items: list, size: int = APPLY_CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def apply_plan(db: Database, source: Source, plan: ReconcilePlan, report: ScanReport, job_id: int | None) -> None:
+    """Write a plan in short transactions (no file I/O here)."""
+    for chunk in _chunks(plan.moves):
+        with db.transaction():
+            for file_id, entry in chunk:
+                files_db.move_file(db, file_id, source.id, entry)
+            bump_generation(db)
+        report.moved += len(chunk)
+    for chunk in _chunks(plan.inserts):
+        with db.transaction():
+            files_db.insert_new(db, source.id, chunk)
+            bump_generation(db)
+        report.new += len(chunk)
+    for chunk in _chunks(plan.unreadable):
+        with db.transaction():
+            for file_id, relpath, error in chunk:
+                files_db.mark_unreadable(db, source_id=source.id, file_id=file_id, job_id=job_id, path=relpath,
+                                         error=f"unreadable, kept in the library: {error}")  # fmt: skip
+        for _, relpath, error in chunk:
+            log.warning("%s: %s: kept although unreadable: %s", source.name, os.fsdecode(relpath), error)
+        report.kept_unreadable += len(chunk)
     with db.transaction():
-        gone = [f for f in files_db.unseen_files(db, source.id) if not _under(f.relpath, unreadable)]
-        new = files_db.staged_new(db)
-        # A rename keeps inode, size and mtime; a new file that reuses a freed inode number has a new mtime.
-        by_inode = {(f.device, f.inode, f.size, f.mtime_ns): f for f in gone}
-        by_hash: dict[tuple[int, str], list] = {}
-        for f in gone:
-            if f.content_hash:
-                by_hash.setdefault((f.size, f.content_hash), []).append(f)
-        matched: set[int] = set()
-        remaining: list[ScannedFile] = []
-        for entry in new:
-            old = by_inode.get((entry.device, entry.inode, entry.size, entry.mtime_ns))
-            if old is not None and old.id not in matched:
-                files_db.move_file(db, old.id, source.id, entry)
-                matched.add(old.id)
-                report.moved += 1
-            else:
-                remaining.append(entry)
-        to_insert = []
-        hashed_sizes = {size for size, _ in by_hash}
-        for entry in remaining:
-            digest = _content_hash(source, entry) if entry.size in hashed_sizes else None
-            candidates = [f for f in by_hash.get((entry.size, digest or ""), []) if f.id not in matched]
-            if candidates:
-                files_db.move_file(db, candidates[0].id, source.id, entry)
-                matched.add(candidates[0].id)
-                report.moved += 1
-            else:
-                to_insert.append(entry)
-        files_db.insert_new(db, source.id, to_insert)
-        report.new += len(to_insert)
-        deleted = [f.id for f in gone if f.id not in matched]
-        report.deleted += files_db.delete_files(db, deleted)
-        if report.moved or report.new or report.deleted:
+        files_db.clear_unreadable_seen(db, source.id)  # readable again: the mark goes
+    for chunk in _chunks(plan.deletes):
+        with db.transaction():
+            report.deleted += files_db.delete_files(db, chunk)
             bump_generation(db)
 
 

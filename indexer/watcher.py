@@ -7,7 +7,11 @@ writer closes them), then phase 2 runs on them in a persistent worker pool, so
 a new photo is browsable and indexed within about a second; CLIP vectors
 follow once phase 2 is quiet. Sources are checked
 every few seconds: one that is unplugged is marked offline (nothing deleted),
-one that comes back is rescanned.
+one that comes back is rescanned. A source that contains a gallerfs mount is
+not watched with inotify (whose recursive registration would walk into the
+mount) but rescanned every minute; no walk ever enters the mount. Each change
+is planned with the file I/O it needs first, then written in a short
+transaction.
 """
 
 from __future__ import annotations
@@ -31,15 +35,19 @@ from gallerfs.db.connection import Database
 from gallerfs.db.files import ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
+from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
 from indexer.media import media_kind
 from indexer.pipeline import Phase2, make_pool
 from indexer.run import resolve
-from indexer.scanner import refresh_presence, scan_source, walk
+from indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
 
 log = logging.getLogger(__name__)
 
 PRESENCE_CHECK_S = 3.0
+POLL_RESCAN_S = 60  # how often a source that cannot be watched live (it contains a gallerfs mount) is rescanned
+
+Write = Callable[[], object]  # one database write of a planned change, run inside a short transaction
 TICK_S = 0.1
 
 # Folders outside the sources that the watcher also follows, as "module:function":
@@ -87,12 +95,24 @@ class Watcher:
         self._roots: dict[int, bytes] = {}
         self.stop_event = threading.Event()
         self.applied = 0
+        self.mounts = gallerfs_mounts()
+        self.polled: dict[int, float] = {}  # sources rescanned periodically instead of watched: last scan
 
     # -- sources ---------------------------------------------------------
     def _source_of(self, path: bytes) -> Source | None:
         return sources_db.source_containing(self.db, path)
 
     def _schedule(self, source: Source) -> None:
+        inner = gallerfs_mounts().inside(source.path)
+        if inner:
+            # inotify's recursive registration would walk into the mount (and run its searches): poll instead.
+            if source.id not in self.polled:
+                log.warning("source %s contains the gallerfs mount %s: not watched live, rescanned every %d s "
+                            "instead", source.name, os.fsdecode(inner[0]), POLL_RESCAN_S)  # fmt: skip
+                self.polled[source.id] = time.monotonic()
+            self._unschedule(source.id)
+            return
+        self.polled.pop(source.id, None)
         if source.id not in self.watches:
             try:
                 self.watches[source.id] = self.observer.schedule(_Collector(self.events), source.path, recursive=True)
@@ -118,95 +138,128 @@ class Watcher:
                 if not was_online:
                     log.info("source %s is back online: rescanning", source.name)
                     scan_source(self.db, source)
+                elif source.id in self.polled and time.monotonic() - self.polled[source.id] >= POLL_RESCAN_S:
+                    self.polled[source.id] = time.monotonic()
+                    scan_source(self.db, source)
             else:
                 if source.id in self.watches:
                     log.warning("source %s went offline: %s", source.name, source.offline_reason)
                 self._unschedule(source.id)
 
     # -- applying changes ----------------------------------------------------
+    # Each change is planned first (stat, walk: file I/O, no lock held), then its writes run in a
+    # short transaction (database only), so the mount's writes never wait on the disk.
     def _relpath(self, source: Source, path: bytes) -> bytes:
         return path[len(source.path.rstrip(b"/")) + 1 :]
 
     def _ignored(self, relpath: bytes) -> bool:
         return any(part.startswith(b".") for part in relpath.split(b"/"))
 
-    def _touch(self, path: bytes) -> None:
+    def _apply(self, writes: list[Write]) -> None:
+        for i in range(0, len(writes), APPLY_CHUNK):
+            with self.db.transaction():
+                for write in writes[i : i + APPLY_CHUNK]:
+                    write()
+                bump_generation(self.db)
+
+    def _plan_touch(self, path: bytes, claimed: set[int]) -> list[Write]:
         source = self._source_of(path)
         if source is None or not source.online:
-            return
+            return []
         rel = self._relpath(source, path)
         if not rel or self._ignored(rel):
-            return
+            return []
         if os.path.isdir(path):
-            for item in walk(path):
+            if self.mounts.is_mount(path):
+                return []
+            writes: list[Write] = []
+            for item in walk(path, self.mounts):
                 if isinstance(item, ScannedFile):
-                    self._record(source, ScannedFile(rel + b"/" + item.relpath, item.kind, item.size,
-                                                     item.mtime_ns, item.ctime_ns, item.device, item.inode))  # fmt: skip
-            return
+                    writes += self._plan_record(source, ScannedFile(
+                        rel + b"/" + item.relpath, item.kind, item.size, item.mtime_ns, item.ctime_ns, item.device,
+                        item.inode), claimed)  # fmt: skip
+            return writes
         kind = media_kind(rel)
         if kind is None:
-            return
+            return []
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            self._delete(path)
-            return
+            self.deleted.setdefault(path, 0.0)  # gone again already: checked like any deletion
+            return []
         except OSError as exc:
             log.warning("cannot read %s: %s", os.fsdecode(path), exc.strerror)
-            return
-        self._record(source, ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))
+            return []
+        entry = ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
+        return self._plan_record(source, entry, claimed)
 
-    def _record(self, source: Source, entry: ScannedFile) -> None:
-        if files_db.file_by_path(self.db, source.id, entry.relpath) is None and self._moved_here(source, entry):
-            return
-        files_db.upsert_scanned(self.db, source.id, entry)
+    def _plan_record(self, source: Source, entry: ScannedFile, claimed: set[int]) -> list[Write]:
+        if files_db.file_by_path(self.db, source.id, entry.relpath) is None:
+            old_id = self._moved_here(source, entry, claimed)
+            if old_id is not None:
+                return [lambda: files_db.move_file(self.db, old_id, source.id, entry)]
+        return [lambda: files_db.upsert_scanned(self.db, source.id, entry)]
 
-    def _moved_here(self, source: Source, entry: ScannedFile) -> bool:
-        """A move reported as a deletion plus a creation (e.g. into a folder not yet watched)."""
+    def _moved_here(self, source: Source, entry: ScannedFile, claimed: set[int]) -> int | None:
+        """A move reported as a deletion plus a creation (e.g. into a folder not yet watched): the old row's id."""
         for old in files_db.files_with_inode(self.db, entry.device, entry.inode):
-            if (old.size, old.mtime_ns) != (entry.size, entry.mtime_ns):
+            if old.id in claimed or (old.size, old.mtime_ns) != (entry.size, entry.mtime_ns):
                 continue  # a new file that reuses a freed inode number
             old_root = self._roots.get(old.source_id)
-            if old_root is None or os.path.lexists(old_root.rstrip(b"/") + b"/" + old.relpath):
+            if old_root is None or stat_verdict(old_root.rstrip(b"/") + b"/" + old.relpath)[0] != "gone":
                 continue  # a hard link, or a copy still in place: not a move
-            files_db.move_file(self.db, old.id, source.id, entry)
-            return True
-        return False
+            claimed.add(old.id)
+            return old.id
+        return None
 
-    def _delete(self, path: bytes) -> None:
-        source = self._source_of(path)
-        if source is None or os.path.lexists(path):
-            return
-        # Only a source that is really there can lose files: an unplugged drive is not a deletion.
-        source = refresh_presence(self.db, source)
-        if not source.online:
-            return
-        files_db.delete_under(self.db, source.id, self._relpath(source, path))
+    def _plan_deletes(self, paths: list[bytes]) -> list[Write]:
+        """Forget what is gone: only on a source confirmed online before and after, and only paths whose
+        stat answers ENOENT (an unreadable path is not a deleted one)."""
+        by_source: dict[int, tuple[Source, list[bytes]]] = {}
+        for path in paths:
+            source = self._source_of(path)
+            if source is not None:
+                by_source.setdefault(source.id, (source, []))[1].append(path)
+        writes: list[Write] = []
+        for source, group in by_source.values():
+            # Only a source that is really there can lose files: an unplugged drive is not a deletion.
+            before = refresh_presence(self.db, source)
+            if not before.online:
+                continue
+            gone = [p for p in group if stat_verdict(p)[0] == "gone"]
+            if not gone:
+                continue
+            _, not_confirmed = still_there(self.db, before)
+            if not_confirmed:
+                log.warning("source %s: %s; deletions not applied", source.name, not_confirmed)
+                continue
+            for path in gone:
+                rel = self._relpath(before, path)
+                writes.append(lambda sid=before.id, rel=rel: files_db.delete_under(self.db, sid, rel))
+        return writes
 
-    def _move(self, change: Change) -> None:
+    def _plan_move(self, change: Change) -> list[Write]:
         assert change.dest is not None
         src_source, dest_source = self._source_of(change.path), self._source_of(change.dest)
         if src_source is None or dest_source is None or src_source.id != dest_source.id:
-            self._delete(change.path)
-            self._touch(change.dest)
-            return
+            return self._plan_deletes([change.path]) + self._plan_touch(change.dest, set())
+        sid = src_source.id
         old_rel, new_rel = self._relpath(src_source, change.path), self._relpath(src_source, change.dest)
         if change.is_dir:
-            files_db.move_folder(self.db, src_source.id, old_rel, new_rel)
-            return
-        row = files_db.file_by_path(self.db, src_source.id, old_rel)
+            return [lambda: files_db.move_folder(self.db, sid, old_rel, new_rel)]
+        row = files_db.file_by_path(self.db, sid, old_rel)
         kind = media_kind(new_rel)
         if row is None or kind is None or self._ignored(new_rel):
-            if row is not None:
-                files_db.delete_files(self.db, [row.id])
             self.touched[change.dest] = change.at
-            return
+            if row is not None:
+                return [lambda: files_db.delete_files(self.db, [row.id])]
+            return []
         try:
             st = os.stat(change.dest)
         except OSError:
-            return
-        files_db.move_file(self.db, row.id, src_source.id,
-                           ScannedFile(new_rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))  # fmt: skip
+            return []
+        entry = ScannedFile(new_rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
+        return [lambda: files_db.move_file(self.db, row.id, sid, entry)]
 
     def apply_events(self) -> int:
         """Apply what the watches reported; returns how many changes reached the index."""
@@ -236,16 +289,18 @@ class Watcher:
         if not structural and not due and not gone:
             return 0
         self._roots = {s.id: s.path for s in sources_db.list_sources(self.db)}
-        with self.db.transaction():
-            for change in structural:
-                self._move(change)
-            for path in due:
-                self.touched.pop(path, None)
-                self._touch(path)
-            for path in gone:
-                self.deleted.pop(path, None)
-                self._delete(path)
-            bump_generation(self.db)
+        self.mounts = gallerfs_mounts()
+        for change in structural:  # in order: a later change may depend on an earlier one's row
+            self._apply(self._plan_move(change))
+        claimed: set[int] = set()
+        writes: list[Write] = []
+        for path in due:
+            self.touched.pop(path, None)
+            writes += self._plan_touch(path, claimed)
+        self._apply(writes)
+        for path in gone:
+            self.deleted.pop(path, None)
+        self._apply(self._plan_deletes(gone))
         count = len(structural) + len(due) + len(gone)
         self.applied += count
         return count

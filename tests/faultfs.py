@@ -12,7 +12,8 @@ is ``""``); ``ops`` are handler names (``lookup getattr opendir readdir open
 read readlink statfs``; missing means every one); ``fault`` is an errno name
 (``EIO``, ``EACCES``, ``ENOENT``...) or ``hang``. A hung request waits until no
 rule asks for the hang any more (or the filesystem is unmounted), which is how
-an unresponsive USB disk or NFS share behaves.
+an unresponsive USB disk or NFS share behaves; ``FaultFS.wait_hung`` waits
+until a request is hung, so a test can act at that exact point.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Rules:
                 self._rules = json.load(fh).get("rules", [])
             self._mtime = mtime
 
+    def note_hang(self, op: str, rel: bytes) -> None:
+        """Record that a request is now hung (``FaultFS.wait_hung`` waits for this)."""
+        with open(self.path + ".hung", "a") as fh:
+            fh.write(json.dumps([op, os.fsdecode(rel)]) + "\n")
+
     def fault(self, op: str, rel: bytes) -> str | None:
         self._reload()
         name = os.fsdecode(rel)
@@ -87,6 +93,8 @@ class FaultOperations(pyfuse3.Operations):
 
     async def _check(self, op: str, rel: bytes) -> None:
         fault = self.rules.fault(op, rel)
+        if fault == "hang":
+            self.rules.note_hang(op, rel)
         while fault == "hang":
             await trio.sleep(0.05)
             fault = self.rules.fault(op, rel)
@@ -217,8 +225,19 @@ class FaultFS:
         st = os.stat(self.rules_path)
         os.utime(self.rules_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
 
+    def wait_hung(self, timeout: float = 30.0) -> list[tuple[str, str]]:
+        """Wait until some request is hung on a "hang" rule; returns every (op, path) hung so far."""
+        marker = Path(str(self.rules_path) + ".hung")
+        deadline = time.monotonic() + timeout
+        while not marker.exists() or not marker.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError("no request reached a hang rule")
+            time.sleep(0.02)
+        return [tuple(json.loads(line)) for line in marker.read_text().splitlines() if line]
+
     def __enter__(self) -> FaultFS:
         self.path.mkdir(parents=True, exist_ok=True)
+        Path(str(self.rules_path) + ".hung").unlink(missing_ok=True)
         self.set([])
         project = Path(__file__).resolve().parent.parent
         env = dict(os.environ, PYTHONPATH=str(project) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -55,6 +55,9 @@ def _summary(report) -> str:
                                                 (s.deleted, "deleted"), (s.failures, "unreadable")) if n]  # fmt: skip
         lines.append(f"{s.source}: " + ", ".join(parts))
         lines += [f"  skipped {printable(p.relpath) or '.'}: {p.error}" for p in s.problems[:10]]
+        if s.kept_unreadable:
+            lines.append(f"  {s.kept_unreadable} indexed files could not be read and keep their entries, albums "
+                         "and favourites (see 'gallerfs status --failures')")  # fmt: skip
     lines.append(f"processed {report.processed} files, {report.failed} with errors")
     if report.failed:
         lines.append("see 'gallerfs status --failures' for what failed")

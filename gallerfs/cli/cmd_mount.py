@@ -41,7 +41,14 @@ def run_mount(ctx: Context) -> int:
     a = ctx.args
     if not ctx.paths.db.exists():
         raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")
-    ctx.open_db().close()  # create/migrate the schema before readers open it
+    from gallerfs.db import sources as sources_db
+    from gallerfs.mountguard import check_mountpoint
+
+    db = ctx.open_db()  # create/migrate the schema before readers open it
+    try:
+        check_mountpoint(a.mountpoint, [(s.name, s.path) for s in sources_db.list_sources(db)])
+    finally:
+        db.close()
     opts = MountOptions(
         foreground=a.foreground, allow_other=a.allow_other, xattrs=a.xattrs, force=a.force,
         read_in_thread=a.read_threads or bool(os.environ.get("GALLERFS_READ_THREADS")), debug=a.debug_fuse,

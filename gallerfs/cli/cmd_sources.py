@@ -40,15 +40,18 @@ def _default_name(path: bytes, taken: set[str]) -> str:
 
 
 def run_add(ctx: Context) -> int:
+    from gallerfs.mountguard import check_new_source, gallerfs_mounts
     from indexer.volumes import identify
 
     args = ctx.args
     if args.name and len(args.folders) > 1:
         raise GallerfsError("--name can only be used with a single FOLDER")
     checked = []
+    mounts = gallerfs_mounts()
     for folder in args.folders:
         path = os.fsencode(os.path.abspath(os.path.expanduser(folder)))
         shown = printable(path)
+        check_new_source(path, mounts)  # before anything below looks inside a gallerfs mount
         if not os.path.exists(path):
             raise GallerfsError(f"{shown}: no such folder")
         if not os.path.isdir(path):

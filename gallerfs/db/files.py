@@ -305,7 +305,25 @@ def clear_failures(db: Database, file_id: int) -> None:
 
 
 def clear_walk_failures(db: Database, source_id: int) -> None:
+    """Forget the folder and path problems of the last walk (files marked unreadable keep their mark)."""
     db.execute("DELETE FROM failures WHERE source_id = ? AND file_id IS NULL AND stage = 'walk'", (source_id,))
+
+
+def mark_unreadable(db: Database, *, source_id: int, file_id: int, job_id: int | None, path: bytes, error: str) -> None:
+    """An indexed file the walk could not stat (EACCES, EIO, ...): its row stays, with this mark."""
+    db.execute("DELETE FROM failures WHERE source_id = ? AND path = ? AND stage = 'walk' AND file_id IS NULL",
+               (source_id, path))  # fmt: skip
+    record_failure(db, source_id=source_id, file_id=file_id, job_id=job_id, path=path, stage="walk", error=error)
+
+
+def clear_unreadable_seen(db: Database, source_id: int) -> int:
+    """Drop the unreadable mark of every file the current walk saw (it is readable again)."""
+    db.execute(
+        "DELETE FROM failures WHERE source_id = ? AND stage = 'walk' AND file_id IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM files f JOIN walk_seen w ON w.relpath = f.relpath WHERE f.id = failures.file_id)",
+        (source_id,),
+    )
+    return db.changes()
 
 
 def failures(db: Database, limit: int = 100) -> list[dict[str, Any]]:
