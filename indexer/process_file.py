@@ -64,16 +64,25 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
     run = _Run()
     content_hash = partial_hash = None
     try:
-        mode = os.stat(path).st_mode
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what was opened is
+        # checked on the descriptor itself, so a file swapped for a FIFO after phase 1 is refused too.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         run.fail("hash", f"cannot read file: {exc.strerror or exc}")
         run.fail("metadata", f"cannot read file: {exc.strerror or exc}")
         return FileResult(None, None, None, None, None, (), tuple(run.errors))
-    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if regular:
+            os.set_blocking(fd, True)
+    except OSError:
+        regular = False
+    if not regular:  # a FIFO or device would block or never end
+        os.close(fd)
         run.fail("metadata", "not a regular file")
         return FileResult(None, None, None, None, None, (), tuple(run.errors))
     try:
-        content_hash, partial_hash = file_hashes(path)
+        content_hash, partial_hash = file_hashes(fd)  # reads, then closes, the checked descriptor
     except OSError as exc:
         run.fail("hash", f"cannot read file: {exc.strerror or exc}")
 

@@ -26,7 +26,7 @@ from gallerfs.db.files import ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from indexer.hashing import file_hashes
-from indexer.media import media_kind
+from indexer.media import kind_of
 from indexer.volumes import check_presence, is_empty_dir
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
                 visited.add(key)
                 subdirs.append(rel)
                 continue
-            kind = media_kind(name)
+            kind = kind_of(name, entry.path)  # extension-less names are sniffed by content
             if kind is None:
                 continue
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from gallerfs.db.files import ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.paths import LibraryPaths
-from indexer.media import media_kind
+from indexer.media import kind_of
 from indexer.pipeline import Phase2, make_pool
 from indexer.run import resolve
 from indexer.scanner import refresh_presence, scan_source, walk
@@ -143,7 +144,7 @@ class Watcher:
                     self._record(source, ScannedFile(rel + b"/" + item.relpath, item.kind, item.size,
                                                      item.mtime_ns, item.ctime_ns, item.device, item.inode))  # fmt: skip
             return
-        kind = media_kind(rel)
+        kind = kind_of(rel.rpartition(b"/")[2], path)
         if kind is None:
             return
         try:
@@ -153,6 +154,8 @@ class Watcher:
             return
         except OSError as exc:
             log.warning("cannot read %s: %s", os.fsdecode(path), exc.strerror)
+            return
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device named like a photo is not indexed, as in the walk
             return
         self._record(source, ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))
 
@@ -195,7 +198,7 @@ class Watcher:
             files_db.move_folder(self.db, src_source.id, old_rel, new_rel)
             return
         row = files_db.file_by_path(self.db, src_source.id, old_rel)
-        kind = media_kind(new_rel)
+        kind = kind_of(new_rel.rpartition(b"/")[2], change.dest)
         if row is None or kind is None or self._ignored(new_rel):
             if row is not None:
                 files_db.delete_files(self.db, [row.id])
@@ -286,7 +289,7 @@ class Watcher:
         finally:
             self.observer.stop()
             self.observer.join(timeout=5)
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown()
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -226,10 +226,10 @@ def end_walk(db: Database) -> None:
 
 # -- phase 2 -------------------------------------------------------------------
 
-def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str, int]]:
-    """(id, source_id, relpath, kind, size) of files waiting for phase 2 on online sources, by id."""
+def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str, int, int]]:
+    """(id, source_id, relpath, kind, size, attempts) of files waiting for phase 2 on online sources, by id."""
     return db.tuples(
-        "SELECT f.id, f.source_id, f.relpath, f.kind, f.size FROM files f JOIN sources s ON s.id = f.source_id "
+        "SELECT f.id, f.source_id, f.relpath, f.kind, f.size, f.attempts FROM files f JOIN sources s ON s.id = f.source_id "
         "WHERE f.state = 'pending' AND s.online = 1 AND f.id > ? ORDER BY f.id LIMIT ?",
         (after_id, limit),
     )
@@ -251,6 +251,11 @@ def retry_failed(db: Database) -> int:
 def mark_attempt(db: Database, file_ids: Sequence[int]) -> None:
     """Count a phase-2 run of these files before it starts (resumption is then auditable)."""
     db.executemany("UPDATE files SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in file_ids])
+
+
+def unmark_attempt(db: Database, file_ids: Sequence[int]) -> None:
+    """Take back the attempt of files whose run was stopped in an orderly way (not their fault)."""
+    db.executemany("UPDATE files SET attempts = max(attempts - 1, 0) WHERE id = ?", [(i,) for i in file_ids])
 
 
 def store_result(
