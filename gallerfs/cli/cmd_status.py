@@ -28,8 +28,14 @@ def _time(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def job_state(job: jobs_db.Job) -> str:
-    return "interrupted" if jobs_db.is_orphaned(job) else job.state
+def job_state(job: jobs_db.Job, holder: int | None) -> str:
+    return "interrupted" if jobs_db.is_orphaned(job, holder) else job.state
+
+
+def _lock_holder(ctx: Context) -> int | None:
+    from indexer.lock import lock_holder
+
+    return lock_holder(ctx.paths.run_dir)
 
 
 def run_status(ctx: Context) -> int:
@@ -37,11 +43,12 @@ def run_status(ctx: Context) -> int:
     counts = files_db.counts(db)
     sources = sources_db.list_sources(db)
     active = jobs_db.list_jobs(db, active_only=True)
+    holder = _lock_holder(ctx)
     data = {
         "library": str(ctx.paths.root),
         **counts,
         "sources": [{"name": s.name, "online": s.online, "offline_reason": s.offline_reason} for s in sources],
-        "jobs": [{**j.as_dict(), "state": job_state(j)} for j in active],
+        "jobs": [{**j.as_dict(), "state": job_state(j, holder)} for j in active],
     }
     if ctx.args.failures:
         data["failure_list"] = files_db.failures(db, limit=1000)
@@ -70,7 +77,8 @@ def run_jobs(ctx: Context) -> int:
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
     names = {s.id: s.name for s in sources_db.list_sources(db)}
     jobs = jobs_db.list_jobs(db, limit=ctx.args.limit)
-    data = [{**j.as_dict(), "state": job_state(j), "source": names.get(j.source_id)} for j in jobs]
+    holder = _lock_holder(ctx)
+    data = [{**j.as_dict(), "state": job_state(j, holder), "source": names.get(j.source_id)} for j in jobs]
 
     def text(rows: list[dict]) -> str:
         if not rows:
