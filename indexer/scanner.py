@@ -27,7 +27,7 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from indexer.hashing import file_hashes
 from indexer.media import kind_of
-from indexer.volumes import check_presence, is_empty_dir
+from indexer.volumes import source_presence
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +139,8 @@ def _under(relpath: bytes, folders: list[bytes]) -> bool:
 
 def refresh_presence(db: Database, source: Source, *, allow_empty: bool = False) -> Source:
     """Check whether a source is plugged in and record it; returns the updated row."""
-    presence = check_presence(source.path, source.mount_point, source.fs_uuid)
+    presence = source_presence(db, source, allow_empty=allow_empty)
     online, reason = presence.online, presence.reason
-    if online and not allow_empty and files_db.count_files(db, source.id) and is_empty_dir(source.path):
-        online, reason = False, (
-            f"{os.fsdecode(source.path)} is empty although the library has files there: treated as unplugged "
-            "(use 'gallerfs rescan --allow-empty' if they were really deleted)"
-        )
     ident = presence.identity
     sources_db.set_presence(
         db, source.id, online=online, reason=reason,

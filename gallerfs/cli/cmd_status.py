@@ -39,15 +39,23 @@ def _lock_holder(ctx: Context) -> int | None:
 
 
 def run_status(ctx: Context) -> int:
+    from indexer.volumes import source_presence
+
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
     counts = files_db.counts(db)
-    sources = sources_db.list_sources(db)
+    per_source = files_db.files_per_source(db)
+    sources, offline_files = [], 0
+    for s in sources_db.list_sources(db):  # checked now, by the same rule as 'gallerfs sources'
+        presence = source_presence(db, s)
+        sources.append({"name": s.name, "online": presence.online, "offline_reason": presence.reason})
+        offline_files += 0 if presence.online else per_source.get(s.id, 0)
+    counts["offline_files"] = offline_files
     active = jobs_db.list_jobs(db, active_only=True)
     holder = _lock_holder(ctx)
     data = {
         "library": str(ctx.paths.root),
         **counts,
-        "sources": [{"name": s.name, "online": s.online, "offline_reason": s.offline_reason} for s in sources],
+        "sources": sources,
         "jobs": [{**j.as_dict(), "state": job_state(j, holder)} for j in active],
     }
     if ctx.args.failures:

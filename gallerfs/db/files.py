@@ -241,6 +241,20 @@ def count_pending(db: Database) -> int:
     ))  # fmt: skip
 
 
+def processed_online(db: Database) -> list[FileId]:
+    """Ids of files whose phase 2 is done, on online sources, ascending (those should have thumbnails)."""
+    return [FileId(r[0]) for r in db.tuples(
+        "SELECT f.id FROM files f JOIN sources s ON s.id = f.source_id WHERE f.state = 'done' AND s.online = 1 "
+        "ORDER BY f.id"
+    )]  # fmt: skip
+
+
+def requeue(db: Database, file_ids: Sequence[int]) -> None:
+    """Put done files back in phase 2's queue (their thumbnails are missing, e.g. after an import)."""
+    db.executemany("UPDATE files SET state = 'pending', attempts = 0 WHERE id = ? AND state = 'done'",
+                   [(i,) for i in file_ids])  # fmt: skip
+
+
 def retry_failed(db: Database) -> int:
     """Put every file whose phase 2 failed back in the queue."""
     with db.transaction():
