@@ -64,6 +64,8 @@ def describe_exit(code: int) -> str:
 
 
 def _worker_main(conn: Connection) -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(5)
     except OSError:

@@ -192,3 +192,37 @@ def test_extensionless_and_mislabelled_media_are_indexed_by_content(library, tmp
     assert {bytes(k): v for k, v in formats.items()} == {b"IMG_0001": "JPEG", b"download": "PNG",
                                                           b"really-a-png.jpg": "PNG"}  # fmt: skip
     assert set(kinds.values()) == {"image"}
+
+
+def test_ctrl_c_does_not_count_against_the_files_in_flight(library, tmp_path):
+    import signal
+    import time
+
+    photos = tmp_path / "photos"
+    _jpeg(photos / "slow.jpg", (7, 7, 7))
+    run_gallerfs(library, "config", "set", "file_attempts", "1")
+    run_gallerfs(library, "add", str(photos))
+    run_gallerfs(library, "index", "--scan-only")
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "index"],
+                            env={**gallerfs_env(library), TEST_HANG_ENV: "slow.jpg"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        def workers() -> set[int]:  # the forkserver's children
+            return {w for child in _children_of(proc.pid) for w in _children_of(child)}
+
+        while _states(library)[b"slow.jpg"][2] == 0 or not workers():  # until the file is in flight
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.1)
+        time.sleep(1)  # let the worker reach the (hooked) decoder: a Ctrl-C at interpreter start-up prints more
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on the terminal: the whole process group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert _states(library)[b"slow.jpg"][:2] == ("pending", None)
+    assert _states(library)[b"slow.jpg"][2] == 0  # the attempt was taken back: not the file's fault
+    _index(library)  # with file_attempts = 1 it would be quarantined, had the interrupted run counted
+    assert _states(library)[b"slow.jpg"][0] == "done"
