@@ -43,6 +43,14 @@ _KIND_BY_HANDLER = {"image": "image", "heif": "image", "tiff": "image", "jxl": "
                     "raw-cr3": "raw", "video": "video"}  # fmt: skip
 
 
+def content_kind(handler: str, named_kind: str) -> str:
+    """The kind to index a file as once its content is known (phase 2): a JPEG named .mp4 is an image, an
+    MP4 named .jpg a video. A plain TIFF header keeps the name's kind: many RAW formats are TIFF inside."""
+    if handler == "tiff" or handler not in _KIND_BY_HANDLER:
+        return named_kind
+    return _KIND_BY_HANDLER[handler]
+
+
 def sniff_kind(path: bytes) -> str | None:
     """'image', 'raw' or 'video' from a file's first bytes; None if not media, unreadable or not a regular file."""
     try:

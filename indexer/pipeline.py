@@ -217,7 +217,7 @@ class Phase2:
                 stored = files_db.store_result(
                     self.db, task.file_id, metadata=meta, content_hash=result.content_hash,
                     partial_hash=result.partial_hash, phash=result.phash, dhash=result.dhash,
-                    error=error, expected_size=task.size,
+                    error=error, expected_size=task.size, kind=result.kind,
                 )  # fmt: skip
                 if not stored:
                     self.report.skipped += 1

@@ -28,6 +28,7 @@ from PIL import Image
 
 from .errors import MediaError, describe
 from .hashing import file_hashes, perceptual_hashes
+from .media import content_kind
 from .metadata import Metadata, read_head, unsupported_jxl, with_mtime_fallback
 from .metadata import image as imagemod
 from .metadata import raw as rawmod
@@ -47,11 +48,13 @@ class FileResult:
     dhash: int | None  # 64-bit difference hash, signed int64
     thumbnails: tuple[str, ...]  # size names written, e.g. ("grid", "preview")
     errors: tuple[tuple[str, str], ...]  # (stage, one-line message) per failed stage
+    kind: str | None = None  # 'image', 'raw' or 'video' by content (None: not read), see media.content_kind
 
 
 class _Run:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
+        self.kind: str | None = None
 
     def fail(self, stage: str, exc: BaseException | str) -> None:
         message = exc if isinstance(exc, str) else describe(exc)
@@ -100,7 +103,7 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
             p_hash, d_hash = perceptual_hashes(images["grid"])
         except (OSError, ValueError) as exc:
             run.fail("phash", exc)
-    return FileResult(metadata, content_hash, partial_hash, p_hash, d_hash, thumbnails, tuple(run.errors))
+    return FileResult(metadata, content_hash, partial_hash, p_hash, d_hash, thumbnails, tuple(run.errors), run.kind)
 
 
 def _read(path: bytes, kind: str, preview_px: int, max_pixels: int,
@@ -113,6 +116,7 @@ def _read(path: bytes, kind: str, preview_px: int, max_pixels: int,
         run.fail("metadata", f"cannot read file: {exc.strerror or exc}")
         return None, None
     sniffed = sniff(head)
+    run.kind = content_kind(sniffed.handler, kind)
     if sniffed.handler == "empty":
         run.fail("metadata", "empty file (0 bytes)")
         return None, None

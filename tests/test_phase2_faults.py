@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -173,10 +174,12 @@ def test_fifo_named_like_a_photo_hangs_nothing(library, tmp_path):
     assert state == "error" and "not a regular file" in error
 
 
-def test_extensionless_and_mislabelled_media_are_indexed_by_content(library, tmp_path):
+def test_extensionless_and_mislabelled_media_are_indexed_by_content(library, tmp_path, corpus):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.new("RGB", (80, 60), (200, 10, 10)).save(photos / "IMG_0001", "JPEG")
+    Image.new("RGB", (80, 60), (10, 10, 10)).save(photos / "clip.mp4", "JPEG")
+    shutil.copy(corpus / "jcodec" / "zhuker" / "1.mp4", photos / "movie.jpg")
     Image.new("RGB", (70, 50), (10, 200, 10)).save(photos / "download", "PNG")
     Image.new("RGB", (60, 40), (10, 10, 200)).save(photos / "really-a-png.jpg", "PNG")
     (photos / "README").write_text("not a photo\n")
@@ -184,14 +187,17 @@ def test_extensionless_and_mislabelled_media_are_indexed_by_content(library, tmp
     run_gallerfs(library, "add", str(photos))
     _index(library)
     states = _states(library)
-    assert set(states) == {b"IMG_0001", b"download", b"really-a-png.jpg"}
+    assert set(states) == {b"IMG_0001", b"download", b"really-a-png.jpg", b"clip.mp4", b"movie.jpg"}
     assert all(s[0] == "done" for s in states.values()), states
     with Database(library / "library.sqlite3", readonly=True) as db:
         formats = dict(db.tuples("SELECT f.relpath, m.format FROM files f JOIN metadata m ON m.file_id = f.id"))
         kinds = {bytes(r[0]): r[1] for r in db.tuples("SELECT relpath, kind FROM files")}
-    assert {bytes(k): v for k, v in formats.items()} == {b"IMG_0001": "JPEG", b"download": "PNG",
-                                                          b"really-a-png.jpg": "PNG"}  # fmt: skip
-    assert set(kinds.values()) == {"image"}
+    formats = {bytes(k): v for k, v in formats.items()}
+    assert {k: v for k, v in formats.items() if k != b"movie.jpg"} == {
+        b"IMG_0001": "JPEG", b"download": "PNG", b"really-a-png.jpg": "PNG", b"clip.mp4": "JPEG"}
+    # what the content is, not what the name says
+    assert kinds == {b"IMG_0001": "image", b"download": "image", b"really-a-png.jpg": "image",
+                     b"clip.mp4": "image", b"movie.jpg": "video"}  # fmt: skip
 
 
 def test_ctrl_c_does_not_count_against_the_files_in_flight(library, tmp_path):

@@ -283,8 +283,11 @@ def store_result(
     dhash: int | None,
     error: str | None,
     expected_size: int | None = None,
+    kind: str | None = None,
 ) -> bool:
-    """Record phase 2 for one file. Skipped (returns False) if the file changed or vanished meanwhile."""
+    """Record phase 2 for one file. Skipped (returns False) if the file changed or vanished meanwhile.
+
+    kind: what the content turned out to be, when the name said otherwise (None: keep the kind)."""
     current = db.tuples("SELECT size, state FROM files WHERE id = ?", (file_id,))
     if not current or (expected_size is not None and current[0][0] != expected_size):
         return False
@@ -300,8 +303,8 @@ def store_result(
         )
     db.execute(
         "UPDATE files SET state = ?, error = ?, content_hash = ?, partial_hash = ?, phash = ?, dhash = ?, "
-        "indexed_at = ? WHERE id = ?",
-        ("error" if error else "done", error, content_hash, partial_hash, phash, dhash, time.time(), file_id),
+        "indexed_at = ?, kind = coalesce(?, kind) WHERE id = ?",
+        ("error" if error else "done", error, content_hash, partial_hash, phash, dhash, time.time(), kind, file_id),
     )
     return True
 
