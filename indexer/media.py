@@ -69,6 +69,17 @@ def sniff_kind(path: bytes) -> str | None:
     return _KIND_BY_HANDLER.get(sniff(head).handler)
 
 
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages: 'FIFO', 'socket', 'device', ..."""
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "not a file"
+
+
 def kind_of(name: bytes, path: bytes) -> str | None:
     """media_kind() of a file name; a name without any extension is sniffed by content (path: the file)."""
     kind = media_kind(name)

@@ -26,7 +26,7 @@ from gallerfs.db.files import ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from indexer.hashing import file_hashes
-from indexer.media import kind_of
+from indexer.media import kind_of, special_kind
 from indexer.volumes import source_presence
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
                 reason = "symlink loop" if exc.errno == errno.ELOOP else _describe(exc)
                 yield WalkProblem(rel, reason, False)
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode):  # named like media, never opened: a FIFO would block a reader
+                yield WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False)
                 continue
             yield ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
         stack.extend(reversed(subdirs))

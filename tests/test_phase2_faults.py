@@ -158,8 +158,11 @@ def test_fifo_named_like_a_photo_hangs_nothing(library, tmp_path):
     os.mkfifo(photos / "x.jpg")
     os.mkfifo(photos / "noext")
     run_gallerfs(library, "add", str(photos))
-    _index(library, timeout=120)  # phase 1 skips what is not a regular file, without opening it
+    report = _index(library, timeout=120)  # phase 1 skips what is not a regular file, without opening it
     assert set(_states(library)) == {b"real.jpg"}
+    assert report["sources"][0]["problems"] == [{"path": "x.jpg", "error": "not a regular file (FIFO), skipped"}]
+    status = json.loads(run_gallerfs(library, "status", "--json", "--failures").stdout)
+    assert [(f["path"], f["stage"]) for f in status["failure_list"]] == [("x.jpg", "walk")]
 
     # a file indexed in phase 1 and then replaced by a FIFO: phase 2 refuses it without blocking
     _jpeg(photos / "swapped.jpg", (1, 1, 1))
