@@ -93,7 +93,7 @@ def _attempts(n: int) -> str:
 
 
 def make_pool(workers: int) -> WorkerPool:
-    return WorkerPool(workers)
+    return WorkerPool(workers, preload=(__name__,))  # workers start with the decoders imported
 
 
 class Phase2:
@@ -195,12 +195,18 @@ class Phase2:
             if results:
                 self._commit(results)
         except BaseException:
-            # Stopped in an orderly way (Ctrl-C, an error here): the files in flight were not at fault.
+            # Stopped in an orderly way (Ctrl-C, an error here): the files in flight, and those done but not
+            # committed, were not at fault; their runs do not count towards file_attempts.
             if not self._owns_pool:
                 pool.shutdown()  # drop what is still queued or running; workers start again on next use
-            if inflight:
-                with self.db.transaction():
-                    files_db.unmark_attempt(self.db, list(inflight))
+            unfinished = [*inflight, *(task.file_id for task, _ in results)]
+            if unfinished:
+                try:
+                    with self.db.transaction():
+                        files_db.unmark_attempt(self.db, unfinished)
+                except Exception:
+                    log.warning("could not take back the attempts of %d interrupted files", len(unfinished),
+                                exc_info=True)  # fmt: skip
             raise
         finally:
             if self._owns_pool:
