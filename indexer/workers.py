@@ -168,16 +168,17 @@ class WorkerPool:
         timeout = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
         ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
         ended: list[tuple[Hashable, Outcome]] = []
-        now = time.monotonic()
         for worker in busy:
             key = worker.key
-            if worker.conn in ready or worker.process.sentinel in ready:
+            # poll() again rather than trust `ready` alone: a reply that arrived while another worker was being
+            # replaced must not be mistaken for a timeout.
+            if worker.conn in ready or worker.process.sentinel in ready or worker.conn.poll():
                 outcome = self._collect(worker)
                 worker.key = None
                 if outcome.exitcode is not None:
                     self._replace(worker, kill=True)
                 ended.append((key, outcome))
-            elif now >= worker.deadline:
+            elif time.monotonic() >= worker.deadline:
                 log.warning("phase 2 worker %d ran past %g s: killed", worker.process.pid, worker.timeout)
                 worker.key = None
                 self._replace(worker, kill=True)
