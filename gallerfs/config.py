@@ -38,6 +38,8 @@ KEYS: tuple[Key, ...] = (
     Key("thumbnail_quality", int, lambda: 85, "JPEG quality of cached thumbnails (1-95)"),
     Key("workers", int, _default_workers, "processes that run phase 2 (metadata, thumbnails, hashes)"),
     Key("batch_size", int, lambda: 64, "files committed to the library per transaction"),
+    Key("file_timeout_s", float, lambda: 120.0, "seconds phase 2 may spend on one file before its worker is killed (0: no limit)"),
+    Key("file_attempts", int, lambda: 3, "runs of a file that hangs or crashes its worker before it is quarantined"),
     Key("max_image_pixels", int, lambda: 250_000_000, "images larger than this are refused as decompression bombs"),
     Key("embed_device", str, lambda: "cpu", "where the CLIP model runs", ("cpu", "cuda")),
     Key("embed_batch_size", int, lambda: 16, "images per CLIP inference batch"),
@@ -59,6 +61,8 @@ class Settings:
     thumbnail_quality: int = 85
     workers: int = field(default_factory=_default_workers)
     batch_size: int = 64
+    file_timeout_s: float = 120.0
+    file_attempts: int = 3
     max_image_pixels: int = 250_000_000
     embed_device: str = "cpu"
     embed_batch_size: int = 16

@@ -24,8 +24,8 @@ PARTIAL = 64 * 1024
 _DCT_N = 32
 
 
-def file_hashes(path: str | bytes) -> tuple[str, str]:
-    """(content_hash, partial_hash) as sha256 hex strings.
+def file_hashes(path: str | bytes | int) -> tuple[str, str]:
+    """(content_hash, partial_hash) as sha256 hex strings, of a path or of an open descriptor (closed after).
 
     partial = sha256(decimal size + b"\\0" + first 64 KiB + last 64 KiB), where
     the "last 64 KiB" part is empty for files of at most 64 KiB.

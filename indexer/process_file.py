@@ -28,6 +28,7 @@ from PIL import Image
 
 from .errors import MediaError, describe
 from .hashing import file_hashes, perceptual_hashes
+from .media import content_kind
 from .metadata import Metadata, read_head, unsupported_jxl, with_mtime_fallback
 from .metadata import image as imagemod
 from .metadata import raw as rawmod
@@ -47,11 +48,13 @@ class FileResult:
     dhash: int | None  # 64-bit difference hash, signed int64
     thumbnails: tuple[str, ...]  # size names written, e.g. ("grid", "preview")
     errors: tuple[tuple[str, str], ...]  # (stage, one-line message) per failed stage
+    kind: str | None = None  # 'image', 'raw' or 'video' by content (None: not read), see media.content_kind
 
 
 class _Run:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
+        self.kind: str | None = None
 
     def fail(self, stage: str, exc: BaseException | str) -> None:
         message = exc if isinstance(exc, str) else describe(exc)
@@ -64,16 +67,25 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
     run = _Run()
     content_hash = partial_hash = None
     try:
-        mode = os.stat(path).st_mode
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what was opened is
+        # checked on the descriptor itself, so a file swapped for a FIFO after phase 1 is refused too.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         run.fail("hash", f"cannot read file: {exc.strerror or exc}")
         run.fail("metadata", f"cannot read file: {exc.strerror or exc}")
         return FileResult(None, None, None, None, None, (), tuple(run.errors))
-    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if regular:
+            os.set_blocking(fd, True)
+    except OSError:
+        regular = False
+    if not regular:  # a FIFO or device would block or never end
+        os.close(fd)
         run.fail("metadata", "not a regular file")
         return FileResult(None, None, None, None, None, (), tuple(run.errors))
     try:
-        content_hash, partial_hash = file_hashes(path)
+        content_hash, partial_hash = file_hashes(fd)  # reads, then closes, the checked descriptor
     except OSError as exc:
         run.fail("hash", f"cannot read file: {exc.strerror or exc}")
 
@@ -91,7 +103,7 @@ def process_file(path: bytes, kind: str, file_id: int, thumb_root: str, grid_px:
             p_hash, d_hash = perceptual_hashes(images["grid"])
         except (OSError, ValueError) as exc:
             run.fail("phash", exc)
-    return FileResult(metadata, content_hash, partial_hash, p_hash, d_hash, thumbnails, tuple(run.errors))
+    return FileResult(metadata, content_hash, partial_hash, p_hash, d_hash, thumbnails, tuple(run.errors), run.kind)
 
 
 def _read(path: bytes, kind: str, preview_px: int, max_pixels: int,
@@ -104,6 +116,7 @@ def _read(path: bytes, kind: str, preview_px: int, max_pixels: int,
         run.fail("metadata", f"cannot read file: {exc.strerror or exc}")
         return None, None
     sniffed = sniff(head)
+    run.kind = content_kind(sniffed.handler, kind)
     if sniffed.handler == "empty":
         run.fail("metadata", "empty file (0 bytes)")
         return None, None

@@ -17,6 +17,7 @@ from gallerfs.db.sources import Source
 from gallerfs.paths import LibraryPaths
 from indexer.pipeline import Phase2
 from indexer.scanner import ScanReport, scan_source
+from indexer.thumbnails import missing_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,19 @@ def scan_sources(db: Database, sources: list[Source], progress: Progress, *, all
     return reports
 
 
+def requeue_missing_thumbnails(db: Database, paths: LibraryPaths) -> int:
+    """Send processed files of online sources whose thumbnails are gone (an imported library, a cleared
+    cache) back to phase 2, so offline browsing works again; returns how many."""
+    missing = missing_thumbnails(paths.thumbnails, files_db.processed_online(db))
+    if missing:
+        with db.transaction():
+            files_db.requeue(db, missing)
+        log.info("%d processed files have no thumbnails: processing them again", len(missing))
+    return len(missing)
+
+
 def process_pending(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> tuple[int, int]:
+    requeue_missing_thumbnails(db, paths)
     pending = files_db.count_pending(db)
     job = jobs_db.claim(db, "process")
     with db.transaction():

@@ -35,8 +35,8 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
 from indexer.hashing import file_hashes
-from indexer.media import media_kind
-from indexer.volumes import Presence, check_presence, is_empty_dir
+from indexer.media import kind_of, special_kind
+from indexer.volumes import source_presence
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedF
                 visited.add(key)
                 subdirs.append(rel)
                 continue
-            kind = media_kind(name)
+            kind = kind_of(name, entry.path)  # extension-less names are sniffed by content
             if kind is None:
                 continue
             try:
@@ -159,7 +159,8 @@ def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedF
                 reason = "symlink loop" if exc.errno == errno.ELOOP else _describe(exc)
                 yield WalkProblem(rel, reason, False)
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode):  # named like media, never opened: a FIFO would block a reader
+                yield WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False)
                 continue
             yield ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
         stack.extend(reversed(subdirs))
@@ -171,18 +172,8 @@ def _under(relpath: bytes, folders: list[bytes]) -> bool:
 
 def refresh_presence(db: Database, source: Source, *, allow_empty: bool = False) -> Source:
     """Check whether a source is plugged in and record it; returns the updated row."""
-    inside = gallerfs_mounts().containing(os.path.realpath(source.path))
-    if inside is not None:  # a source inside a gallerfs mount (an old or hand-edited library) is never read
-        presence = Presence(False, f"{os.fsdecode(source.path)} is inside the gallerfs mount {os.fsdecode(inside)}",
-                            None)  # fmt: skip
-    else:
-        presence = check_presence(source.path, source.mount_point, source.fs_uuid)
+    presence = source_presence(db, source, allow_empty=allow_empty)
     online, reason = presence.online, presence.reason
-    if online and not allow_empty and files_db.count_files(db, source.id) and is_empty_dir(source.path):
-        online, reason = False, (
-            f"{os.fsdecode(source.path)} is empty although the library has files there: treated as unplugged "
-            "(use 'gallerfs rescan --allow-empty' if they were really deleted)"
-        )
     ident = presence.identity
     sources_db.set_presence(
         db, source.id, online=online, reason=reason,

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gallerfs.db.connection import Database
+    from gallerfs.db.sources import Source
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,28 @@ def check_presence(path: bytes, mount_point: bytes, fs_uuid: str | None) -> Pres
     if fs_uuid and ident.fs_uuid and ident.fs_uuid != fs_uuid:
         return Presence(False, f"another volume ({ident.fs_uuid}) is mounted instead of {fs_uuid}", ident)
     return Presence(True, None, ident)
+
+
+def source_presence(db: Database, source: Source, *, allow_empty: bool = False) -> Presence:
+    """Whether a source is online now: the one rule behind 'gallerfs sources', 'status' and every scan.
+
+    A source inside a gallerfs mount is never online (its files are the library's own). Besides
+    check_presence, a source folder that is suddenly empty while the library has files there is
+    treated as unplugged (an empty mount-point folder), unless allow_empty."""
+    from gallerfs.db import files as files_db
+    from gallerfs.mountguard import gallerfs_mounts
+
+    inside = gallerfs_mounts().containing(os.path.realpath(source.path))
+    if inside is not None:  # a source inside a gallerfs mount (an old or hand-edited library) is never read
+        shown = os.fsdecode(source.path)
+        return Presence(False, f"{shown} is inside the gallerfs mount {os.fsdecode(inside)}", None)
+    presence = check_presence(source.path, source.mount_point, source.fs_uuid)
+    if presence.online and not allow_empty and files_db.count_files(db, source.id) and is_empty_dir(source.path):
+        return replace(presence, online=False, reason=(
+            f"{os.fsdecode(source.path)} is empty although the library has files there: treated as unplugged "
+            "(use 'gallerfs rescan --allow-empty' if they were really deleted)"
+        ))  # fmt: skip
+    return presence
 
 
 def is_empty_dir(path: bytes) -> bool:

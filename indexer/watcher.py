@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
-from indexer.media import media_kind
+from indexer.media import kind_of
 from indexer.pipeline import Phase2, make_pool
 from indexer.run import resolve
 from indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
@@ -179,7 +180,7 @@ class Watcher:
                         rel + b"/" + item.relpath, item.kind, item.size, item.mtime_ns, item.ctime_ns, item.device,
                         item.inode), claimed)  # fmt: skip
             return writes
-        kind = media_kind(rel)
+        kind = kind_of(rel.rpartition(b"/")[2], path)
         if kind is None:
             return []
         try:
@@ -189,6 +190,8 @@ class Watcher:
             return []
         except OSError as exc:
             log.warning("cannot read %s: %s", os.fsdecode(path), exc.strerror)
+            return []
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device named like a photo is not indexed, as in the walk
             return []
         entry = ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
         return self._plan_record(source, entry, claimed)
@@ -248,7 +251,7 @@ class Watcher:
         if change.is_dir:
             return [lambda: files_db.move_folder(self.db, sid, old_rel, new_rel)]
         row = files_db.file_by_path(self.db, sid, old_rel)
-        kind = media_kind(new_rel)
+        kind = kind_of(new_rel.rpartition(b"/")[2], change.dest)
         if row is None or kind is None or self._ignored(new_rel):
             self.touched[change.dest] = change.at
             if row is not None:
@@ -341,7 +344,7 @@ class Watcher:
         finally:
             self.observer.stop()
             self.observer.join(timeout=5)
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown()
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -118,10 +118,10 @@ def test_near_duplicates_precision_and_recall(corpus_library) -> None:
         {m["path"] for m in s["members"]} for k in ("exact", "near") for s in listing[k]
     ]
     found_pairs = _pairs(found)
-    # r11's copy without a file extension is not a media file to the indexer: not indexed, not scorable.
+    # r11's copy without a file extension is recognised by its content, indexed and paired with its original.
     no_ext = str(NEARDUP / "real/r11_exact_copy_no_extension/lychee__mongolia")
-    assert no_ext not in indexed
-    truth_pairs = {p for p in _pairs(truth) if no_ext not in p}
+    assert no_ext in indexed
+    truth_pairs = _pairs(truth)
     scored = set().union(*truth) | {str(p) for p in negatives.iterdir()}
     predicted = {p for p in found_pairs if p[0] in scored and p[1] in scored}
     tp = len(predicted & truth_pairs)

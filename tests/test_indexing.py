@@ -226,3 +226,48 @@ def test_kill_9_during_phase_2_resumes_without_redoing_work(library, tmp_path, c
     process_jobs = db.tuples("SELECT state, done FROM jobs WHERE kind = 'process' ORDER BY id")
     assert process_jobs[0][0] == "done"  # the interrupted job was resumed, not abandoned
     assert db.integrity_check() == "ok"
+
+
+def test_job_left_running_by_a_reused_pid_is_resumed(library, tmp_path):
+    """Liveness is the indexer lock, not the PID: after a reboot a job row's PID may belong to anyone."""
+    photos = tmp_path / "photos"
+    _jpeg(photos / "one.jpg")
+    run_gallerfs(library, "add", str(photos))
+    run_gallerfs(library, "index", "--scan-only")
+    db = Database(library / "library.sqlite3")
+    planted = {}
+    with db.transaction():
+        for kind, pid in (("process", 1), ("embed", os.getpid())):  # both PIDs alive, neither indexing
+            db.execute("INSERT INTO jobs (kind, state, pid, heartbeat_at, created_at, started_at) "
+                       "VALUES (?, 'running', ?, 0, 0, 0)", (kind, pid))  # fmt: skip
+            planted[kind] = db.last_rowid()
+    db.close()
+    listed = {j["id"]: j["state"] for j in json.loads(run_gallerfs(library, "jobs", "--json").stdout)}
+    assert listed[planted["process"]] == "interrupted" and listed[planted["embed"]] == "interrupted"
+    status = json.loads(run_gallerfs(library, "status", "--json").stdout)
+    assert {j["state"] for j in status["jobs"]} == {"interrupted"}
+    run_gallerfs(library, "index")
+    db = _db(library)
+    state, error = db.tuples("SELECT state, last_error FROM jobs WHERE id = ?", (planted["process"],))[0]
+    assert state == "done" and "resumed" in error
+    assert db.value("SELECT state FROM files WHERE relpath = ?", (b"one.jpg",)) == "done"
+    assert db.value("SELECT count(*) FROM jobs WHERE kind = 'process'") == 1  # resumed, not a second row
+    db.close()
+
+
+def test_running_job_shows_running_while_the_lock_is_held(library, tmp_path):
+    from indexer.lock import IndexerLock
+
+    (tmp_path / "photos").mkdir()
+    run_gallerfs(library, "add", str(tmp_path / "photos"))
+    db = Database(library / "library.sqlite3")
+    with db.transaction():
+        db.execute("INSERT INTO jobs (kind, state, pid, heartbeat_at, created_at, started_at) "
+                   "VALUES ('process', 'running', ?, 0, 0, 0)", (os.getpid(),))  # fmt: skip
+    db.close()
+    with IndexerLock(library / "run") as lock:
+        lock.acquire("index")
+        assert [j["state"] for j in json.loads(run_gallerfs(library, "jobs", "--json").stdout)] == ["running"]
+        proc = run_gallerfs(library, "index", check=False)
+        assert proc.returncode == 4 and "already indexing" in proc.stderr
+    assert [j["state"] for j in json.loads(run_gallerfs(library, "jobs", "--json").stdout)] == ["interrupted"]

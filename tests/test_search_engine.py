@@ -286,3 +286,35 @@ def test_processed_files_are_embedded_from_their_preview_even_offline(lib: Lib) 
     sources_db.set_presence(lib.db, 1, online=True, reason=None)
     report = embed_library(lib.db, lib.paths, lib.settings)  # back online: the rest, from their originals
     assert (report.embedded, report.failed, report.waiting) == (11, 1, 0)
+
+
+def test_memory_index_reads_vectors_once_while_embedding_commits(lib: Lib, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gallerfs.search import memindex
+
+    embed_library(lib.db, lib.paths, lib.settings)
+    before = embeddings_db.version(lib.db)
+    all_ids = sorted(int(i) for i in embeddings_db.all_vectors(lib.db)[0])
+    real_all_vectors = embeddings_db.all_vectors
+    reads: list[int] = []
+    victims = [lib.ids[n] for n in ("red_0", "blue_1", "green_2", "yellow_1", "red_3")]
+
+    def all_vectors_while_embedding(db: Database):
+        # The embedding job commits a change while the reload reads (here: between its statements).
+        if len(reads) < len(victims):
+            with lib.db.transaction():
+                files_db.delete_files(lib.db, [victims[len(reads)]])
+        reads.append(1)
+        return real_all_vectors(db)
+
+    monkeypatch.setattr(embeddings_db, "all_vectors", all_vectors_while_embedding)
+    index = memindex.MemoryIndex(lib.paths.db)
+    index._reload()
+    assert len(reads) == 1 and index.loads == 1  # one full read, not one per batch committed meanwhile
+    snap = index._snapshot
+    assert snap is not None and snap.version == before  # the version of exactly the vectors read
+    assert sorted(snap.ids.tolist()) == all_ids
+    monkeypatch.setattr(embeddings_db, "all_vectors", real_all_vectors)
+    assert index.get(lib.db) is None  # a newer version exists: the copy is not used, a reload starts
+    index.wait(30)
+    snap = index.get(lib.db)
+    assert snap is not None and index.loads == 2 and lib.ids["red_0"] not in snap.ids.tolist()

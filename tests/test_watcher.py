@@ -115,3 +115,14 @@ def test_watch_embeds_new_photos_when_a_model_is_installed(library, tmp_path):
         proc.communicate(timeout=20)
         db.close()
     assert proc.returncode == 0
+
+
+def test_watch_skips_fifos_and_sniffs_extensionless_files(watching):
+    folder, db, proc = watching
+    os.mkfifo(folder / "pipe.jpg")
+    Image.new("RGB", (40, 30), (1, 100, 1)).save(folder / "IMG_0002", "JPEG")
+    Image.new("RGB", (40, 30), (100, 1, 1)).save(folder / "after.jpg", "JPEG")
+    _wait_for(lambda: _rows(db).get(b"after.jpg", (0, ""))[1] == "done" and
+              _rows(db).get(b"IMG_0002", (0, ""))[1] == "done", 20)  # fmt: skip
+    assert b"pipe.jpg" not in _rows(db)
+    assert proc.poll() is None  # the watcher did not block on the FIFO

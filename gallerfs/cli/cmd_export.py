@@ -97,5 +97,6 @@ def run_import(ctx: Context) -> int:
         raise GallerfsError(f"the library at {ctx.paths.root} is not empty; import into a new one (--library DIR)")
     counts = portable.restore(db, data)
     print(f"imported {counts['sources']} sources, {counts['files']} files, {counts['albums']} albums, "
-          f"{counts['favourites']} favourites; run 'gallerfs rescan' to check which sources are online")  # fmt: skip
+          f"{counts['favourites']} favourites; run 'gallerfs index' to check which sources are online and "
+          "rebuild their thumbnails")  # fmt: skip
     return 0

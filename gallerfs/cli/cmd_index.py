@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "index continues where it stopped.",
     )  # fmt: skip
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="only these sources (default: all)")
-    p.add_argument("--retry-failed", action="store_true", help="process files that failed before again")
+    p.add_argument("--retry-failed", action="store_true", help="process files that failed before again, quarantined ones included")
     p.add_argument("--scan-only", action="store_true",
                    help="phase 1 only: make new files browsable now, process them later")
     add_json_flag(p)

@@ -28,20 +28,35 @@ def _time(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def job_state(job: jobs_db.Job) -> str:
-    return "interrupted" if jobs_db.is_orphaned(job) else job.state
+def job_state(job: jobs_db.Job, holder: int | None) -> str:
+    return "interrupted" if jobs_db.is_orphaned(job, holder) else job.state
+
+
+def _lock_holder(ctx: Context) -> int | None:
+    from indexer.lock import lock_holder
+
+    return lock_holder(ctx.paths.run_dir)
 
 
 def run_status(ctx: Context) -> int:
+    from indexer.volumes import source_presence
+
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
     counts = files_db.counts(db)
-    sources = sources_db.list_sources(db)
+    per_source = files_db.files_per_source(db)
+    sources, offline_files = [], 0
+    for s in sources_db.list_sources(db):  # checked now, by the same rule as 'gallerfs sources'
+        presence = source_presence(db, s)
+        sources.append({"name": s.name, "online": presence.online, "offline_reason": presence.reason})
+        offline_files += 0 if presence.online else per_source.get(s.id, 0)
+    counts["offline_files"] = offline_files
     active = jobs_db.list_jobs(db, active_only=True)
+    holder = _lock_holder(ctx)
     data = {
         "library": str(ctx.paths.root),
         **counts,
-        "sources": [{"name": s.name, "online": s.online, "offline_reason": s.offline_reason} for s in sources],
-        "jobs": [{**j.as_dict(), "state": job_state(j)} for j in active],
+        "sources": sources,
+        "jobs": [{**j.as_dict(), "state": job_state(j, holder)} for j in active],
     }
     if ctx.args.failures:
         data["failure_list"] = files_db.failures(db, limit=1000)
@@ -70,7 +85,8 @@ def run_jobs(ctx: Context) -> int:
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
     names = {s.id: s.name for s in sources_db.list_sources(db)}
     jobs = jobs_db.list_jobs(db, limit=ctx.args.limit)
-    data = [{**j.as_dict(), "state": job_state(j), "source": names.get(j.source_id)} for j in jobs]
+    holder = _lock_holder(ctx)
+    data = [{**j.as_dict(), "state": job_state(j, holder), "source": names.get(j.source_id)} for j in jobs]
 
     def text(rows: list[dict]) -> str:
         if not rows:

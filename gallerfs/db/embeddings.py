@@ -9,9 +9,10 @@ the cascade from ``files``) deletes the vector through a trigger.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -185,6 +186,17 @@ def version(db: Database) -> tuple[Any, ...]:
     """Changes whenever a vector is added, replaced or removed (one row read)."""
     rows = db.tuples("SELECT model, created_at, version FROM embedding_space WHERE id = 1")
     return rows[0] if rows else (None, None, 0)
+
+
+@contextlib.contextmanager
+def read_snapshot(db: Database) -> Iterator[Database]:
+    """One read transaction: every query inside sees the library as of its first read (WAL), so a version
+    read with the vectors matches them, however much the embedding job writes meanwhile."""
+    db.execute("BEGIN DEFERRED")
+    try:
+        yield db
+    finally:
+        db.execute("COMMIT")
 
 
 def all_vectors(db: Database) -> tuple[np.ndarray, np.ndarray]:

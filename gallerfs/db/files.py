@@ -226,10 +226,10 @@ def end_walk(db: Database) -> None:
 
 # -- phase 2 -------------------------------------------------------------------
 
-def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str, int]]:
-    """(id, source_id, relpath, kind, size) of files waiting for phase 2 on online sources, by id."""
+def pending_batch(db: Database, after_id: int, limit: int) -> list[tuple[FileId, int, bytes, str, int, int]]:
+    """(id, source_id, relpath, kind, size, attempts) of files waiting for phase 2 on online sources, by id."""
     return db.tuples(
-        "SELECT f.id, f.source_id, f.relpath, f.kind, f.size FROM files f JOIN sources s ON s.id = f.source_id "
+        "SELECT f.id, f.source_id, f.relpath, f.kind, f.size, f.attempts FROM files f JOIN sources s ON s.id = f.source_id "
         "WHERE f.state = 'pending' AND s.online = 1 AND f.id > ? ORDER BY f.id LIMIT ?",
         (after_id, limit),
     )
@@ -239,6 +239,20 @@ def count_pending(db: Database) -> int:
     return int(db.value(
         "SELECT count(*) FROM files f JOIN sources s ON s.id = f.source_id WHERE f.state = 'pending' AND s.online = 1"
     ))  # fmt: skip
+
+
+def processed_online(db: Database) -> list[FileId]:
+    """Ids of files whose phase 2 is done, on online sources, ascending (those should have thumbnails)."""
+    return [FileId(r[0]) for r in db.tuples(
+        "SELECT f.id FROM files f JOIN sources s ON s.id = f.source_id WHERE f.state = 'done' AND s.online = 1 "
+        "ORDER BY f.id"
+    )]  # fmt: skip
+
+
+def requeue(db: Database, file_ids: Sequence[int]) -> None:
+    """Put done files back in phase 2's queue (their thumbnails are missing, e.g. after an import)."""
+    db.executemany("UPDATE files SET state = 'pending', attempts = 0 WHERE id = ? AND state = 'done'",
+                   [(i,) for i in file_ids])  # fmt: skip
 
 
 def retry_failed(db: Database) -> int:
@@ -253,6 +267,11 @@ def mark_attempt(db: Database, file_ids: Sequence[int]) -> None:
     db.executemany("UPDATE files SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in file_ids])
 
 
+def unmark_attempt(db: Database, file_ids: Sequence[int]) -> None:
+    """Take back the attempt of files whose run was stopped in an orderly way (not their fault)."""
+    db.executemany("UPDATE files SET attempts = max(attempts - 1, 0) WHERE id = ?", [(i,) for i in file_ids])
+
+
 def store_result(
     db: Database,
     file_id: int,
@@ -264,8 +283,11 @@ def store_result(
     dhash: int | None,
     error: str | None,
     expected_size: int | None = None,
+    kind: str | None = None,
 ) -> bool:
-    """Record phase 2 for one file. Skipped (returns False) if the file changed or vanished meanwhile."""
+    """Record phase 2 for one file. Skipped (returns False) if the file changed or vanished meanwhile.
+
+    kind: what the content turned out to be, when the name said otherwise (None: keep the kind)."""
     current = db.tuples("SELECT size, state FROM files WHERE id = ?", (file_id,))
     if not current or (expected_size is not None and current[0][0] != expected_size):
         return False
@@ -281,8 +303,8 @@ def store_result(
         )
     db.execute(
         "UPDATE files SET state = ?, error = ?, content_hash = ?, partial_hash = ?, phash = ?, dhash = ?, "
-        "indexed_at = ? WHERE id = ?",
-        ("error" if error else "done", error, content_hash, partial_hash, phash, dhash, time.time(), file_id),
+        "indexed_at = ?, kind = coalesce(?, kind) WHERE id = ?",
+        ("error" if error else "done", error, content_hash, partial_hash, phash, dhash, time.time(), kind, file_id),
     )
     return True
 

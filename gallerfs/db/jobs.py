@@ -4,6 +4,10 @@ Work itself is recorded per file (``files.state`` for phase 2, and similar
 columns for later stages), so a job killed at any point is resumed by running
 it again: :func:`claim` reuses the interrupted row of the same kind and source
 instead of starting a new one, and the files already done are not redone.
+
+Jobs run only in the process that holds the indexer lock (``indexer.lock``),
+so that lock, not a PID, tells a live job from an interrupted one: a PID can
+be reused (after a reboot, typically) by an unrelated process.
 """
 
 from __future__ import annotations
@@ -53,18 +57,6 @@ def _job(row: tuple) -> Job:
     return Job(*values)
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def get_job(db: Database, job_id: int) -> Job | None:
     rows = db.tuples(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
     return _job(rows[0]) if rows else None
@@ -75,13 +67,25 @@ def list_jobs(db: Database, *, limit: int = 50, active_only: bool = False) -> li
     return [_job(r) for r in db.tuples(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ?", (limit,))]
 
 
-def is_orphaned(job: Job) -> bool:
-    """A 'running' job whose process is gone (killed, crashed, machine rebooted)."""
-    return job.state == "running" and not _alive(job.pid)
+def is_orphaned(job: Job, lock_holder: int | None) -> bool:
+    """A 'running' job whose process is gone (killed, crashed, machine rebooted).
+
+    lock_holder: the PID holding the indexer lock (``indexer.lock.lock_holder``), 0 when it is held by a
+    process whose PID is not visible here, None when nobody holds it.
+    """
+    if job.state != "running":
+        return False
+    if lock_holder is None:
+        return True
+    return lock_holder != 0 and job.pid != lock_holder
 
 
 def claim(db: Database, kind: str, source_id: int | None = None, params: dict[str, Any] | None = None) -> Job:
-    """Start a job of this kind, resuming an interrupted one when there is one."""
+    """Start a job of this kind, resuming an interrupted one when there is one.
+
+    Call only while holding the indexer lock: no other process can then be running a job, so a row still
+    'running' was left by a process that died, whatever its PID now belongs to, and is resumed.
+    """
     now = time.time()
     with db.transaction():
         rows = db.tuples(
@@ -90,16 +94,12 @@ def claim(db: Database, kind: str, source_id: int | None = None, params: dict[st
             (kind, source_id),
         )
         job = _job(rows[0]) if rows else None
-        if job is not None and job.state == "running" and _alive(job.pid) and job.pid != os.getpid():
-            from gallerfs.errors import EXIT_LOCKED, GallerfsError
-
-            raise GallerfsError(f"job {job.id} ({kind}) is already running in process {job.pid}", EXIT_LOCKED)
         if job is not None:
             db.execute(
                 "UPDATE jobs SET state = 'running', pid = ?, heartbeat_at = ?, started_at = coalesce(started_at, ?), "
-                "last_error = CASE WHEN state = 'running' THEN 'resumed after the process was interrupted' "
+                "last_error = CASE WHEN state = 'running' AND pid IS NOT ? THEN 'resumed after the process was interrupted' "
                 "ELSE last_error END WHERE id = ?",
-                (os.getpid(), now, now, job.id),
+                (os.getpid(), now, now, os.getpid(), job.id),
             )
             job_id = job.id
         else:

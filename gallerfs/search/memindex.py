@@ -6,14 +6,19 @@ A process that answers many queries calls ``enable()`` once; the copy is
 loaded on a background thread and used only while it matches the library
 exactly (the vector version that every change bumps, and the model): after any
 change queries fall back to ``vec0`` until a background reload catches up, so
-results are never stale. Memory: 2 KB per photo (512-d float32); libraries
-larger than ``max_vectors`` are left to ``vec0``.
+results are never stale. A reload reads the version and the vectors in one
+read transaction (so they match whatever the embedding job commits meanwhile),
+and reloads are spaced by twice the last load's duration, so a running
+embedding job does not keep the process re-reading every vector. Memory: 2 KB
+per photo (512-d float32); libraries larger than ``max_vectors`` are left to
+``vec0``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +32,7 @@ from gallerfs.db.connection import Database
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_VECTORS = 200_000
+LOAD_GAP_FACTOR = 2.0  # a reload starts no sooner than this many load durations after the last one
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class MemoryIndex:
         self._loading: threading.Thread | None = None
         self._too_big = False
         self._lock = threading.Lock()
+        self.loads = 0  # full reads of the vectors (tests, benchmarks)
+        self._not_before = 0.0  # monotonic time before which no reload starts
 
     def get(self, db: Database) -> Snapshot | None:
         """The copy if it matches the library now; else None (and a reload starts in the background)."""
@@ -68,19 +76,32 @@ class MemoryIndex:
             self._loading.start()
 
     def _reload(self) -> None:
+        # While the embedding job runs, every query would see a newer version and start another full read:
+        # leave at least twice the last load's duration between loads (queries use vec0 meanwhile).
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        started = time.monotonic()
+        try:
+            self._load()
+        finally:
+            self._not_before = time.monotonic() + LOAD_GAP_FACTOR * (time.monotonic() - started)
+
+    def _load(self) -> None:
         try:
             db = self._opener(self.db_path)
             try:
-                while True:
+                # One read transaction: the version is that of exactly these vectors, even while the
+                # embedding job commits batches (reading them in separate statements re-read everything
+                # until no batch landed in between).
+                with embeddings_db.read_snapshot(db):
                     version = embeddings_db.version(db)
                     if search_db.vector_count(db) > self.max_vectors:
                         self._too_big = True  # left to vec0 for this process's life
                         log.info("memory index: more than %d vectors, not loaded", self.max_vectors)
                         return
                     ids, matrix = embeddings_db.all_vectors(db)
-                    # The indexer may have written meanwhile: keep only a copy that matches one version.
-                    if embeddings_db.version(db) == version:
-                        break
+                self.loads += 1
                 self._snapshot = Snapshot(version, ids, matrix)
                 log.debug("memory index: %d vectors loaded", len(ids))
             finally:
