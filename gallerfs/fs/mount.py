@@ -35,7 +35,6 @@ class MountOptions:
     allow_other: bool = False
     xattrs: bool = False
     force: bool = False
-    read_in_thread: bool = False
     debug: bool = False
 
 
@@ -165,7 +164,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     paths.ensure()
 
     logging.getLogger("pyfuse3").addFilter(_LateReleaseReplies())
-    ops = Operations(paths, settings, journal, xattrs=opts.xattrs, read_in_thread=opts.read_in_thread)
+    ops = Operations(paths, settings, journal, xattrs=opts.xattrs)
     options = set(pyfuse3.default_options)
     options |= {f"fsname={FSNAME}", f"subtype={FSNAME}", "noatime"}
     if opts.allow_other:

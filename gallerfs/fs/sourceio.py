@@ -1,0 +1,243 @@
+"""Blocking calls on originals, off the trio thread, a few threads per source.
+
+Every syscall that touches an original (open, read, write, fsync, close...)
+runs on a worker thread through the ``SourceGate`` of the original's source:
+a hung USB disk or NFS share then stalls only the requests for that source,
+never the trio thread, and at most ``SOURCE_THREADS`` threads. Once all of a
+source's threads have been stuck for ``STALL_S`` seconds, new requests for it
+fail at once with EIO (logged) instead of queueing behind the stuck ones; they
+are served again as soon as a stuck call returns.
+
+``ReadAhead`` makes sequential reads cheap despite the hand-off: a read-only
+original that is read in order is fetched in growing chunks ahead of the
+reader, so most FUSE reads (128 KiB each) are answered from memory on the trio
+thread while the next chunk is read in parallel. Random reads go straight to a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from collections import deque
+from typing import Any, Callable, TypeVar
+
+import outcome
+import trio
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SOURCE_THREADS = 4  # worker threads one source may occupy
+STALL_S = 10.0  # all of a source's threads busy this long without an answer: the source is not answering
+FIRST_CHUNK = 256 << 10  # the first chunk read ahead; each next one is twice as long...
+MAX_CHUNK = 4 << 20  # ...up to this
+AHEAD = 2  # chunks fetched beyond the one being read
+BEHIND = 512 << 10  # bytes kept behind the reader
+BUFFER_BUDGET = 256 << 20  # read-ahead bytes held by all handles together
+
+
+class Job:
+    """One blocking call on a source's thread; ``done`` is set on the trio thread when it returns."""
+
+    __slots__ = ("fn", "args", "done", "result", "error", "started")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.done = trio.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.started = 0.0
+
+    def call(self) -> Any:
+        return self.fn(*self.args)
+
+    async def wait(self) -> Any:
+        if not self.done.is_set():  # (waiting on a set Event would still yield: skip it)
+            await self.done.wait()  # cancelled at unmount: the call is abandoned, its thread finishes alone
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class SourceGate:
+    """At most SOURCE_THREADS blocking calls of one source at a time, each on a thread of trio's cache.
+
+    Only the trio thread submits and completes jobs (completion comes back with
+    ``run_sync_soon``), so the bookkeeping needs no lock; a hand-off costs a few
+    microseconds, a fraction of ``trio.to_thread.run_sync``'s.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.running: set[Job] = set()
+        self.queue: deque[Job] = deque()
+        self._warned = False
+
+    def stalled(self) -> bool:
+        """All threads taken, and the oldest call has been waiting on the source for STALL_S."""
+        if len(self.running) < SOURCE_THREADS:
+            return False
+        return time.monotonic() - min(job.started for job in self.running) > STALL_S
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
+        if self.stalled():
+            if not self._warned:
+                log.warning("source %s is not answering (%d calls stuck for over %.0f s): its reads fail with EIO "
+                            "until it answers", self.name, len(self.running), STALL_S)  # fmt: skip
+                self._warned = True
+            raise OSError(errno.EIO, f"source {self.name} is not answering")
+        job = Job(fn, args)
+        if len(self.running) < SOURCE_THREADS:
+            self._start(job)
+        else:
+            self.queue.append(job)
+        return job
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) on one of this source's threads."""
+        return await self.submit(fn, *args).wait()  # type: ignore[no-any-return]
+
+    def _start(self, job: Job) -> None:
+        token = trio.lowlevel.current_trio_token()
+        job.started = time.monotonic()
+        self.running.add(job)
+
+        def deliver(result: outcome.Outcome[Any]) -> None:  # on the worker thread
+            try:
+                token.run_sync_soon(self._finished, job, result)
+            except trio.RunFinishedError:  # unmounted meanwhile: nobody waits any more
+                pass
+
+        trio.lowlevel.start_thread_soon(job.call, deliver, name=f"gallerfs source {self.name}")
+
+    def _finished(self, job: Job, result: outcome.Outcome[Any]) -> None:  # on the trio thread; must not raise
+        self.running.discard(job)
+        if isinstance(result, outcome.Value):
+            job.result = result.value
+        else:
+            job.error = result.error
+        job.done.set()
+        if self._warned and not self.queue:
+            log.warning("source %s answers again", self.name)
+            self._warned = False
+        while self.queue and len(self.running) < SOURCE_THREADS:
+            self._start(self.queue.popleft())
+
+
+class SourceGates:
+    def __init__(self) -> None:
+        self._gates: dict[int, SourceGate] = {}
+
+    def get(self, source_id: int, name: str | None = None) -> SourceGate:
+        gate = self._gates.get(source_id)
+        if gate is None:
+            gate = self._gates[source_id] = SourceGate(name or str(source_id))
+        return gate
+
+
+class Budget:
+    """Read-ahead bytes held by all handles (only touched on the trio thread)."""
+
+    def __init__(self, limit: int = BUFFER_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+
+
+class _Chunk:
+    __slots__ = ("start", "end", "job")
+
+    def __init__(self, start: int, end: int, job: Job) -> None:
+        self.start, self.end, self.job = start, end, job
+
+
+class ReadAhead:
+    """Sequential reads of one read-only original, fetched ahead on its source's threads.
+
+    The first read and any read out of order go straight to a thread, for
+    exactly the bytes asked (a program that reads only a file's header costs
+    nothing extra). From the second read in order on, the file is fetched in a
+    chain of chunks ahead of the reader, each twice the last (FIRST_CHUNK up to
+    MAX_CHUNK), AHEAD chunks beyond the one being read. Only the trio thread
+    calls it; the worker threads only run ``os.pread``.
+    """
+
+    def __init__(self, gate: SourceGate, fd: int, size: int, budget: Budget) -> None:
+        self.gate = gate
+        self.fd = fd
+        self.size = size  # as opened; reads past it go straight to the file
+        self.budget = budget
+        self.chunks: list[_Chunk] = []  # contiguous, in file order
+        self.next_off = -1  # where a read in order would start
+        self.ramp = FIRST_CHUNK
+
+    async def read(self, off: int, size: int) -> bytes | memoryview:
+        end = min(off + size, self.size)
+        chunks = self.chunks
+        covered = bool(chunks) and chunks[0].start <= off < chunks[-1].end
+        in_order = off == self.next_off
+        self.next_off = off + size
+        if end <= off or not (covered or in_order):
+            return await self.gate.run(os.pread, self.fd, size, off)
+        if not covered:  # a new chain, from here
+            self._drop_all()
+            self.ramp = FIRST_CHUNK
+            if not self._submit(off):
+                return await self.gate.run(os.pread, self.fd, size, off)
+        while chunks[0].end <= off - BEHIND:  # (a little is kept behind: the kernel may reorder reads)
+            self._drop_first()
+        while chunks[-1].end < end and self._submit(chunks[-1].end):
+            pass
+        ahead = sum(1 for c in chunks if c.start >= end)
+        while ahead < AHEAD and chunks[-1].end < self.size and self._submit(chunks[-1].end):
+            ahead += 1
+        parts: list[tuple[int, bytes]] = []
+        for chunk in chunks:
+            if chunk.end <= off:
+                continue
+            if chunk.start >= end:
+                break
+            try:
+                parts.append((chunk.start, await chunk.job.wait()))
+            except OSError:
+                self._drop_all()  # the next read tries again
+                raise
+        if not parts or parts[-1][0] + len(parts[-1][1]) < end:  # over budget, or the file shrank
+            return await self.gate.run(os.pread, self.fd, size, off)
+        if len(parts) == 1:
+            start, data = parts[0]
+            return memoryview(data)[off - start : off - start + size]  # no copy: the chunk is immutable bytes
+        return b"".join(memoryview(data)[max(0, off - start) : max(0, off + size - start)] for start, data in parts)
+
+    def _submit(self, start: int) -> bool:
+        """Fetch the next chunk of the chain; False when over budget or the source is not answering."""
+        length = self.ramp
+        if self.budget.used + length > self.budget.limit:
+            return False
+        try:
+            job = self.gate.submit(os.pread, self.fd, length, start)
+        except OSError:
+            return False
+        self.chunks.append(_Chunk(start, start + length, job))
+        self.budget.used += length
+        self.ramp = min(self.ramp * 2, MAX_CHUNK)
+        return True
+
+    def _drop_first(self) -> None:
+        chunk = self.chunks.pop(0)
+        self.budget.used -= chunk.end - chunk.start
+
+    def _drop_all(self) -> None:
+        while self.chunks:
+            self._drop_first()
+
+    async def close(self) -> None:
+        """Forget every chunk, once the reads in flight are back (the descriptor may be closed after)."""
+        for chunk in self.chunks:
+            if not chunk.job.done.is_set():
+                await chunk.job.done.wait()
+        self._drop_all()
