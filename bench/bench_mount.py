@@ -20,6 +20,7 @@ are noisy: compare ratios). The library is built with the real CLI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -104,27 +105,28 @@ def build_library(work: Path, tree: Path, big: Path, files: int, env: dict[str, 
     return library
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=100_000)
-    ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
-    ap.add_argument("--read-mb", type=int, default=200)
-    ap.add_argument("--stat-samples", type=int, default=2000)
-    args = ap.parse_args()
-    work = Path(args.workdir)
-    tree = make_tree(work, args.files)
-    big = work / "bigsrc" / "big.mp4"
-    if not big.exists() or big.stat().st_size != args.read_mb << 20:
-        big.parent.mkdir(parents=True, exist_ok=True)
-        with open(big, "wb") as fh:
-            for _ in range(args.read_mb):
-                fh.write(os.urandom(1 << 20))
-    env = dict(os.environ, GALLERFS_LIBRARY=str(work / f"library-mount-{args.files}"), PYTHONPATH=str(PROJECT))
-    build_library(work, tree, big, args.files, env)
-    mnt, bmnt = work / "mnt", work / "bindmnt"
-    gallerfs_mount = [*GALLERFS, "mount", "-f", str(mnt)]
-    result: dict[str, object] = {"benchmark": "mount", "files": args.files, "read_mb": args.read_mb}
+def drop_file_cache(path: Path) -> None:
+    """Drop one file's pages from the page cache (of the mount it is read through), nothing else."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
+
+def set_read_ahead(mountpoint: Path, kb: int) -> bool:
+    """Set a mount's read_ahead_kb (root only); False when it cannot be set."""
+    st = os.stat(mountpoint)
+    bdi = Path(f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb")
+    try:
+        bdi.write_text(f"{kb}\n")
+        return int(bdi.read_text()) == kb
+    except OSError:
+        return False
+
+
+def ls_section(tree: Path, mnt: Path, bmnt: Path, gallerfs_mount: list[str], env: dict[str, str]) -> dict[str, object]:
+    result: dict[str, object] = {}
     timed_shell(f"ls -lR {tree} > /dev/null")
     result["ls_lR_direct_warm_s"] = round(timed_shell(f"ls -lR {tree} > /dev/null")[0], 3)
     with Mounted(gallerfs_mount, mnt, env):
@@ -139,33 +141,62 @@ def main() -> None:
             result["ls_lR_bindfs_second_s"] = round(timed_shell(f"ls -lR {bmnt} > /dev/null")[0], 3)
         result["ls_lR_gallerfs_first_vs_bindfs"] = round(first / result["ls_lR_bindfs_first_s"], 3)  # type: ignore[operator]
     result["ls_lR_gallerfs_second_vs_direct"] = round(second / result["ls_lR_direct_warm_s"], 2)  # type: ignore[operator]
+    return result
 
+
+def find_section(tree: Path, mnt: Path, gallerfs_mount: list[str], env: dict[str, str]) -> dict[str, object]:
+    result: dict[str, object] = {}
     with Mounted(gallerfs_mount, mnt, env):
         t, out = timed_shell(f"find {mnt}/by-date -type f | wc -l")
         result.update(find_by_date_s=round(t, 3), find_by_date_files=int(out))
         t, _ = timed_shell(f"find {mnt}/by-date -type f | wc -l")
         result["find_by_date_second_s"] = round(t, 3)
     result["find_direct_warm_s"] = round(timed_shell(f"find {tree} -type f | wc -l")[0], 3)
+    return result
 
+
+def read_section(
+    big: Path, mnt: Path, bmnt: Path, gallerfs_mount: list[str], env: dict[str, str], rounds: int
+) -> dict[str, object]:
+    """Sequential reads through bindfs and gallerfs, interleaved round by round (noisy machines)."""
+    result: dict[str, object] = {}
     read_speed(big)
     result["read_direct_mb_s"] = round(read_speed(big), 1)
-    if shutil.which("bindfs"):
-        with Mounted(["bindfs", "-f", str(big.parent), str(bmnt)], bmnt):
-            result["read_bindfs_mb_s"] = round(statistics.median(read_speed(bmnt / big.name) for _ in range(3)), 1)
+    if not shutil.which("bindfs"):
+        result["read_bindfs"] = "bindfs is not installed (apt-get install bindfs): no ratio"
     via = mnt / "sources" / "big" / big.name
-    for label, extra in (("read_gallerfs_mb_s", []), ("read_gallerfs_threads_mb_s", ["--read-threads"])):
-        speeds = []
-        for _ in range(3):  # a fresh mount each time: nothing in the FUSE page cache yet
-            with Mounted([*gallerfs_mount, *extra], mnt, env):
-                speeds.append(read_speed(via))
-                if label == "read_gallerfs_mb_s" and len(speeds) == 1:
-                    result["reread_gallerfs_kernel_cache_mb_s"] = round(read_speed(via), 1)
-        result[label] = round(statistics.median(speeds), 1)
-    if "read_bindfs_mb_s" in result:
-        result["read_gallerfs_vs_bindfs"] = round(result["read_gallerfs_mb_s"] / result["read_bindfs_mb_s"], 2)  # type: ignore[operator]
+    for ra_kb, suffix in ((128, ""), (1024, "_ra1m")):
+        speeds: dict[str, list[float]] = {"gallerfs": [], "bindfs": []}
+        with Mounted(gallerfs_mount, mnt, env), contextlib.ExitStack() as stack:
+            if shutil.which("bindfs"):
+                stack.enter_context(Mounted(["bindfs", "-f", str(big.parent), str(bmnt)], bmnt))
+            raised = ra_kb == 128 or (set_read_ahead(mnt, ra_kb) and (not shutil.which("bindfs") or set_read_ahead(bmnt, ra_kb)))
+            if not raised:
+                result["read_ra1m"] = "needs root (/sys/class/bdi/*/read_ahead_kb)"
+                continue
+            if ra_kb == 128:
+                result["read_gallerfs_first_mb_s"] = round(read_speed(via), 1)  # nothing cached yet
+                result["reread_gallerfs_kernel_cache_mb_s"] = round(read_speed(via), 1)
+            for _ in range(rounds):
+                if shutil.which("bindfs"):
+                    speeds["bindfs"].append(read_speed(bmnt / big.name))
+                drop_file_cache(via)
+                speeds["gallerfs"].append(read_speed(via))
+        for name, values in speeds.items():
+            if values:
+                result[f"read_{name}{suffix}_mb_s"] = round(statistics.median(values), 1)
+                result[f"read_{name}{suffix}_runs_mb_s"] = [round(v) for v in values]
+        if speeds["bindfs"]:
+            ratio = statistics.median(g / b for g, b in zip(speeds["gallerfs"], speeds["bindfs"]))
+            result[f"read_gallerfs_vs_bindfs{suffix}"] = round(ratio, 2)
+    return result
 
+
+def stat_section(tree: Path, mnt: Path, gallerfs_mount: list[str], env: dict[str, str], files: int,
+                 samples: int) -> dict[str, object]:  # fmt: skip
+    result: dict[str, object] = {}
     rng = random.Random(1)
-    rel = [p.relative_to(tree) for p in rng.sample(sorted(tree.rglob("*.jpg")), min(args.stat_samples, args.files))]
+    rel = [p.relative_to(tree) for p in rng.sample(sorted(tree.rglob("*.jpg")), min(samples, files))]
     with Mounted(gallerfs_mount, mnt, env):
         result["stat_idle_fresh_mount"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[: len(rel) // 2]])
         result["stat_idle_cached"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[: len(rel) // 2]])
@@ -183,14 +214,52 @@ def main() -> None:
         churn = threading.Thread(target=album_churn)
         churn.start()
         time.sleep(1.0)
-        result["stat_under_indexing_fresh"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[len(rel) // 2 :]])
-        result["stat_under_indexing_cached"] = stat_latencies([mnt / "sources" / "tree" / r for r in rel[len(rel) // 2 :]])
+        half = [mnt / "sources" / "tree" / r for r in rel[len(rel) // 2 :]]
+        result["stat_under_indexing_fresh"] = stat_latencies(half)
+        result["stat_under_indexing_cached"] = stat_latencies(half)
         result["rescan_still_running_during_stats"] = rescan.poll() is None
         stop.set()
         churn.join()
         rescan.terminate()  # it goes on into phase 2 of the whole tree; the next run resumes it
         rescan.wait()
         subprocess.run([*GALLERFS, "album", "delete", "bench"], env=env, capture_output=True)
+    return result
+
+
+SECTIONS = ("ls", "find", "read", "stat")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
+    ap.add_argument("--read-mb", type=int, default=200)
+    ap.add_argument("--read-rounds", type=int, default=5)
+    ap.add_argument("--stat-samples", type=int, default=2000)
+    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    work = Path(args.workdir)
+    tree = make_tree(work, args.files)
+    big = work / "bigsrc" / "big.mp4"
+    if not big.exists() or big.stat().st_size != args.read_mb << 20:
+        big.parent.mkdir(parents=True, exist_ok=True)
+        with open(big, "wb") as fh:
+            for _ in range(args.read_mb):
+                fh.write(os.urandom(1 << 20))
+    env = dict(os.environ, GALLERFS_LIBRARY=str(work / f"library-mount-{args.files}"), PYTHONPATH=str(PROJECT))
+    build_library(work, tree, big, args.files, env)
+    mnt, bmnt = work / "mnt", work / "bindmnt"
+    gallerfs_mount = [*GALLERFS, "mount", "-f", str(mnt)]
+    result: dict[str, object] = {"benchmark": "mount", "files": args.files, "read_mb": args.read_mb}
+    if "ls" in sections:
+        result.update(ls_section(tree, mnt, bmnt, gallerfs_mount, env))
+    if "find" in sections:
+        result.update(find_section(tree, mnt, gallerfs_mount, env))
+    if "read" in sections:
+        result.update(read_section(big, mnt, bmnt, gallerfs_mount, env, args.read_rounds))
+    if "stat" in sections:
+        result.update(stat_section(tree, mnt, gallerfs_mount, env, args.files, args.stat_samples))
     print(json.dumps(result, indent=2))
 
 
