@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from gallerfs.fs import sourceio
-from gallerfs.fs.sourceio import Budget, ReadAhead, SourceGate, SourceGates
+from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGate, SourceGates
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_sequential_random_and_reordered_reads_return_the_file(blob: tuple[int, 
     fd, data = blob
 
     async def main() -> None:
-        budget = Budget()
+        budget = Buffers()
         ra = ReadAhead(SourceGate("t"), fd, len(data), budget)
         step = 131072
         offsets = list(range(0, len(data) + step, step))
@@ -53,7 +53,7 @@ def test_a_header_read_fetches_nothing_ahead(blob: tuple[int, bytes]) -> None:
     fd, data = blob
 
     async def main() -> None:
-        ra = ReadAhead(SourceGate("t"), fd, len(data), Budget())
+        ra = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
         assert bytes(await ra.read(0, 65536)) == data[:65536]
         assert not ra.chunks
 
@@ -64,7 +64,7 @@ def test_read_ahead_respects_the_budget(blob: tuple[int, bytes]) -> None:
     fd, data = blob
 
     async def main() -> None:
-        budget = Budget(limit=sourceio.FIRST_CHUNK)
+        budget = Buffers(limit=sourceio.FIRST_CHUNK)
         ra = ReadAhead(SourceGate("t"), fd, len(data), budget)
         for off in range(0, len(data), 131072):
             assert bytes(await ra.read(off, 131072)) == data[off : off + 131072]
@@ -76,17 +76,23 @@ def test_read_ahead_respects_the_budget(blob: tuple[int, bytes]) -> None:
 def test_a_failing_read_reports_its_errno_and_the_next_one_retries(blob: tuple[int, bytes], monkeypatch) -> None:
     fd, data = blob
     failing = {"on": False}
-    real = os.pread
+    real_pread, real_preadv = os.pread, os.preadv
 
     def pread(fd_: int, n: int, off: int) -> bytes:
         if failing["on"]:
             raise OSError(errno.EIO, "bad sector")
-        return real(fd_, n, off)
+        return real_pread(fd_, n, off)
+
+    def preadv(fd_: int, buffers: list[bytearray], off: int) -> int:
+        if failing["on"]:
+            raise OSError(errno.EIO, "bad sector")
+        return real_preadv(fd_, buffers, off)
 
     monkeypatch.setattr(sourceio.os, "pread", pread)
+    monkeypatch.setattr(sourceio.os, "preadv", preadv)
 
     async def main() -> None:
-        ra = ReadAhead(SourceGate("t"), fd, len(data), Budget())
+        ra = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
         await ra.read(0, 131072)
         failing["on"] = True
         with pytest.raises(OSError) as exc:
@@ -140,5 +146,20 @@ def test_a_hung_source_holds_only_its_own_threads_and_then_fails_fast(monkeypatc
             release.set()  # the disk answers again: every queued call runs
         assert results.count("late") == sourceio.SOURCE_THREADS + 3
         assert not hung.stalled() and await hung.run(lambda: "back") == "back"
+
+    trio.run(main)
+
+
+def test_buffers_are_reused_and_every_byte_is_right(blob: tuple[int, bytes]) -> None:
+    fd, data = blob
+
+    async def main() -> None:
+        buffers = Buffers()
+        for _ in range(3):  # the second and third reads reuse the first's buffers
+            ra = ReadAhead(SourceGate("t"), fd, len(data), buffers)
+            got = b"".join([bytes(await ra.read(off, 131072)) for off in range(0, len(data), 131072)])
+            assert got == data
+            await ra.close()
+        assert buffers.used == 0 and buffers._free_bytes > 0
 
     trio.run(main)

@@ -35,7 +35,7 @@ from gallerfs.fs.fuseutil import (
 )  # fmt: skip
 from gallerfs.fs.readers import ReaderLoans
 from gallerfs.fs.refresh import ChangeTracking
-from gallerfs.fs.sourceio import Budget, ReadAhead, SourceGates
+from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGates
 from gallerfs.fs.toplevel import RootDir
 from gallerfs.fs.xattrs import XattrHandlers, XattrSource
 from gallerfs.paths import LibraryPaths
@@ -69,7 +69,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         self.readers = trio.CapacityLimiter(4)
         self.write_limiter = trio.CapacityLimiter(1)
         self.gates = SourceGates()  # originals: a few threads per source (gallerfs.fs.sourceio)
-        self.read_budget = Budget()
+        self.read_buffers = Buffers()
         self.copy_limiter = trio.CapacityLimiter(2)  # copies into albums compare against originals
         self.statfs_limiter = trio.CapacityLimiter(1)
         self._writer: Database | None = None
@@ -432,7 +432,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         handle = await gate.run(OriginalHandle.open, loc.path, node.row.id, node.row.source_id, inode, writable,
                                 bool(flags & os.O_TRUNC))  # fmt: skip
         if not writable:
-            handle.ahead = ReadAhead(gate, handle.fd, handle.size, self.read_budget)
+            handle.ahead = ReadAhead(gate, handle.fd, handle.size, self.read_buffers)
         return handle
 
     async def original_io(self, handle: OriginalHandle, fn: Callable[..., T], *args: Any) -> T:

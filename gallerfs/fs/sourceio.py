@@ -34,10 +34,11 @@ T = TypeVar("T")
 SOURCE_THREADS = 4  # worker threads one source may occupy
 STALL_S = 10.0  # all of a source's threads busy this long without an answer: the source is not answering
 FIRST_CHUNK = 256 << 10  # the first chunk read ahead; each next one is twice as long...
-MAX_CHUNK = 4 << 20  # ...up to this
+MAX_CHUNK = 1 << 20  # ...up to this
 AHEAD = 2  # chunks fetched beyond the one being read
 BEHIND = 512 << 10  # bytes kept behind the reader
 BUFFER_BUDGET = 256 << 20  # read-ahead bytes held by all handles together
+KEEP_FREE = 32 << 20  # bytes of read-ahead buffers kept for reuse
 
 
 class Job:
@@ -140,19 +141,49 @@ class SourceGates:
         return gate
 
 
-class Budget:
-    """Read-ahead bytes held by all handles (only touched on the trio thread)."""
+class Buffers:
+    """Read-ahead buffers, counted against a budget and reused: a fresh multi-MiB allocation per chunk
+    costs a page fault per 4 KiB. Only the trio thread calls it."""
 
-    def __init__(self, limit: int = BUFFER_BUDGET) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = BUFFER_BUDGET, keep: int = KEEP_FREE) -> None:
+        self.limit = limit  # bytes held by chunks
+        self.keep = keep  # bytes of free buffers kept for reuse
         self.used = 0
+        self._free: dict[int, list[bytearray]] = {}
+        self._free_bytes = 0
+
+    def take(self, size: int) -> tuple[bool, bytearray | None]:
+        """(within budget, a free buffer of *size* or None: the reading thread allocates one)."""
+        if self.used + size > self.limit:
+            return False, None
+        self.used += size
+        stack = self._free.get(size)
+        if stack:
+            self._free_bytes -= size
+            return True, stack.pop()
+        return True, None
+
+    def give(self, size: int, buf: bytearray | None) -> None:
+        """A chunk of *size* is gone; its buffer (None: still being written, or still in use) may be reused."""
+        self.used -= size
+        if buf is not None and self._free_bytes + size <= self.keep:
+            self._free.setdefault(size, []).append(buf)
+            self._free_bytes += size
+
+
+def _fill(fd: int, buf: bytearray | None, size: int, off: int) -> tuple[bytearray, int]:
+    """On a source's thread: read up to *size* bytes at *off* into *buf* (allocated here if None)."""
+    if buf is None:
+        buf = bytearray(size)
+    return buf, os.preadv(fd, [buf], off)
 
 
 class _Chunk:
-    __slots__ = ("start", "end", "job")
+    __slots__ = ("start", "end", "job", "users")
 
     def __init__(self, start: int, end: int, job: Job) -> None:
         self.start, self.end, self.job = start, end, job
+        self.users = 0  # reads waiting on it: its buffer is not reused while they may slice it
 
 
 class ReadAhead:
@@ -166,11 +197,11 @@ class ReadAhead:
     calls it; the worker threads only run ``os.pread``.
     """
 
-    def __init__(self, gate: SourceGate, fd: int, size: int, budget: Budget) -> None:
+    def __init__(self, gate: SourceGate, fd: int, size: int, buffers: Buffers) -> None:
         self.gate = gate
         self.fd = fd
         self.size = size  # as opened; reads past it go straight to the file
-        self.budget = budget
+        self.buffers = buffers
         self.chunks: list[_Chunk] = []  # contiguous, in file order
         self.next_off = -1  # where a read in order would start
         self.ramp = FIRST_CHUNK
@@ -195,41 +226,47 @@ class ReadAhead:
         ahead = sum(1 for c in chunks if c.start >= end)
         while ahead < AHEAD and chunks[-1].end < self.size and self._submit(chunks[-1].end):
             ahead += 1
-        parts: list[tuple[int, bytes]] = []
-        for chunk in chunks:
-            if chunk.end <= off:
-                continue
-            if chunk.start >= end:
-                break
-            try:
-                parts.append((chunk.start, await chunk.job.wait()))
-            except OSError:
-                self._drop_all()  # the next read tries again
-                raise
-        if not parts or parts[-1][0] + len(parts[-1][1]) < end:  # over budget, or the file shrank
+        needed = [c for c in chunks if c.end > off and c.start < end]
+        parts: list[memoryview] = []
+        for chunk in needed:
+            chunk.users += 1
+        try:
+            for chunk in needed:
+                try:
+                    buf, n = await chunk.job.wait()
+                except OSError:
+                    self._drop_all()  # the next read tries again
+                    raise
+                parts.append(memoryview(buf)[max(0, off - chunk.start) : min(n, off + size - chunk.start)])
+        finally:
+            for chunk in needed:
+                chunk.users -= 1
+        if not parts or sum(map(len, parts)) < end - off:  # over budget, or the file shrank
             return await self.gate.run(os.pread, self.fd, size, off)
-        if len(parts) == 1:
-            start, data = parts[0]
-            return memoryview(data)[off - start : off - start + size]  # no copy: the chunk is immutable bytes
-        return b"".join(memoryview(data)[max(0, off - start) : max(0, off + size - start)] for start, data in parts)
+        # No copy: the reply is written before any other request runs, and a buffer is reused only
+        # once it is behind every reader.
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _submit(self, start: int) -> bool:
         """Fetch the next chunk of the chain; False when over budget or the source is not answering."""
         length = self.ramp
-        if self.budget.used + length > self.budget.limit:
+        ok, buf = self.buffers.take(length)
+        if not ok:
             return False
         try:
-            job = self.gate.submit(os.pread, self.fd, length, start)
+            job = self.gate.submit(_fill, self.fd, buf, length, start)
         except OSError:
+            self.buffers.give(length, buf)
             return False
         self.chunks.append(_Chunk(start, start + length, job))
-        self.budget.used += length
         self.ramp = min(self.ramp * 2, MAX_CHUNK)
         return True
 
     def _drop_first(self) -> None:
         chunk = self.chunks.pop(0)
-        self.budget.used -= chunk.end - chunk.start
+        job = chunk.job
+        reusable = job.done.is_set() and job.error is None and not chunk.users
+        self.buffers.give(chunk.end - chunk.start, job.result[0] if reusable else None)
 
     def _drop_all(self) -> None:
         while self.chunks:
