@@ -143,8 +143,10 @@ def test_a_hung_source_holds_only_its_own_threads_and_then_fails_fast(monkeypatc
             with pytest.raises(OSError) as exc:
                 await hung.run(lambda: "never")
             assert exc.value.errno == errno.EIO
+            closing = hung.submit(lambda: "closed", even_if_stalled=True)  # a close still queues
             release.set()  # the disk answers again: every queued call runs
         assert results.count("late") == sourceio.SOURCE_THREADS + 3
+        assert await closing.wait() == "closed"
         assert not hung.stalled() and await hung.run(lambda: "back") == "back"
 
     trio.run(main)

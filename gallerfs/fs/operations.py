@@ -72,6 +72,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         self.read_buffers = Buffers()
         self.copy_limiter = trio.CapacityLimiter(2)  # copies into albums compare against originals
         self.statfs_limiter = trio.CapacityLimiter(1)
+        self.initialised = trio.Event()  # FUSE_INIT answered (gallerfs.fs.mount tunes the kernel after it)
         self._writer: Database | None = None
         self._writer_lock = threading.Lock()
         self.memo = Memo(-1)
@@ -88,6 +89,9 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             self.inodes.ino(entry.node, ROOT_INODE)
 
     # -- plumbing ----------------------------------------------------------
+    def init(self) -> None:  # called by pyfuse3 while it answers FUSE_INIT
+        self.initialised.set()
+
     def _writer_db(self) -> Database:
         with self._writer_lock:
             if self._writer is None:
@@ -442,7 +446,8 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     async def close_original(self, handle: OriginalHandle) -> None:
         if handle.ahead is not None:
             await handle.ahead.close()  # no read in flight may outlive the descriptor
-        await self.original_io(handle, handle.close)
+        # queued even behind a stuck source: the descriptor is closed once the source answers
+        await self.gates.get(handle.source_id).run(handle.close, even_if_stalled=True)
 
     async def _close_later(self, handle: Handle) -> None:
         """A system task: close a released handle off the request path (its disk may not answer)."""

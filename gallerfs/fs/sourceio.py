@@ -85,8 +85,8 @@ class SourceGate:
             return False
         return time.monotonic() - min(job.started for job in self.running) > STALL_S
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
-        if self.stalled():
+    def submit(self, fn: Callable[..., Any], *args: Any, even_if_stalled: bool = False) -> Job:
+        if not even_if_stalled and self.stalled():
             if not self._warned:
                 log.warning("source %s is not answering (%d calls stuck for over %.0f s): its reads fail with EIO "
                             "until it answers", self.name, len(self.running), STALL_S)  # fmt: skip
@@ -99,9 +99,9 @@ class SourceGate:
             self.queue.append(job)
         return job
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(*args) on one of this source's threads."""
-        return await self.submit(fn, *args).wait()  # type: ignore[no-any-return]
+    async def run(self, fn: Callable[..., T], *args: Any, even_if_stalled: bool = False) -> T:
+        """fn(*args) on one of this source's threads (queued behind stuck calls if *even_if_stalled*)."""
+        return await self.submit(fn, *args, even_if_stalled=even_if_stalled).wait()  # type: ignore[no-any-return]
 
     def _start(self, job: Job) -> None:
         token = trio.lowlevel.current_trio_token()
