@@ -165,3 +165,22 @@ def test_buffers_are_reused_and_every_byte_is_right(blob: tuple[int, bytes]) -> 
         assert buffers.used == 0 and buffers._free_bytes > 0
 
     trio.run(main)
+
+
+def test_forget_drops_what_was_read_ahead(tmp_path: Path) -> None:
+    path = tmp_path / "edited.bin"
+    path.write_bytes(b"a" * (4 << 20))
+    fd = os.open(path, os.O_RDWR)
+
+    async def main() -> None:
+        ra = ReadAhead(SourceGate("t"), fd, 4 << 20, Buffers())
+        for off in range(0, 1 << 20, 131072):
+            assert bytes(await ra.read(off, 131072)) == b"a" * 131072
+        os.pwrite(fd, b"b" * (1 << 20), 1 << 20)  # what a write through another handle does
+        ra.forget()
+        assert bytes(await ra.read(1 << 20, 131072)) == b"b" * 131072
+
+    try:
+        trio.run(main)
+    finally:
+        os.close(fd)

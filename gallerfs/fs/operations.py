@@ -232,6 +232,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
                 self.handles[fh] = upload = await self._member_upload(inode)  # type: ignore[index]
                 return self.node_attrs(inode, upload.node)
             await self.original_io(handle, handle.request_truncate, attr.st_size)
+            self._stale_read_ahead(handle)
             e = self.node_attrs(inode, node)
             e.st_size = attr.st_size
             return e
@@ -443,6 +444,12 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         """A blocking call on an open original, on its source's threads."""
         return await self.gates.get(handle.source_id).run(fn, *args)
 
+    def _stale_read_ahead(self, writer: OriginalHandle) -> None:
+        """An original was written through *writer*: other handles' read-ahead of it is stale."""
+        for other in self.handles.values():
+            if isinstance(other, OriginalHandle) and other.ahead is not None and other.file_id == writer.file_id:
+                other.ahead.forget()
+
     async def close_original(self, handle: OriginalHandle) -> None:
         if handle.ahead is not None:
             await handle.ahead.close()  # no read in flight may outlive the descriptor
@@ -506,7 +513,9 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     async def write(self, fh: int, off: int, buf: bytes) -> int:
         handle = self.handles[fh]
         if isinstance(handle, OriginalHandle):
-            return await self.original_io(handle, handle.write, off, buf)
+            written = await self.original_io(handle, handle.write, off, buf)
+            self._stale_read_ahead(handle)
+            return written
         if isinstance(handle, UploadHandle):  # compared with originals: the copies' threads
             return await trio.to_thread.run_sync(handle.write, off, buf, limiter=self.copy_limiter)
         return await self.in_thread(handle.write, off, buf)

@@ -272,6 +272,11 @@ class ReadAhead:
         while self.chunks:
             self._drop_first()
 
+    def forget(self) -> None:
+        """The file changed: drop what was read ahead (chunks still being read are not reused)."""
+        self._drop_all()
+        self.next_off = -1
+
     async def close(self) -> None:
         """Forget every chunk, once the reads in flight are back (the descriptor may be closed after)."""
         for chunk in self.chunks:
