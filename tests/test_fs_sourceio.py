@@ -110,6 +110,7 @@ def test_a_failing_read_reports_its_errno_and_the_next_one_retries(blob: tuple[i
 
 def test_a_hung_source_holds_only_its_own_threads_and_then_fails_fast(monkeypatch) -> None:
     monkeypatch.setattr(sourceio, "STALL_S", 0.2)
+    monkeypatch.setattr(sourceio, "STALL_CHECK_S", 0.05)
     release = threading.Event()
     entered = threading.Semaphore(0)
 
@@ -138,14 +139,15 @@ def test_a_hung_source_holds_only_its_own_threads_and_then_fails_fast(monkeypatc
             assert len(hung.running) == sourceio.SOURCE_THREADS and len(hung.queue) == 3
             with trio.fail_after(5):  # the other source still gets threads
                 assert await healthy.run(lambda: "ok") == "ok"
-            await trio.sleep(0.3)
+            await trio.sleep(0.5)
             assert hung.stalled()
+            assert not hung.queue and results == [errno.EIO] * 3  # the queued ones gave up
             with pytest.raises(OSError) as exc:
                 await hung.run(lambda: "never")
             assert exc.value.errno == errno.EIO
             closing = hung.submit(lambda: "closed", even_if_stalled=True)  # a close still queues
             release.set()  # the disk answers again: every queued call runs
-        assert results.count("late") == sourceio.SOURCE_THREADS + 3
+        assert results.count("late") == sourceio.SOURCE_THREADS
         assert await closing.wait() == "closed"
         assert not hung.stalled() and await hung.run(lambda: "back") == "back"
 

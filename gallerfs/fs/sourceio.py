@@ -5,8 +5,10 @@ runs on a worker thread through the ``SourceGate`` of the original's source:
 a hung USB disk or NFS share then stalls only the requests for that source,
 never the trio thread, and at most ``SOURCE_THREADS`` threads. Once all of a
 source's threads have been stuck for ``STALL_S`` seconds, new requests for it
-fail at once with EIO (logged) instead of queueing behind the stuck ones; they
-are served again as soon as a stuck call returns.
+fail at once with EIO (logged), and those queued behind the stuck calls give
+up within a second, so that requests never pile up on a dead disk (pyfuse3
+serves at most 99 at a time); they are served again as soon as a stuck call
+returns. Closes are the exception: they wait for the source.
 
 ``ReadAhead`` makes sequential reads cheap despite the hand-off: a read-only
 original that is read in order is fetched in growing chunks ahead of the
@@ -33,6 +35,7 @@ T = TypeVar("T")
 
 SOURCE_THREADS = 4  # worker threads one source may occupy
 STALL_S = 10.0  # all of a source's threads busy this long without an answer: the source is not answering
+STALL_CHECK_S = 1.0  # how often a request queued behind a source's stuck calls checks for a stall
 FIRST_CHUNK = 256 << 10  # the first chunk read ahead; each next one is twice as long...
 MAX_CHUNK = 1 << 20  # ...up to this
 AHEAD = 2  # chunks fetched beyond the one being read
@@ -44,22 +47,31 @@ KEEP_FREE = 32 << 20  # bytes of read-ahead buffers kept for reuse
 class Job:
     """One blocking call on a source's thread; ``done`` is set on the trio thread when it returns."""
 
-    __slots__ = ("fn", "args", "done", "result", "error", "started")
+    __slots__ = ("fn", "args", "done", "result", "error", "started", "gate", "patient")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(self, gate: SourceGate, fn: Callable[..., Any], args: tuple[Any, ...], patient: bool) -> None:
         self.fn = fn
         self.args = args
         self.done = trio.Event()
         self.result: Any = None
         self.error: BaseException | None = None
-        self.started = 0.0
+        self.started = 0.0  # 0 while queued
+        self.gate = gate
+        self.patient = patient  # stays queued while the source is stalled (a close must happen some day)
 
     def call(self) -> Any:
         return self.fn(*self.args)
 
     async def wait(self) -> Any:
-        if not self.done.is_set():  # (waiting on a set Event would still yield: skip it)
-            await self.done.wait()  # cancelled at unmount: the call is abandoned, its thread finishes alone
+        # (waiting on a set Event would still yield: skip it). Cancelled at unmount, the call is
+        # abandoned and its thread finishes alone.
+        while not self.done.is_set():
+            with trio.move_on_after(STALL_CHECK_S):
+                await self.done.wait()
+            if not self.done.is_set() and not self.started and not self.patient and self.gate.stalled():
+                self.gate.queue.remove(self)  # still queued behind stuck calls: give the requests back
+                self.error = self.gate.not_answering()
+                self.done.set()
         if self.error is not None:
             raise self.error
         return self.result
@@ -85,14 +97,17 @@ class SourceGate:
             return False
         return time.monotonic() - min(job.started for job in self.running) > STALL_S
 
+    def not_answering(self) -> OSError:
+        if not self._warned:
+            log.warning("source %s is not answering (%d calls stuck for over %.0f s): its reads fail with EIO "
+                        "until it answers", self.name, len(self.running), STALL_S)  # fmt: skip
+            self._warned = True
+        return OSError(errno.EIO, f"source {self.name} is not answering")
+
     def submit(self, fn: Callable[..., Any], *args: Any, even_if_stalled: bool = False) -> Job:
         if not even_if_stalled and self.stalled():
-            if not self._warned:
-                log.warning("source %s is not answering (%d calls stuck for over %.0f s): its reads fail with EIO "
-                            "until it answers", self.name, len(self.running), STALL_S)  # fmt: skip
-                self._warned = True
-            raise OSError(errno.EIO, f"source {self.name} is not answering")
-        job = Job(fn, args)
+            raise self.not_answering()
+        job = Job(self, fn, args, even_if_stalled)
         if len(self.running) < SOURCE_THREADS:
             self._start(job)
         else:
