@@ -25,7 +25,7 @@ class AlbumCopies:
     inodes: Any
     pool: Any
     _uploads: Any
-    copy_limiter: Any
+    in_copy_thread: Any
     uploads: dict[tuple[int, bytes], int]
 
     async def _member_upload(self, inode: int) -> UploadHandle:
@@ -36,7 +36,7 @@ class AlbumCopies:
         upload = UploadNode(next(self._uploads))
         self.inodes.ino(upload, parent)
         handle = UploadHandle(upload, parent, name)
-        await trio.to_thread.run_sync(self.pool.lend, self._open_candidates, handle, limiter=self.copy_limiter)
+        await self.in_copy_thread(self._open_candidates, handle)
         return handle
 
     def _open_candidates(self, handle: UploadHandle) -> None:
@@ -65,7 +65,7 @@ class AlbumCopies:
             found = q.files_with_hash(self.pool.get(), handle.node.size, digest) if digest else []
             return found[0] if found else None
 
-        file_id = await trio.to_thread.run_sync(self.pool.lend, identify, limiter=self.copy_limiter)
+        file_id = await self.in_copy_thread(identify)
         self.uploads.pop((handle.parent, handle.name), None)
         pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
         if file_id is None:

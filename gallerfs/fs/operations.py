@@ -104,6 +104,10 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.readers)
 
+    async def in_copy_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Copies into albums, which compare against originals of any source: their own two threads."""
+        return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.copy_limiter, abandon_on_cancel=True)
+
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.write_limiter)
 
@@ -462,7 +466,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             if isinstance(handle, OriginalHandle):
                 await self.close_original(handle)
             else:
-                await trio.to_thread.run_sync(handle.close, limiter=self.copy_limiter, abandon_on_cancel=True)
+                await self.in_copy_thread(handle.close)
         except OSError as exc:
             log.warning("closing a released file: %s", exc)
         except Exception:  # a system task must not raise
@@ -488,7 +492,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         upload = UploadNode(next(self._uploads))
         ino = self.inodes.ino(upload)
         handle = UploadHandle(upload, parent_inode, name)
-        await trio.to_thread.run_sync(self.pool.lend, self._open_candidates, handle, limiter=self.copy_limiter)
+        await self.in_copy_thread(self._open_candidates, handle)
         self.uploads[(parent_inode, name)] = ino
         return pyfuse3.FileInfo(fh=self._new_handle(handle), direct_io=True), self.node_attrs(ino, upload)
 
@@ -517,7 +521,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             self._stale_read_ahead(handle)
             return written
         if isinstance(handle, UploadHandle):  # compared with originals: the copies' threads
-            return await trio.to_thread.run_sync(handle.write, off, buf, limiter=self.copy_limiter)
+            return await self.in_copy_thread(handle.write, off, buf)
         return await self.in_thread(handle.write, off, buf)
 
     @fuse_errors
