@@ -186,3 +186,33 @@ def test_forget_drops_what_was_read_ahead(tmp_path: Path) -> None:
         trio.run(main)
     finally:
         os.close(fd)
+
+
+def test_close_waits_for_reads_still_in_flight_even_of_forgotten_chunks(blob: tuple[int, bytes], monkeypatch) -> None:
+    fd, data = blob
+    real = os.preadv
+    in_flight = {"n": 0}
+    lock = threading.Lock()
+
+    def slow_preadv(fd_: int, buffers: list[bytearray], off: int) -> int:
+        with lock:
+            in_flight["n"] += 1
+        try:
+            threading.Event().wait(0.3 if off > 131072 else 0)  # a slow disk, past the chunk being read
+            return real(fd_, buffers, off)
+        finally:
+            with lock:
+                in_flight["n"] -= 1
+
+    monkeypatch.setattr(sourceio.os, "preadv", slow_preadv)
+
+    async def main() -> None:
+        ra = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
+        await ra.read(0, 131072)
+        await ra.read(131072, 131072)  # starts the chain: chunks ahead are being read
+        ra.forget()  # dropped, but their preads still run on the descriptor
+        assert in_flight["n"] > 0
+        await ra.close()
+        assert in_flight["n"] == 0, "the descriptor may be closed now: nothing may still read it"
+
+    trio.run(main)

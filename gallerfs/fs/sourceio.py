@@ -47,7 +47,7 @@ KEEP_FREE = 32 << 20  # bytes of read-ahead buffers kept for reuse
 class Job:
     """One blocking call on a source's thread; ``done`` is set on the trio thread when it returns."""
 
-    __slots__ = ("fn", "args", "done", "result", "error", "started", "gate", "patient")
+    __slots__ = ("fn", "args", "done", "result", "error", "started", "gate", "patient", "then")
 
     def __init__(self, gate: SourceGate, fn: Callable[..., Any], args: tuple[Any, ...], patient: bool) -> None:
         self.fn = fn
@@ -58,6 +58,7 @@ class Job:
         self.started = 0.0  # 0 while queued
         self.gate = gate
         self.patient = patient  # stays queued while the source is stalled (a close must happen some day)
+        self.then: Callable[[Job], None] | None = None  # called on the trio thread once done
 
     def call(self) -> Any:
         return self.fn(*self.args)
@@ -70,8 +71,7 @@ class Job:
                 await self.done.wait()
             if not self.done.is_set() and not self.started and not self.patient and self.gate.stalled():
                 self.gate.queue.remove(self)  # still queued behind stuck calls: give the requests back
-                self.error = self.gate.not_answering()
-                self.done.set()
+                self.gate._finished(self, outcome.Error(self.gate.not_answering()))
         if self.error is not None:
             raise self.error
         return self.result
@@ -138,6 +138,11 @@ class SourceGate:
         else:
             job.error = result.error
         job.done.set()
+        if job.then is not None:
+            try:
+                job.then(job)
+            except Exception:
+                log.exception("after a call on source %s", self.name)
         if self._warned and not self.queue:
             log.warning("source %s answers again", self.name)
             self._warned = False
@@ -209,7 +214,7 @@ class ReadAhead:
     nothing extra). From the second read in order on, the file is fetched in a
     chain of chunks ahead of the reader, each twice the last (FIRST_CHUNK up to
     MAX_CHUNK), AHEAD chunks beyond the one being read. Only the trio thread
-    calls it; the worker threads only run ``os.pread``.
+    calls it; the worker threads only run ``preadv``.
     """
 
     def __init__(self, gate: SourceGate, fd: int, size: int, buffers: Buffers) -> None:
@@ -220,18 +225,22 @@ class ReadAhead:
         self.chunks: list[_Chunk] = []  # contiguous, in file order
         self.next_off = -1  # where a read in order would start
         self.ramp = FIRST_CHUNK
+        self._outstanding = 0  # preads in flight, dropped chunks' too (the descriptor is theirs)
+        self._settled: trio.Event | None = None
 
     async def read(self, off: int, size: int) -> bytes | memoryview:
         end = min(off + size, self.size)
         chunks = self.chunks
         covered = bool(chunks) and chunks[0].start <= off < chunks[-1].end
-        in_order = off == self.next_off
+        continuing = bool(chunks) and off == chunks[-1].end  # (reads caught up with the chain: it goes on)
+        in_order = off == self.next_off or continuing
         self.next_off = off + size
         if end <= off or not (covered or in_order):
             return await self.gate.run(os.pread, self.fd, size, off)
-        if not covered:  # a new chain, from here
-            self._drop_all()
-            self.ramp = FIRST_CHUNK
+        if not covered:
+            if not continuing:  # a new chain, from here
+                self._drop_all()
+                self.ramp = FIRST_CHUNK
             if not self._submit(off):
                 return await self.gate.run(os.pread, self.fd, size, off)
         while chunks[0].end <= off - BEHIND:  # (a little is kept behind: the kernel may reorder reads)
@@ -273,9 +282,25 @@ class ReadAhead:
         except OSError:
             self.buffers.give(length, buf)
             return False
-        self.chunks.append(_Chunk(start, start + length, job))
+        chunk = _Chunk(start, start + length, job)
+        self.chunks.append(chunk)
+        self._outstanding += 1
+        job.then = self._done_with_one
         self.ramp = min(self.ramp * 2, MAX_CHUNK)
         return True
+
+    def _done_with_one(self, job: Job | None = None) -> None:  # on the trio thread, as a pread returns
+        self._outstanding -= 1
+        if not self._outstanding and self._settled is not None:
+            self._settled.set()
+            self._settled = None
+
+    async def settle(self) -> None:
+        """Wait until no pread of this file is in flight."""
+        while self._outstanding:
+            if self._settled is None:
+                self._settled = trio.Event()
+            await self._settled.wait()
 
     def _drop_first(self) -> None:
         chunk = self.chunks.pop(0)
@@ -293,8 +318,6 @@ class ReadAhead:
         self.next_off = -1
 
     async def close(self) -> None:
-        """Forget every chunk, once the reads in flight are back (the descriptor may be closed after)."""
-        for chunk in self.chunks:
-            if not chunk.job.done.is_set():
-                await chunk.job.done.wait()
+        """Forget every chunk once no pread is in flight (the descriptor may be closed after)."""
+        await self.settle()
         self._drop_all()
