@@ -24,6 +24,7 @@ FULL = {
     "phase2": [],
     "index": ["--files", "100000"],
     "mount": ["--files", "100000"],
+    "mount_writes": [],
     "duplicates": [],
     "embed": [],
     "search": [],
@@ -31,7 +32,8 @@ FULL = {
 QUICK = {
     "phase2": ["--rounds", "3"],
     "index": ["--files", "5000"],
-    "mount": ["--files", "5000", "--read-mb", "50", "--stat-samples", "300"],
+    "mount": ["--files", "5000", "--read-mb", "50", "--stat-samples", "300", "--read-rounds", "3"],
+    "mount_writes": ["--files", "2000", "--rounds", "10"],
     "duplicates": ["--files", "5000", "--near", "5000"],
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],

@@ -33,3 +33,9 @@ class UnknownSourceError(GallerfsError):
 
 class SourceOfflineError(GallerfsError):
     pass
+
+
+class LibraryBusyError(GallerfsError):
+    """Another process held the library's write lock for longer than this connection waits."""
+
+    exit_code = EXIT_LOCKED

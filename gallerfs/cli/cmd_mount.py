@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from gallerfs.cli.context import Context
 from gallerfs.errors import GallerfsError
@@ -24,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the same data is always in .gallerfs/files/ID.json)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="clear a stale mount left by a crashed gallerfs first")
     p.add_argument("--debug-fuse", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--read-threads", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_mount)
 
     p = sub.add_parser("umount", help="unmount a gallerfs mount",
@@ -50,8 +48,7 @@ def run_mount(ctx: Context) -> int:
     finally:
         db.close()
     opts = MountOptions(
-        foreground=a.foreground, allow_other=a.allow_other, xattrs=a.xattrs, force=a.force,
-        read_in_thread=a.read_threads or bool(os.environ.get("GALLERFS_READ_THREADS")), debug=a.debug_fuse,
+        foreground=a.foreground, allow_other=a.allow_other, xattrs=a.xattrs, force=a.force, debug=a.debug_fuse,
     )  # fmt: skip
     return mount(ctx.paths, ctx.settings, a.mountpoint, opts)
 

@@ -6,7 +6,11 @@ without ``enable_load_extension``.
 
 One process writes at a time (SQLite's lock, waited on with a busy timeout);
 readers (the mount, the viewer) open their own connections and never wait on
-the writer thanks to WAL.
+the writer thanks to WAL. A write that cannot get the lock within the
+connection's wait raises ``LibraryBusyError`` (never a bare apsw error): the
+CLI reports it as one line, the mount as EBUSY. The mount waits only a few
+seconds (``busy_timeout_ms``), polling often so that it slips in between a
+busy indexer's short transactions.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import apsw
 
-from gallerfs.errors import GallerfsError
+from gallerfs.errors import GallerfsError, LibraryBusyError
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+BUSY_POLL_S = (0.001, 0.002, 0.005, 0.005, 0.01)  # then every 10 ms: short gaps between another writer's commits
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -38,6 +44,23 @@ def _vec_extension_path() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "vec0")
 
 
+class _BusyWait:
+    """An apsw busy handler: retry every few ms until *timeout_ms* has passed since the first refusal."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_s = timeout_ms / 1000
+        self.deadline = 0.0
+
+    def __call__(self, count: int) -> bool:
+        now = time.monotonic()
+        if count == 0:
+            self.deadline = now + self.timeout_s
+        if now >= self.deadline:
+            return False
+        time.sleep(min(BUSY_POLL_S[min(count, len(BUSY_POLL_S) - 1)], self.deadline - now))
+        return True
+
+
 def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip((d[0] for d in cursor.get_description()), row))
 
@@ -45,8 +68,11 @@ def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
 class Database:
     """A connection to the library plus the few helpers every query module uses."""
 
-    def __init__(self, path: Path, *, readonly: bool = False, migrate: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, readonly: bool = False, migrate: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self.readonly = readonly
         flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
         flags |= apsw.SQLITE_OPEN_URI
@@ -56,7 +82,7 @@ class Database:
             self.conn = apsw.Connection(str(self.path), flags=flags)
         except apsw.CantOpenError:
             raise GallerfsError(f"cannot open the library at {self.path}") from None
-        self.conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+        self.conn.set_busy_handler(_BusyWait(busy_timeout_ms))
         self.conn.enable_load_extension(True)
         self.conn.load_extension(_vec_extension_path())
         self.conn.enable_load_extension(False)
@@ -121,7 +147,10 @@ class Database:
             finally:
                 self._tx_depth -= 1
             return
-        self.execute("BEGIN IMMEDIATE")
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except apsw.BusyError:
+            raise self.busy_error() from None
         self._tx_depth = 1
         try:
             yield self
@@ -130,7 +159,16 @@ class Database:
             self.execute("ROLLBACK")
             raise
         self._tx_depth = 0
-        self.execute("COMMIT")
+        try:
+            self.execute("COMMIT")
+        except apsw.BusyError:
+            self.execute("ROLLBACK")
+            raise self.busy_error() from None
+
+    def busy_error(self) -> LibraryBusyError:
+        return LibraryBusyError(
+            f"the library is locked by another process (waited {self.busy_timeout_ms / 1000:g} s); try again"
+        )
 
     def integrity_check(self) -> str:
         return "; ".join(r[0] for r in self.tuples("PRAGMA integrity_check"))

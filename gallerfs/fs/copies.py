@@ -25,6 +25,7 @@ class AlbumCopies:
     inodes: Any
     pool: Any
     _uploads: Any
+    in_copy_thread: Any
     uploads: dict[tuple[int, bytes], int]
 
     async def _member_upload(self, inode: int) -> UploadHandle:
@@ -35,7 +36,7 @@ class AlbumCopies:
         upload = UploadNode(next(self._uploads))
         self.inodes.ino(upload, parent)
         handle = UploadHandle(upload, parent, name)
-        await self.in_thread(self._open_candidates, handle)
+        await self.in_copy_thread(self._open_candidates, handle)
         return handle
 
     def _open_candidates(self, handle: UploadHandle) -> None:
@@ -50,7 +51,7 @@ class AlbumCopies:
                         continue
 
     async def finish_original(self, handle: OriginalHandle) -> None:
-        st = await self.in_thread(handle.finish)
+        st = await self.original_io(handle, handle.finish)  # ftruncate, fsync: on the source's threads
         if st is not None:
             await self.original_changed(handle, st)
 
@@ -64,7 +65,7 @@ class AlbumCopies:
             found = q.files_with_hash(self.pool.get(), handle.node.size, digest) if digest else []
             return found[0] if found else None
 
-        file_id = await self.in_thread(identify)
+        file_id = await self.in_copy_thread(identify)
         self.uploads.pop((handle.parent, handle.name), None)
         pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
         if file_id is None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from gallerfs.db.duplicates import DupFile
 from gallerfs.db.tree import FileRow
-from gallerfs.errors import GallerfsError
+from gallerfs.errors import GallerfsError, LibraryBusyError
 from gallerfs.fs.nodes import (
     DirNode,
     Entry,
@@ -108,6 +108,8 @@ class DupSetDir(DirNode):
         except NotTrashableError as exc:
             log.warning("%s", exc)
             raise OSError(exc.errno, str(exc)) from None
+        except LibraryBusyError:  # fuse_errors answers EBUSY
+            raise
         except GallerfsError as exc:
             log.warning("%s", exc)
             raise OSError(errno.EPERM, str(exc)) from None

@@ -9,8 +9,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
 
+import apsw
 import pyfuse3
 
+from gallerfs.errors import LibraryBusyError
 from gallerfs.fs.nodes import Attr
 
 log = logging.getLogger(__name__)
@@ -19,10 +21,12 @@ T = TypeVar("T")
 LIBRARY_TIMEOUT = 300.0  # s; changes are pushed to the kernel explicitly
 VOLATILE_TIMEOUT = 1.0  # s; journal (may change behind our back) and status files
 POLL_INTERVAL = 1.0  # s between checks of library_state.generation
+WRITE_WAIT_MS = 5000  # how long a write through the mount waits for another process's write lock
 
 
 def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """OSError -> FUSEError(errno); anything unexpected is logged and becomes EIO."""
+    """OSError -> FUSEError(errno); the library's write lock held elsewhere -> EBUSY (logged);
+    anything unexpected is logged and becomes EIO."""
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -32,6 +36,9 @@ def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             raise
         except OSError as exc:
             raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
+        except (LibraryBusyError, apsw.BusyError) as exc:
+            log.warning("%s refused with EBUSY: %s", fn.__name__, exc)
+            raise pyfuse3.FUSEError(errno.EBUSY) from None
         except Exception:
             log.exception("%s failed", fn.__name__)
             raise pyfuse3.FUSEError(errno.EIO) from None

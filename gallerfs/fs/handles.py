@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from gallerfs.fs.nodes import Attr, FILE_MODE, Node
 
@@ -58,16 +59,32 @@ class OriginalHandle(Handle):
     touches the original. At close the file is cut to the length written.
     """
 
-    def __init__(self, fd: int, file_id: int, ino: int, writable: bool, truncate: bool) -> None:
+    def __init__(self, fd: int, file_id: int, source_id: int, ino: int, writable: bool, truncate: bool) -> None:
         self.fd = fd
         self.file_id = file_id
+        self.source_id = source_id
         self.ino = ino
         self.writable = writable
         self.opened_stat = os.fstat(fd)
         self.size = self.opened_stat.st_size
+        self.current_size = self.size  # kept up to date by our own writes: getattr never waits on the disk
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False
+        self.ahead: Any = None  # the Operations class's read-ahead for read-only handles
+
+    @classmethod
+    def open(cls, path: bytes, file_id: int, source_id: int, ino: int, writable: bool, truncate: bool) -> OriginalHandle:
+        """Blocking: open the original at *path* (ENOMEDIUM when it is not there)."""
+        try:
+            fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise OSError(errno.ENOMEDIUM, os.strerror(errno.ENOMEDIUM)) from None
+        try:
+            return cls(fd, file_id, source_id, ino, writable, truncate and writable)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def request_truncate(self, length: int) -> None:
         if not self.writable:
@@ -79,6 +96,7 @@ class OriginalHandle(Handle):
             os.ftruncate(self.fd, length)
             self.truncate_pending = False
             self.changed = True
+            self.current_size = length
 
     def read(self, off: int, size: int) -> bytes:
         if self.truncate_pending:
@@ -93,6 +111,7 @@ class OriginalHandle(Handle):
             return len(buf)
         written = os.pwrite(self.fd, buf, off)
         self.high = max(self.high, off + written)
+        self.current_size = max(self.current_size, off + written)
         self.changed = True
         return written
 
@@ -100,6 +119,7 @@ class OriginalHandle(Handle):
         """Apply a deferred truncation; the new stat if the original changed."""
         if self.truncate_pending and self.high != self.size:
             os.ftruncate(self.fd, self.high)
+            self.current_size = self.high
             self.changed = True
         self.truncate_pending = False
         if self.changed:
@@ -109,7 +129,8 @@ class OriginalHandle(Handle):
         return None
 
     def live_size(self) -> int:
-        return self.high if self.truncate_pending else os.fstat(self.fd).st_size
+        """The size as written through this handle so far (no syscall: it may run on the trio thread)."""
+        return self.high if self.truncate_pending else self.current_size
 
 
 class UploadNode(Node):

@@ -12,7 +12,7 @@ from typing import Hashable
 from gallerfs.db import albums as album_db
 from gallerfs.db import tree as q
 from gallerfs.db.tree import FileRow
-from gallerfs.errors import GallerfsError
+from gallerfs.errors import GallerfsError, LibraryBusyError
 from gallerfs.fs.nodes import DirNode, Entry, TreeContext, file_entries, fs_name
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,8 @@ def _album_name(name: bytes) -> str:
 
 
 def _as_oserror(exc: GallerfsError) -> OSError:
+    if isinstance(exc, LibraryBusyError):  # not the user's mistake: fuse_errors answers EBUSY and logs it
+        raise exc
     text = str(exc)
     if "already exists" in text:
         return OSError(errno.EEXIST, text)

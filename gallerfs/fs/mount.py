@@ -27,6 +27,7 @@ from gallerfs.paths import LibraryPaths
 log = logging.getLogger(__name__)
 
 FSNAME = "gallerfs"
+READ_AHEAD_KB = 1024  # what the mount asks of the kernel for sequential reads, where it may (root)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ class MountOptions:
     allow_other: bool = False
     xattrs: bool = False
     force: bool = False
-    read_in_thread: bool = False
     debug: bool = False
 
 
@@ -59,8 +59,9 @@ class _LateReleaseReplies(logging.Filter):
         return True
 
 
-def mounted_fstype(mountpoint: str) -> str | None:
-    """The filesystem type mounted exactly at *mountpoint* (last one wins), or None."""
+def _mountinfo(mountpoint: str) -> tuple[list[str], list[str]] | None:
+    """The /proc/self/mountinfo line of what is mounted exactly at *mountpoint* (last one wins):
+    (fields before " - ", fields after), or None."""
     target = os.path.abspath(mountpoint)
     found = None
     try:
@@ -69,10 +70,41 @@ def mounted_fstype(mountpoint: str) -> str | None:
                 left, _, right = line.partition(" - ")
                 fields = left.split()
                 if len(fields) >= 5 and _unescape(fields[4]) == target:
-                    found = right.split()[0]
+                    found = fields, right.split()
     except OSError:
         return None
     return found
+
+
+def mounted_fstype(mountpoint: str) -> str | None:
+    """The filesystem type mounted exactly at *mountpoint*, or None."""
+    entry = _mountinfo(mountpoint)
+    return entry[1][0] if entry else None
+
+
+def mount_device(mountpoint: str) -> str | None:
+    """The "major:minor" of the filesystem mounted at *mountpoint* (no stat of the mount itself)."""
+    entry = _mountinfo(mountpoint)
+    return entry[0][2] if entry else None
+
+
+def raise_read_ahead(mountpoint: str, kb: int = READ_AHEAD_KB) -> bool:
+    """Let the kernel read *kb* ahead in this mount's files (1 MiB FUSE reads instead of 128 KiB).
+
+    Only root may write /sys/class/bdi/*/read_ahead_kb; anyone else keeps the
+    kernel's default. Must run after FUSE_INIT, whose reply caps it.
+    """
+    device = mount_device(mountpoint)
+    if device is None:
+        return False
+    try:
+        with open(f"/sys/class/bdi/{device}/read_ahead_kb", "w") as fh:
+            fh.write(f"{kb}\n")
+    except OSError as exc:
+        log.debug("read-ahead of %s left as it is: %s", mountpoint, exc)
+        return False
+    log.info("kernel read-ahead of %s raised to %d KiB", mountpoint, kb)
+    return True
 
 
 def is_stale(mountpoint: str) -> bool:
@@ -165,7 +197,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     paths.ensure()
 
     logging.getLogger("pyfuse3").addFilter(_LateReleaseReplies())
-    ops = Operations(paths, settings, journal, xattrs=opts.xattrs, read_in_thread=opts.read_in_thread)
+    ops = Operations(paths, settings, journal, xattrs=opts.xattrs)
     options = set(pyfuse3.default_options)
     options |= {f"fsname={FSNAME}", f"subtype={FSNAME}", "noatime"}
     if opts.allow_other:
@@ -187,7 +219,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     _prepare_search(paths, settings)
     clean = False
     try:
-        trio.run(_serve, ops)
+        trio.run(_serve, ops, mountpoint)
         clean = True
     finally:
         try:
@@ -210,9 +242,14 @@ def _prepare_search(paths: LibraryPaths, settings: Settings) -> None:
         log.warning("search is not prepared: %s", exc)
 
 
-async def _serve(ops: object) -> None:
+async def _serve(ops: object, mountpoint: str) -> None:
     import pyfuse3
     import trio
+
+    async def tune_read_ahead() -> None:
+        await ops.initialised.wait()  # type: ignore[attr-defined]
+        await trio.sleep(0)  # the INIT reply is written in the step that set it
+        await trio.to_thread.run_sync(raise_read_ahead, mountpoint)
 
     async def on_signals() -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
@@ -224,6 +261,7 @@ async def _serve(ops: object) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(on_signals)
         nursery.start_soon(ops.watch_generation)  # type: ignore[attr-defined]
+        nursery.start_soon(tune_read_ahead)
         await ops.check_generation()  # type: ignore[attr-defined]
         await pyfuse3.main(min_tasks=4)
         nursery.cancel_scope.cancel()

@@ -30,9 +30,12 @@ from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, Up
 from gallerfs.fs.inodes import ROOT_INODE, InodeTable
 from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
 from gallerfs.fs.copies import AlbumCopies
-from gallerfs.fs.fuseutil import LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, Listing, entry_attrs, fuse_errors, stat_attrs, unchanged
+from gallerfs.fs.fuseutil import (
+    LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, WRITE_WAIT_MS, Listing, entry_attrs, fuse_errors, stat_attrs, unchanged,
+)  # fmt: skip
 from gallerfs.fs.readers import ReaderLoans
 from gallerfs.fs.refresh import ChangeTracking
+from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGates
 from gallerfs.fs.toplevel import RootDir
 from gallerfs.fs.xattrs import XattrHandlers, XattrSource
 from gallerfs.paths import LibraryPaths
@@ -53,13 +56,11 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         journal_dir: os.PathLike[str] | str,
         *,
         xattrs: bool = False,
-        read_in_thread: bool = False,
     ) -> None:
         super().__init__()
         self.paths = paths
         self.settings = settings
         self.xattrs = xattrs
-        self.read_in_thread = read_in_thread
         self.journal_path = os.fsencode(os.path.abspath(journal_dir))
         self.root = RootDir(self.journal_path)
         self.inodes = InodeTable(self.root)
@@ -67,6 +68,11 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         self.pool = ReaderLoans(paths.db)
         self.readers = trio.CapacityLimiter(4)
         self.write_limiter = trio.CapacityLimiter(1)
+        self.gates = SourceGates()  # originals: a few threads per source (gallerfs.fs.sourceio)
+        self.read_buffers = Buffers()
+        self.copy_limiter = trio.CapacityLimiter(2)  # copies into albums compare against originals
+        self.statfs_limiter = trio.CapacityLimiter(1)
+        self.initialised = trio.Event()  # FUSE_INIT answered (gallerfs.fs.mount tunes the kernel after it)
         self._writer: Database | None = None
         self._writer_lock = threading.Lock()
         self.memo = Memo(-1)
@@ -83,10 +89,13 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             self.inodes.ino(entry.node, ROOT_INODE)
 
     # -- plumbing ----------------------------------------------------------
+    def init(self) -> None:  # called by pyfuse3 while it answers FUSE_INIT
+        self.initialised.set()
+
     def _writer_db(self) -> Database:
         with self._writer_lock:
             if self._writer is None:
-                self._writer = Database(self.paths.db)
+                self._writer = Database(self.paths.db, busy_timeout_ms=WRITE_WAIT_MS)
             return self._writer
 
     def context(self) -> TreeContext:
@@ -94,6 +103,10 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.readers)
+
+    async def in_copy_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Copies into albums, which compare against originals of any source: their own two threads."""
+        return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.copy_limiter, abandon_on_cancel=True)
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.write_limiter)
@@ -105,6 +118,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         return stat_attrs(ino, st)
 
     def node_attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
+        """Attributes of *node*; blocking (an lstat) for journal nodes: call those on a worker thread."""
         if isinstance(node, (jr.JournalNode, jr.JournalRoot)):
             return self.stat_attrs(ino, os.lstat(node.path))
         timeout = 0.0 if isinstance(node, UploadNode) else VOLATILE_TIMEOUT if isinstance(node, TextFile) else LIBRARY_TIMEOUT
@@ -218,10 +232,11 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             return self.node_attrs(inode, node)
         if fields.update_size and isinstance(handle, OriginalHandle):
             if attr.st_size == 0 and isinstance(node, LibraryFile) and node.member_of is not None:
-                await self.in_thread(handle.close)  # truncating an album member: a copy follows
+                await self.close_original(handle)  # truncating an album member: a copy follows
                 self.handles[fh] = upload = await self._member_upload(inode)  # type: ignore[index]
                 return self.node_attrs(inode, upload.node)
-            await self.in_thread(handle.request_truncate, attr.st_size)
+            await self.original_io(handle, handle.request_truncate, attr.st_size)
+            self._stale_read_ahead(handle)
             e = self.node_attrs(inode, node)
             e.st_size = attr.st_size
             return e
@@ -235,11 +250,15 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         node = self.inodes.node(inode)
         if not isinstance(node, jr.JournalNode):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return os.readlink(node.path)
+        return await self.in_thread(os.readlink, node.path)
+
+    def _statvfs(self) -> os.statvfs_result:
+        return os.statvfs(self.journal_path if os.path.isdir(self.journal_path) else self.paths.root)
 
     @fuse_errors
     async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
-        st = await self.in_thread(os.statvfs, self.journal_path if os.path.isdir(self.journal_path) else self.paths.root)
+        # its own thread: a 'df' stuck on a dead journal share must not take a listing's thread
+        st = await trio.to_thread.run_sync(self._statvfs, limiter=self.statfs_limiter, abandon_on_cancel=True)
         out = pyfuse3.StatvfsData()
         for name in ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree", "f_favail"):
             setattr(out, name, getattr(st, name))
@@ -402,7 +421,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             if node.member_of is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
                 upload = await self._member_upload(inode)
                 return pyfuse3.FileInfo(fh=self._new_handle(upload), direct_io=True)
-            handle = await self.in_thread(self._open_original, node, inode, flags)
+            handle = await self._open_original(node, inode, flags)
             st = handle.opened_stat
             fresh = (st.st_size, st.st_mtime_ns) == (node.row.size, node.row.mtime_ns)
             if not fresh:  # changed on disk since it was indexed: show it as it is now
@@ -411,18 +430,47 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             return pyfuse3.FileInfo(fh=self._new_handle(handle), keep_cache=fresh and not handle.writable)
         raise OSError(errno.EISDIR if node.is_dir else errno.EROFS, "cannot open")
 
-    def _open_original(self, node: LibraryFile, inode: int, flags: int) -> OriginalHandle:
-        loc = q.file_location(self.pool.get(), node.row.id)
+    async def _open_original(self, node: LibraryFile, inode: int, flags: int) -> OriginalHandle:
+        loc = await self.in_thread(lambda: q.file_location(self.pool.get(), node.row.id))
         if loc is None:
             raise OSError(errno.ENOENT, "no longer in the library")
         if not loc.online:
             raise OSError(errno.ENOMEDIUM, os.strerror(errno.ENOMEDIUM))
         writable = flags & os.O_ACCMODE != os.O_RDONLY
+        gate = self.gates.get(node.row.source_id, os.fsdecode(loc.source_path))
+        handle = await gate.run(OriginalHandle.open, loc.path, node.row.id, node.row.source_id, inode, writable,
+                                bool(flags & os.O_TRUNC))  # fmt: skip
+        if not writable:
+            handle.ahead = ReadAhead(gate, handle.fd, handle.size, self.read_buffers)
+        return handle
+
+    async def original_io(self, handle: OriginalHandle, fn: Callable[..., T], *args: Any) -> T:
+        """A blocking call on an open original, on its source's threads."""
+        return await self.gates.get(handle.source_id).run(fn, *args)
+
+    def _stale_read_ahead(self, writer: OriginalHandle) -> None:
+        """An original was written through *writer*: other handles' read-ahead of it is stale."""
+        for other in self.handles.values():
+            if isinstance(other, OriginalHandle) and other.ahead is not None and other.file_id == writer.file_id:
+                other.ahead.forget()
+
+    async def close_original(self, handle: OriginalHandle) -> None:
+        if handle.ahead is not None:
+            await handle.ahead.close()  # no read in flight may outlive the descriptor
+        # queued even behind a stuck source: the descriptor is closed once the source answers
+        await self.gates.get(handle.source_id).run(handle.close, even_if_stalled=True)
+
+    async def _close_later(self, handle: Handle) -> None:
+        """A system task: close a released handle off the request path (its disk may not answer)."""
         try:
-            fd = os.open(loc.path, os.O_RDWR if writable else os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
-            raise OSError(errno.ENOMEDIUM, os.strerror(errno.ENOMEDIUM)) from None
-        return OriginalHandle(fd, node.row.id, inode, writable, bool(flags & os.O_TRUNC) and writable)
+            if isinstance(handle, OriginalHandle):
+                await self.close_original(handle)
+            else:
+                await self.in_copy_thread(handle.close)
+        except OSError as exc:
+            log.warning("closing a released file: %s", exc)
+        except Exception:  # a system task must not raise
+            log.exception("closing a released file")
 
     @fuse_errors
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
@@ -444,18 +492,22 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         upload = UploadNode(next(self._uploads))
         ino = self.inodes.ino(upload)
         handle = UploadHandle(upload, parent_inode, name)
-        await self.in_thread(self._open_candidates, handle)
+        await self.in_copy_thread(self._open_candidates, handle)
         self.uploads[(parent_inode, name)] = ino
         return pyfuse3.FileInfo(fh=self._new_handle(handle), direct_io=True), self.node_attrs(ino, upload)
 
-    async def read(self, fh: int, off: int, size: int) -> bytes:
-        # The hot path of every read, so no fuse_errors wrapper. Inline pread measured faster
-        # than a worker thread (bench_mount.py: 760-790 vs 415-550 MB/s, page cache hot).
+    async def read(self, fh: int, off: int, size: int) -> bytes | memoryview:
+        # The hot path of every read, so no fuse_errors wrapper. Originals are read on their
+        # source's threads, sequential reads ahead of the reader (gallerfs.fs.sourceio).
         try:
             handle = self.handles[fh]
-            if self.read_in_thread and handle.fd >= 0:
-                return await trio.to_thread.run_sync(handle.read, off, size)
-            return handle.read(off, size)
+            if isinstance(handle, OriginalHandle):
+                if handle.ahead is not None:
+                    return await handle.ahead.read(off, size)
+                return await self.original_io(handle, handle.read, off, size)
+            if handle.fd < 0:  # generated text: in memory
+                return handle.read(off, size)
+            return await self.in_thread(handle.read, off, size)
         except OSError as exc:
             raise pyfuse3.FUSEError(exc.errno or errno.EIO) from None
         except KeyError:
@@ -463,7 +515,14 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
 
     @fuse_errors
     async def write(self, fh: int, off: int, buf: bytes) -> int:
-        return await self.in_thread(self.handles[fh].write, off, buf)
+        handle = self.handles[fh]
+        if isinstance(handle, OriginalHandle):
+            written = await self.original_io(handle, handle.write, off, buf)
+            self._stale_read_ahead(handle)
+            return written
+        if isinstance(handle, UploadHandle):  # compared with originals: the copies' threads
+            return await self.in_copy_thread(handle.write, off, buf)
+        return await self.in_thread(handle.write, off, buf)
 
     @fuse_errors
     async def flush(self, fh: int) -> None:
@@ -476,8 +535,11 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     @fuse_errors
     async def fsync(self, fh: int, datasync: bool) -> None:
         handle = self.handles.get(fh)
-        if handle is not None and handle.fd >= 0 and not isinstance(handle, UploadHandle):
-            await self.in_thread(os.fdatasync if datasync else os.fsync, handle.fd)
+        sync = os.fdatasync if datasync else os.fsync
+        if isinstance(handle, OriginalHandle):
+            await self.original_io(handle, sync, handle.fd)
+        elif handle is not None and handle.fd >= 0 and not isinstance(handle, UploadHandle):
+            await self.in_thread(sync, handle.fd)
 
     @fuse_errors
     async def release(self, fh: int) -> None:
@@ -490,7 +552,10 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             elif isinstance(handle, UploadHandle):
                 self.uploads.pop((handle.parent, handle.name), None)
         finally:
-            handle.close()  # inline: a release waiting for a busy worker thread can outlive the unmount
+            if isinstance(handle, (OriginalHandle, UploadHandle)):  # their disks may not answer: not inline
+                trio.lowlevel.spawn_system_task(self._close_later, handle)
+            else:
+                handle.close()  # journal files and text: local, and a release must not outlive the unmount
         if isinstance(handle, JournalCreatedHandle) and handle.may_be_entry():  # an empty new entry: template
             trio.lowlevel.spawn_system_task(handle.fill_later, self.paths, self.settings, self.pool.get)
 
