@@ -159,3 +159,31 @@ def test_the_in_memory_mask_is_computed_once_per_index(db):
     assert scope.mask(ids) is mask
     other = ids[::-1].copy()  # a reloaded index: another array
     assert other[scope.mask(other)].tolist() == db.ids[5:7][::-1]
+
+
+class _SparseScope:
+    """A broad filter (no candidate list) that lets one file in 97 through."""
+
+    ids = None
+    filtered = True
+
+    def keep(self, db, ids):
+        return {i for i in ids if i % 97 == 0}
+
+
+def test_a_broad_filter_over_the_in_memory_index_widens_until_enough_pass():
+    import numpy as np
+
+    from gallerfs.search.memindex import Snapshot
+    from gallerfs.search.signals import VectorSignal, _best
+
+    rng = np.random.default_rng(4)
+    matrix = rng.standard_normal((5000, 16)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(1, 5001, dtype=np.int64)
+    query = matrix[10]
+    scores = matrix @ query
+    assert _best(scores, 300).tolist() == np.argsort(-scores, kind="stable")[:300].tolist()
+    found = VectorSignal(query)._in_memory(None, Snapshot(("v",), ids, matrix), _SparseScope(), 40)
+    passing = [i for i in np.argsort(-scores, kind="stable") if ids[i] % 97 == 0][:40]  # 51 pass in all
+    assert list(found) == [int(ids[i]) for i in passing]  # past the first 256 and the next 1024 checked
