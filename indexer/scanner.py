@@ -27,7 +27,7 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from indexer.hashing import file_hashes
 from indexer.media import media_kind
-from indexer.presence import refresh_presence  # also imported from here by the watcher
+from indexer.volumes import check_presence, is_empty_dir
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,26 @@ def walk(root: bytes) -> Iterator[ScannedFile | WalkProblem]:
 
 def _under(relpath: bytes, folders: list[bytes]) -> bool:
     return any(f == b"" or relpath == f or relpath.startswith(f + b"/") for f in folders)
+
+
+def refresh_presence(db: Database, source: Source, *, allow_empty: bool = False) -> Source:
+    """Check whether a source is plugged in and record it; returns the updated row."""
+    presence = check_presence(source.path, source.mount_point, source.fs_uuid)
+    online, reason = presence.online, presence.reason
+    if online and not allow_empty and files_db.count_files(db, source.id) and is_empty_dir(source.path):
+        online, reason = False, (
+            f"{os.fsdecode(source.path)} is empty although the library has files there: treated as unplugged "
+            "(use 'gallerfs rescan --allow-empty' if they were really deleted)"
+        )
+    ident = presence.identity
+    sources_db.set_presence(
+        db, source.id, online=online, reason=reason,
+        device=ident.device if ident and online else None,
+        root_inode=ident.root_inode if ident and online else None,
+    )  # fmt: skip
+    updated = sources_db.get_source(db, source.id)
+    assert updated is not None
+    return updated
 
 
 def scan_source(
