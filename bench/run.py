@@ -28,6 +28,7 @@ FULL = {
     "duplicates": [],
     "embed": [],
     "search": [],
+    "cli": [],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -37,6 +38,7 @@ QUICK = {
     "duplicates": ["--files", "5000", "--near", "5000"],
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],
+    "cli": ["--runs", "5"],
 }
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-
-import tomli_w
 
 from gallerfs.errors import GallerfsError
 
@@ -102,6 +99,8 @@ def key_spec(name: str) -> Key:
 
 def load(path: Path) -> Settings:
     """Read settings; a missing file means defaults. Unknown keys are an error."""
+    import tomllib  # the TOML modules load when settings are first read, not at every start-up
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -121,6 +120,10 @@ def load(path: Path) -> Settings:
 
 def save_value(path: Path, key: str, value: Any) -> None:
     """Set one key, keeping the others; written atomically."""
+    import tomllib
+
+    import tomli_w
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

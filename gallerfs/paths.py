@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 APP = "gallerfs"
 DB_NAME = "library.sqlite3"
 
@@ -52,6 +50,8 @@ def resolve_library(explicit: str | os.PathLike[str] | None = None) -> LibraryPa
         root = Path(chosen).expanduser().absolute()
         config = Path(os.environ.get("GALLERFS_CONFIG", root / "config.toml"))
         return LibraryPaths(root=root, config_file=config)
+    import platformdirs  # only here: most runs name their library, and it costs a few ms at start-up
+
     root = Path(platformdirs.user_data_dir(APP))
     config_default = Path(platformdirs.user_config_dir(APP)) / "config.toml"
     return LibraryPaths(root=root, config_file=Path(os.environ.get("GALLERFS_CONFIG", config_default)))

@@ -7,16 +7,15 @@ import datetime as dt
 import os
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
 from gallerfs.db import journal as jdb
 from gallerfs.errors import GallerfsError
-from gallerfs.journal.entries import create_entry, journal_folder, record_file, sync_journal
-from gallerfs.journal.periods import missing_entry, parse_period
-from gallerfs.journal.template import split_front_matter
+
+# gallerfs.journal (YAML, the photo queries) loads inside the commands, so that the other gallerfs
+# commands start without it.
 
 PERIOD_HELP = "a day YYYY-MM-DD or an ISO week YYYY-Www (also: today, yesterday, week, last-week)"
 
@@ -58,11 +57,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _entry_path(ctx: Context, period_text: str) -> tuple[Any, Path]:
+    from gallerfs.journal.entries import journal_folder
+    from gallerfs.journal.periods import parse_period
+
     period = parse_period(period_text)
     return period, journal_folder(ctx.paths, ctx.settings) / period.filename
 
 
 def run_new(ctx: Context) -> int:
+    from gallerfs.journal.entries import create_entry, journal_folder, record_file
+    from gallerfs.journal.periods import parse_period
+
     period = parse_period(ctx.args.period)
     db = ctx.open_db()
     created = create_entry(ctx.paths, ctx.settings, db, period)
@@ -98,6 +103,11 @@ def editor_command() -> list[str] | None:
 
 
 def run_open(ctx: Context) -> int:
+    import subprocess
+
+    from gallerfs.journal.entries import create_entry, journal_folder, record_file
+    from gallerfs.journal.periods import parse_period
+
     period = parse_period(ctx.args.period)
     db = ctx.open_db()
     created = create_entry(ctx.paths, ctx.settings, db, period)
@@ -126,6 +136,8 @@ def _entry_json(e: jdb.EntryRow, folder: Path) -> dict[str, Any]:
 
 
 def run_list(ctx: Context) -> int:
+    from gallerfs.journal.entries import journal_folder, sync_journal
+
     db = ctx.open_db()
     sync_journal(ctx.paths, ctx.settings, db, fill_empty=False)
     folder = journal_folder(ctx.paths, ctx.settings)
@@ -155,6 +167,10 @@ def _plain(value: Any) -> Any:
 
 
 def run_show(ctx: Context) -> int:
+    from gallerfs.journal.entries import journal_folder, record_file
+    from gallerfs.journal.periods import missing_entry
+    from gallerfs.journal.template import split_front_matter
+
     period, path = _entry_path(ctx, ctx.args.period)
     try:
         raw = path.read_bytes()
@@ -186,6 +202,7 @@ def run_show(ctx: Context) -> int:
 
 def run_export(ctx: Context) -> int:
     from gallerfs.journal.email_export import export_entry
+    from gallerfs.journal.periods import parse_period
 
     if ctx.args.max_px < 16:
         raise GallerfsError("--max-px must be at least 16")

@@ -9,13 +9,16 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from gallerfs.cli.context import Context, add_json_flag
 from gallerfs.errors import GallerfsError
-from models import manifest as manifest_mod
-from models import store
-from models.download import Progress
+
+if TYPE_CHECKING:
+    from models import store
+    from models.download import Progress
+
+# The model store and manifest (urllib, hashing, JSON schemas) load only when a models command runs.
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ def _summary(model: store.InstalledModel) -> dict[str, Any]:
 
 
 def run_install(ctx: Context) -> int:
+    from models import manifest as manifest_mod
+    from models import store
+
     spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
     ctx.paths.ensure()
     show = sys.stderr.isatty() and not ctx.json and not ctx.args.quiet
@@ -84,6 +90,9 @@ def run_install(ctx: Context) -> int:
 
 
 def run_import(ctx: Context) -> int:
+    from models import manifest as manifest_mod
+    from models import store
+
     spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
     ctx.paths.ensure()
     model = store.import_dir(ctx.paths, spec, ctx.args.dir)
@@ -92,6 +101,9 @@ def run_import(ctx: Context) -> int:
 
 
 def run_list(ctx: Context) -> int:
+    from models import manifest as manifest_mod
+    from models import store
+
     manifest = manifest_mod.load(ctx.args.manifest)
     current = store.current_model(ctx.paths)
     installed = {m.name: m for m in store.installed_models(ctx.paths)}
@@ -124,6 +136,8 @@ def run_list(ctx: Context) -> int:
 
 
 def run_verify(ctx: Context) -> int:
+    from models import store
+
     model = store.require_model(ctx.paths)
     problems = store.verify(model)
     ctx.emit(

@@ -6,16 +6,18 @@ import argparse
 import errno
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
-from gallerfs.db import embeddings as embeddings_db
-from gallerfs.db import search as search_db
 from gallerfs.db import sources as sources_db
-from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import Filters, SearchHit, search_files, similar_files
-from models.store import require_model
+
+if TYPE_CHECKING:
+    from gallerfs.db.connection import Database
+    from gallerfs.search import Filters, SearchHit
+
+# numpy, the search engine and the model store are imported by the commands that use them, so that
+# every other command starts without them.
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
+    from gallerfs.search import Filters
+
     return Filters(
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
         favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
@@ -70,6 +74,8 @@ def _limit(ctx: Context) -> int:
 
 def _check_names(db: Database, filters: Filters) -> None:
     """Unknown source/album names are a mistake worth one line, not an empty result."""
+    from gallerfs.db import search as search_db
+
     if filters.source:
         sources_db.find_source(db, filters.source)
     if filters.album and not search_db.album_exists(db, filters.album):
@@ -77,6 +83,8 @@ def _check_names(db: Database, filters: Filters) -> None:
 
 
 def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
+    from gallerfs.db import search as search_db
+
     rows = search_db.hit_rows(db, [h.file_id for h in hits])
     out: list[dict[str, Any]] = []
     for rank, hit in enumerate(hits, 1):
@@ -101,6 +109,10 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
 
 
 def run_search(ctx: Context) -> int:
+    from gallerfs.db import embeddings as embeddings_db
+    from gallerfs.search import search_files
+    from models.store import require_model
+
     require_model(ctx.paths)  # says how to install one before anything else
     db = ctx.open_reader()
     filters = _filters(ctx.args)
@@ -116,6 +128,8 @@ def run_search(ctx: Context) -> int:
 
 def resolve_photo(db: Database, photo: str) -> int:
     """A file id from an id, an original's path, or a path in the mount."""
+    from gallerfs.db import search as search_db
+
     if photo.isdigit():
         if not search_db.file_exists(db, int(photo)):
             raise GallerfsError(f"no file with id {photo} in the library")
@@ -151,6 +165,8 @@ def resolve_photo(db: Database, photo: str) -> int:
 
 
 def run_similar(ctx: Context) -> int:
+    from gallerfs.search import similar_files
+
     db = ctx.open_reader()
     filters = _filters(ctx.args)
     _check_names(db, filters)

@@ -7,11 +7,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from gallerfs import config
 from gallerfs.db.connection import Database
 from gallerfs.paths import LibraryPaths, resolve_library
+
+if TYPE_CHECKING:
+    from gallerfs import config
 
 
 def to_jsonable(value: Any) -> Any:
@@ -48,6 +50,8 @@ class Context:
     @property
     def settings(self) -> config.Settings:
         if self._settings is None:
+            from gallerfs import config  # loaded with the settings: most commands never read them
+
             self._settings = config.load(self.paths.config_file)
         return self._settings
 

@@ -4,7 +4,9 @@
 turns it into a ``Scope``: when the filters are selective (few matching files)
 the scope is the explicit list of candidate ids, found through indexes, and
 signals score only those; otherwise signals search everything and the scope
-checks their candidates.
+checks their candidates. A process keeps the scopes of its last few filters
+until the library changes (``search_db.filter_version``), so a mount or viewer
+pays for a filter's candidates once, not on every query.
 
 Dates are read the way ``by-date/`` files them: a photo's wall-clock time
 (see ``indexer/metadata/dates.py``), so ``--since 2023-07 --until 2023-07``
@@ -16,7 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +32,7 @@ from gallerfs.errors import GallerfsError
 
 KINDS = ("image", "video", "raw")
 SELECTIVE_MAX = 200_000  # filters matching up to this many files search among them alone
+CACHED_SCOPES = 8  # filters whose candidates a process keeps (a long-lived mount or viewer)
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
 
@@ -113,6 +119,64 @@ class Scope:
             return self.ids
         return np.array(search_db.matching_ids(db, self.spec, 1 << 62), dtype=np.int64)
 
+    def mask(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` (an in-memory index's ids) are candidates; kept for the last array asked about."""
+        cached = self.__dict__.get("_mask")
+        if cached is None or cached[0] is not ids:
+            cached = (ids, np.isin(ids, self.ids) if self.ids is not None else np.ones(len(ids), dtype=bool))
+            object.__setattr__(self, "_mask", cached)
+        return cached[1]
+
+    def ids_json(self, chunk: int) -> list[str]:
+        """The candidates as ``search_db.ids_json`` texts of ``chunk`` ids each, encoded once per scope."""
+        key = f"_ids_json_{chunk}"
+        cached = self.__dict__.get(key)
+        if cached is None:
+            ids = self.ids if self.ids is not None else np.zeros(0, dtype=np.int64)
+            cached = search_db.ids_json_chunks(ids, chunk)
+            object.__setattr__(self, key, cached)
+        return cached
+
+
+class _ScopeCache:
+    """The scopes of the last few filters, valid while ``search_db.filter_version`` stays the same.
+
+    A mount or viewer asks the same filter again and again with new queries; its candidate list
+    is the costly part of a filtered search, and it only changes when the library does.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Scope] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Scope | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: Scope) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_scopes = _ScopeCache(CACHED_SCOPES)
+
+
+def _cache_key(db: Database, spec: FilterSpec, selective_max: int) -> tuple[Any, ...] | None:
+    if spec.journaled:  # journal links change without a generation bump: always asked afresh
+        return None
+    return (str(db.path), spec, selective_max, search_db.filter_version(db))
+
 
 def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_MAX) -> Scope:
     """Filters matching up to ``selective_max`` files become an explicit candidate list, searched
@@ -126,7 +190,12 @@ def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_
     spec = (filters or Filters()).to_spec()
     if spec.is_empty():
         return Scope(spec, None)
+    key = _cache_key(db, spec, selective_max)
+    found = _scopes.get(key) if key is not None else None
+    if found is not None:
+        return found
     ids = search_db.matching_ids(db, spec, selective_max + 1)
-    if len(ids) <= selective_max:
-        return Scope(spec, np.array(ids, dtype=np.int64))
-    return Scope(spec, None)
+    found = Scope(spec, np.array(ids, dtype=np.int64) if len(ids) <= selective_max else None)
+    if key is not None:
+        _scopes.put(key, found)
+    return found

@@ -32,6 +32,14 @@ class Signal(Protocol):
 
 _AMONG_CHUNK = 500_000  # candidate ids per vec0 query
 
+
+def _best(scores: np.ndarray, m: int) -> np.ndarray:
+    """Indexes of the ``m`` best scores, best first: a partial sort, as a broad filter rarely needs
+    more than the first few hundred (a full argsort of 1M scores costs ~100 ms)."""
+    top = np.argpartition(-scores, m - 1)[:m] if m < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 @dataclass(frozen=True)
 class VectorSignal:
     """Cosine similarity to a query vector (a text embedding, or a photo's own vector)."""
@@ -47,7 +55,7 @@ class VectorSignal:
         if snapshot is not None:
             found = self._in_memory(db, snapshot, scope, want)
         elif scope.ids is not None:
-            found = self._among(db, scope.ids, want)
+            found = self._among(db, scope.ids_json(_AMONG_CHUNK), want)
         else:
             found = self._knn(db, scope, want)
         for i in self.exclude:
@@ -59,30 +67,30 @@ class VectorSignal:
         scores = snap.scores(self.query)
         ids = snap.ids
         if scope.ids is not None:
-            mask = np.isin(ids, scope.ids)
+            mask = scope.mask(ids)
             ids, scores = ids[mask], scores[mask]
         if scope.ids is not None or not scope.filtered:
             top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
             return {int(ids[i]): float(scores[i]) for i in top}
-        order = np.argsort(-scores, kind="stable")
         found: dict[int, float] = {}
         start, step = 0, max(k * 4, 256)
-        while start < len(order):
-            chunk = order[start : start + step]
+        while start < len(scores):
+            end = min(len(scores), start + step)
+            chunk = _best(scores, end)[start:end]
             kept = scope.keep(db, ids[chunk].tolist())
             for i in chunk:
                 if int(ids[i]) in kept:
                     found[int(ids[i])] = float(scores[i])
                     if len(found) >= k:
                         return found
-            start, step = start + step, step * 4
+            start, step = end, step * 4
         return found
 
-    def _among(self, db: Database, candidates: np.ndarray, k: int) -> dict[int, float]:
-        """Exact top k among the candidates, inside one vec0 scan (cost bounded by the candidates' chunks)."""
+    def _among(self, db: Database, candidates: list[str], k: int) -> dict[int, float]:
+        """Exact top k among the candidates (``ids_json`` chunks), inside one vec0 scan per chunk."""
         found: dict[int, float] = {}
-        for start in range(0, len(candidates), _AMONG_CHUNK):
-            found.update(search_db.knn(db, self.query, k, candidates[start : start + _AMONG_CHUNK].tolist()))
+        for chunk in candidates:
+            found.update(search_db.knn(db, self.query, k, chunk))
         if len(found) > k:
             found = dict(sorted(found.items(), key=lambda kv: -kv[1])[:k])
         return found
@@ -100,5 +108,5 @@ class VectorSignal:
                 return found
             if ask >= search_db.MAX_KNN_K:
                 log.debug("filter too sparse for KNN at k=%d; searching among every match", ask)
-                return self._among(db, scope.all_matching(db), k)
+                return self._among(db, search_db.ids_json_chunks(scope.all_matching(db), _AMONG_CHUNK), k)
             ask = min(total, ask * 4, search_db.MAX_KNN_K)
