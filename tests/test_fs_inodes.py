@@ -56,6 +56,10 @@ def test_counted_nodes_live_exactly_as_long_as_the_kernel_holds_them() -> None:
     assert not table.forget(top, 5) and table.get(top) is not None and table.get(ROOT_INODE) is root
     assert table.generation(ROOT_INODE) == table.generation(top) == table.generation(f) == 0
     assert table.generation(dirs[9]) == table.epoch != 0
+    # a folder pinned later (a new journal folder) keeps the generation its number has
+    late = table.pin(StaticDir(("top", b"late")), ROOT_INODE, stable=False)
+    table.unpin(top)
+    assert table.generation(late) == table.epoch and table.generation(top) == 0
 
 
 def test_a_key_unbound_while_held_gets_a_new_number_and_the_old_one_keeps_working() -> None:
@@ -259,3 +263,23 @@ def test_only_counted_replies_count(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     trio.run(main)
     ops.close()
+
+
+def test_listing_cache_is_bounded_by_entries_least_recently_used_first() -> None:
+    from gallerfs.fs.fuseutil import Listing
+    from gallerfs.fs.listing_cache import ListingCache
+
+    def listing(n: int) -> Listing:
+        names = [b"%d" % i for i in range(n)]
+        return Listing(names, list(range(n)), [None] * n, {}, [None] * n)  # type: ignore[list-item]
+
+    cache = ListingCache(max_entries=100)
+    for ino in range(1, 5):
+        cache.put(ino, listing(30))
+    assert list(cache) == [2, 3, 4] and cache.entries() == 90
+    assert cache.get(2) is not None  # used: now the most recent
+    cache.put(5, listing(30))
+    assert list(cache) == [4, 2, 5]
+    cache.put(6, listing(500))  # bigger than the bound: kept alone
+    assert list(cache) == [6] and cache.entries() == 500
+    assert cache.pop(6) is not None and not cache and cache.entries() == 0

@@ -25,10 +25,12 @@ Nothing the kernel still counts is ever dropped, so open files and folders
 forgotten.
 
 Generations (``EntryAttributes.generation``, part of an NFS file handle):
-0 for the root, the top-level folders and computed numbers, which always denote
-the same object; for counter numbers the mount's ``epoch``, so a handle kept
-from an earlier mount, where the same number meant something else, is stale
-rather than wrong.
+0 for the root, the top-level folders made with the mount (``pin(stable=True)``)
+and computed numbers, which denote the same object in every mount; for every
+other number the mount's ``epoch``, so a handle kept from an earlier mount,
+where the same number meant something else, is stale rather than wrong. A
+number's generation never changes while the mount runs (the kernel marks an
+inode bad when it does).
 """
 
 from __future__ import annotations
@@ -73,12 +75,14 @@ class InodeTable:
         self._slots: dict[int, _Slot] = {ROOT_INODE: _Slot(root, ROOT_INODE)}
         self._by_key: dict[tuple[Hashable, ...], int] = {root.key: ROOT_INODE}  # counter numbers only
         self._pinned: set[int] = {ROOT_INODE}
+        self._stable: set[int] = {ROOT_INODE}  # generation 0
         self._unheld: OrderedDict[int, None] = OrderedDict()  # counter numbers at count 0, oldest first
         self.unheld_kept = unheld_kept
         self._next = itertools.count(ROOT_INODE + 1)
         self._member_folders: dict[Hashable, int] = {}  # folder key -> serial (bounded by folders)
         self._member_keys: dict[int, Hashable] = {}  # serial -> folder key
         self._lock = threading.Lock()
+        self._peak = 0  # most slots since the table was last compacted
         self.epoch = (time.time_ns() // 1_000_000) & 0xFFFFFFFF or 1  # a generation of this mount
 
     # -- numbers -----------------------------------------------------------
@@ -131,10 +135,16 @@ class InodeTable:
                 out.append(ino)
         return out
 
-    def pin(self, node: Node, parent: int) -> int:
-        """A node that lives as long as the mount (the top-level folders)."""
+    def pin(self, node: Node, parent: int, stable: bool = True) -> int:
+        """A node that lives as long as the mount (the top-level folders).
+
+        *stable*: the same object in every mount (generation 0); only for numbers not handed out yet.
+        """
         with self._lock:
+            fresh = node.key not in self._by_key
             ino = self._number(node.key)
+            if stable and fresh:
+                self._stable.add(ino)
             slot = self._slots.setdefault(ino, _Slot(node, parent))
             slot.node, slot.parent = node, parent
             self._pinned.add(ino)
@@ -209,9 +219,18 @@ class InodeTable:
             if computed(ino) or self._by_key.get(slot.node.key) != ino:  # rebuildable, or unbound
                 del self._slots[ino]
                 self._unheld.pop(ino, None)
+                self._compact()
                 return True
             self._release(ino)
             return False
+
+    def _compact(self) -> None:
+        """A dict never shrinks by deleting: copy it once most of a big table is gone (lock held)."""
+        size = len(self._slots)
+        self._peak = max(self._peak, size + 1)
+        if self._peak > 8192 and size * 4 < self._peak:
+            self._slots = dict(self._slots)
+            self._peak = size
 
     def _release(self, ino: int) -> None:
         """Keep *ino* among the recently released; drop the oldest beyond the limit (lock held)."""
@@ -249,7 +268,7 @@ class InodeTable:
         return self._member_keys.get((ino - MEMBER_INODE_BASE) >> MEMBER_ID_BITS)
 
     def generation(self, ino: int) -> int:
-        return 0 if ino in self._pinned or computed(ino) else self.epoch
+        return 0 if ino in self._stable or computed(ino) else self.epoch
 
     def held(self) -> int:
         """How many inodes the kernel holds (counted)."""

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from gallerfs.fs.fuseutil import Listing
 
-MAX_CACHED_ENTRIES = 200_000
+MAX_CACHED_ENTRIES = 100_000  # ~40 MB of names, attributes and nodes
 
 
 class ListingCache:

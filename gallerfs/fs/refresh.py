@@ -165,7 +165,7 @@ class ChangeTracking:
         node = jr.JournalRoot(path, next(_journal_serial))
         old = self.root.replace(b"journal", node)
         self.inodes.unpin(self.inodes.ino(old, ROOT_INODE))
-        self.inodes.pin(node, ROOT_INODE)
+        self.inodes.pin(node, ROOT_INODE, stable=False)  # its number is new: the mount's generation
         self.journal_path = path
         self.journal = jr.JournalNodes(path)
         self.listings.pop(ROOT_INODE)
