@@ -3,14 +3,15 @@
     .venv/bin/python bench/bench_mount_memory.py [--files 100000] [--names 10000] [--workdir /var/tmp/gallerfs-bench]
 
 Prints one JSON object. Needs root (it writes /proc/sys/vm/drop_caches). The
-library is bench/tree.py's hard-linked tree (`add`, `index --scan-only`) with
-the tests' small CLIP model installed, so that ``search/`` answers.
+library is bench/tree.py's hard-linked tree (`add`, `index --scan-only`) and
+its 300 distinct originals as a second source, fully indexed with the tests'
+small CLIP model, so that search/ and similar/ have embeddings to rank.
 
 A browse is `ls -lR` of ``sources/`` and of ``by-date/`` (every file looked
 up: readdirplus and lookups), then ``stat`` of --names distinct
 ``search/<query>`` folders and --names distinct ``similar/<photo>`` folders
-(each a folder of its own; a bare stat runs no query), and a listing of 20
-queries. Figures:
+(``similar/NN u00042.jpg``: each name a folder of its own), and a listing of
+20 queries. Figures:
 
 - rss_*_mb: the mount process's resident set size: idle, after one browse,
   after `echo 3 > drop_caches` (the kernel forgets every inode, and the mount
@@ -33,6 +34,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_mount import GALLERFS, PROJECT, Mounted, timed_shell  # noqa: E402
+
+
+class LoggedMount(Mounted):
+    """``Mounted`` with the mount's log in a file: a pipe nobody reads stalls a mount that logs a lot."""
+
+    def __init__(self, cmd: list[str], path: Path, env: dict[str, str], log: Path) -> None:
+        super().__init__(cmd, path, env)
+        self.log = log
+
+    def __enter__(self) -> LoggedMount:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 60
+        while not os.path.ismount(self.path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the mount did not come up: {self.log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.05)
+        return self
 from bench.tree import make_tree  # noqa: E402
 
 
@@ -61,20 +81,22 @@ def drop_caches(pid: int) -> float:
 
 def build_library(work: Path, tree: Path, files: int, env: dict[str, str]) -> None:
     library = Path(env["GALLERFS_LIBRARY"])
-    stamp = library / f".bench-{files}"
+    stamp = library / f".bench-v3-{files}"
     if stamp.exists():
         return
     shutil.rmtree(library, ignore_errors=True)
     from tests import clipmodel
 
     manifest = clipmodel.write_model_dir(work / "memory-model")
-    for cmd in (["add", "--name", "tree", str(tree)], ["index", "--scan-only", "--json"],
-                ["models", "import", str(work / "memory-model"), "--manifest", str(manifest)]):  # fmt: skip
+    # the originals first, fully indexed (phase 2 takes every pending file); then the tree, phase 1 only
+    for cmd in (["add", "--name", "uniques", str(work / "uniques")],
+                ["models", "import", str(work / "memory-model"), "--manifest", str(manifest)], ["index", "--json"],
+                ["add", "--name", "tree", str(tree)], ["index", "--scan-only", "--json"]):  # fmt: skip
         subprocess.run([*GALLERFS, *cmd], env=env, check=True, capture_output=True)
     stamp.touch()
 
 
-def browse(mnt: Path, names: int, files: int, round_: int) -> dict[str, float]:
+def browse(mnt: Path, names: int, uniques: list[str], round_: int) -> dict[str, float]:
     out: dict[str, float] = {}
     out["ls_lR_sources_s"] = round(timed_shell(f"ls -lR {mnt}/sources > /dev/null")[0], 3)
     out["ls_lR_by_date_s"] = round(timed_shell(f"ls -lR {mnt}/by-date > /dev/null")[0], 3)
@@ -83,9 +105,10 @@ def browse(mnt: Path, names: int, files: int, round_: int) -> dict[str, float]:
         os.stat(mnt / "search" / f"query {round_} {i}")
     out["stat_search_names_s"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    for i in range(names):
+    for i in range(names):  # 'NN u00042.jpg' (a ranked name) stands for u00042.jpg: 90 names per photo
+        n = i + (round_ - 1) * names
         try:
-            os.stat(mnt / "similar" / str(1 + i % files))
+            os.stat(mnt / "similar" / f"{10 + n // len(uniques) % 90:02d} {uniques[n % len(uniques)]}")
         except FileNotFoundError:
             pass
     out["stat_similar_names_s"] = round(time.perf_counter() - start, 3)
@@ -112,16 +135,19 @@ def main() -> None:
     build_library(work, tree, args.files, env)
     mnt = work / "mnt-memory"
     result: dict[str, object] = {"benchmark": "mount_memory", "files": args.files, "names": args.names}
-    with Mounted([*GALLERFS, "mount", "-f", str(mnt)], mnt, env) as m:
+    log = work / "mount-memory.log"
+    with LoggedMount([*GALLERFS, "mount", "-f", str(mnt)], mnt, env, log) as m:
         pid = m.proc.pid
         time.sleep(1.0)
         result["rss_idle_mb"] = rss_mb(pid)
-        result["first_browse"] = browse(mnt, args.names, args.files, 1)
+        uniques = sorted(os.listdir(mnt / "sources" / "uniques"))
+        result["first_browse"] = browse(mnt, args.names, uniques, 1)
         result["rss_after_browse_mb"] = rss_mb(pid)
         result["rss_after_drop_caches_mb"] = drop_caches(pid)
-        result["second_browse"] = browse(mnt, args.names, args.files, 2)
+        result["second_browse"] = browse(mnt, args.names, uniques, 2)
         result["rss_after_second_browse_mb"] = rss_mb(pid)
         result["rss_after_second_drop_caches_mb"] = drop_caches(pid)
+    result["mount_log_lines"] = len(log.read_text(errors="replace").splitlines())
     grown = result["rss_after_browse_mb"] - result["rss_idle_mb"]  # type: ignore[operator]
     result["second_vs_first_browse"] = round(result["rss_after_second_browse_mb"] / result["rss_after_browse_mb"], 3)  # type: ignore[operator]
     result["dropped_fraction_of_growth"] = round(
