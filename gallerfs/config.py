@@ -41,6 +41,7 @@ KEYS: tuple[Key, ...] = (
     Key("embed_device", str, lambda: "cpu", "where the CLIP model runs", ("cpu", "cuda")),
     Key("embed_batch_size", int, lambda: 16, "images per CLIP inference batch"),
     Key("search_limit", int, lambda: 50, "results listed per search (mount and CLI)"),
+    Key("search_history", int, lambda: 100, "search/ queries remembered (least recently listed forgotten first)"),
     Key("search_relative_cutoff", float, lambda: 0.80, "drop results scoring below this fraction of the best score"),
     Key("near_duplicate_distance", int, lambda: 8, "max perceptual-hash Hamming distance of near duplicates (0-64)"),
     Key("near_duplicate_min_similarity", float, lambda: 0.90, "min CLIP cosine similarity of near duplicates, where embedded"),
@@ -64,6 +65,7 @@ class Settings:
     embed_device: str = "cpu"
     embed_batch_size: int = 16
     search_limit: int = 50
+    search_history: int = 100
     search_relative_cutoff: float = 0.80
     near_duplicate_distance: int = 8
     near_duplicate_min_similarity: float = 0.90

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -186,3 +187,101 @@ def test_history_is_recent_first_bounded_and_forgettable(tmp_path: Path) -> None
         assert len(kept) == sh.MAX_REMEMBERED and kept[0] == f"q{sh.MAX_REMEMBERED + 4}" and "red" not in kept
     finally:
         db.close()
+
+
+PROBES = (
+    "desktop.ini", "Desktop.ini", "Thumbs.db", ".DS_Store", "autorun.inf", "folder.jpg", "Folder.jpg",
+    "AlbumArtSmall.jpg", "AlbumArt_{3A7F}_Large.jpg", ".hidden", ".directory", ".localized", ".Trash",
+    ".Trash-0", ".xdg-volume-info", "$RECYCLE.BIN", "System Volume Information",
+)  # fmt: skip
+
+
+def test_only_listing_a_query_runs_and_remembers_it(tmp_path: Path) -> None:
+    library, _ = _library(tmp_path, with_model=True)
+    with (library / "config.toml").open("a") as fh:
+        fh.write("search_history = 3\n")
+    with Mount(library, tmp_path / "mnt") as mnt:
+        before = _ls(mnt, "search")
+        assert before == []
+        for probe in PROBES:  # what file managers and SMB clients look up everywhere
+            for look in (os.stat, os.listdir):
+                with pytest.raises(FileNotFoundError):
+                    look(mnt.p("search", probe))
+            with pytest.raises(FileNotFoundError):
+                os.stat(mnt.p("similar", probe))
+        assert _ls(mnt, "search") == before
+        # a bare stat (or the first step of cd) answers a folder but runs and remembers nothing
+        st = os.stat(mnt.p("search", "anything at all"))
+        assert stat.S_ISDIR(st.st_mode)
+        assert _ls(mnt, "search") == before
+        # probes inside a query folder are not looked for among the results
+        with pytest.raises(FileNotFoundError):
+            os.stat(mnt.p("search", "red", "desktop.ini"))
+        assert _ls(mnt, "search") == before
+        # cd then ls: the listing runs the query and remembers it
+        reds = _ls(mnt, "search", "red")
+        assert reds and reds[0].split(" ", 1)[1].startswith("red")
+        assert _ls(mnt, "search") == ["red"]
+        # history is capped (search_history = 3): the least recently listed goes first
+        for query in ("blue", "yellow", "red"):
+            _ls(mnt, "search", query)
+        assert wait_until(lambda: _ls(mnt, "search") == ["red", "yellow", "blue"])
+    db = Database(library / "library.sqlite3", readonly=True)
+    try:
+        assert wait_until(lambda: sh.recent_queries(db, limit=100) == ["red", "yellow", "blue"])
+    finally:
+        db.close()
+
+
+def test_probe_names() -> None:
+    from gallerfs.fs.search_dir import is_probe
+
+    for name in PROBES:
+        assert is_probe(name.encode()) and query_of(name.encode()) is None, name
+    for name in ("red car", "desk", "thumbs up", "folder of photos"):
+        assert not is_probe(name.encode()) and query_of(name.encode()) == name
+
+
+def test_handlers_run_a_query_on_opendir_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rules called on the Operations class directly, counting the queries that run."""
+    import pyfuse3
+    import trio
+
+    from gallerfs import config
+    from gallerfs.fs import search_dir
+    from gallerfs.fs.inodes import ROOT_INODE
+    from gallerfs.fs.operations import Operations
+    from gallerfs.paths import LibraryPaths
+
+    library, _ = _library(tmp_path, with_model=True)
+    paths = LibraryPaths(root=library, config_file=library / "config.toml")
+    (library / "journal").mkdir(exist_ok=True)
+    ops = Operations(paths, config.load(paths.config_file), library / "journal")
+    ran: list[str] = []
+    real = search_dir.run_query
+    monkeypatch.setattr(search_dir, "run_query", lambda ctx, query: ran.append(query) or real(ctx, query))
+
+    async def main() -> None:
+        await ops.check_generation()
+        search = (await ops.lookup(ROOT_INODE, b"search")).st_ino
+        for probe in PROBES:
+            with pytest.raises(pyfuse3.FUSEError):
+                await ops.lookup(search, probe.encode())
+        red = await ops.lookup(search, b"red")
+        with pytest.raises(pyfuse3.FUSEError):
+            await ops.lookup(red.st_ino, b"Thumbs.db")
+        recorder = ops.root.entries[4].node.recorder
+        assert ran == [] and recorder.recent == {}
+        # a result can be opened by its path in a folder not listed yet: the query runs, unremembered
+        first = (await ops.in_thread(lambda: search_dir.SearchQueryDir("red").list(ops.context())))[0].name
+        ran.clear()
+        found = await ops.lookup(red.st_ino, first)
+        assert stat.S_ISREG(found.st_mode) and ran == ["red"] and recorder.recent == {}
+        fh = await ops.opendir(red.st_ino, None)
+        await ops.releasedir(fh)
+        assert list(recorder.recent) == ["red"]
+        with pytest.raises(pyfuse3.FUSEError):
+            await ops.mkdir(search, b"desktop.ini", 0o755, None)
+
+    trio.run(main)
+    ops.close()

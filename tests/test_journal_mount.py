@@ -11,6 +11,7 @@ import pytest
 
 from gallerfs.journal.links import link_targets, photo_refs
 from gallerfs.journal.template import split_front_matter
+from tests.conftest import run_gallerfs
 from tests.journal_support import build_library, gallerfs, wait_for
 from tests.mountutil import Mount
 
@@ -114,3 +115,34 @@ def test_edits_through_the_mount_are_never_clobbered(mounted) -> None:
         assert (library / "journal" / p.name).read_text() == expected
     leftovers = [n for n in os.listdir(library / "journal") if n.endswith(".gallerfs-tmp")]
     assert leftovers == []
+
+
+def test_a_new_journal_dir_takes_effect_in_the_running_mount(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    library = tmp_path / "library"
+    run_gallerfs(library, "add", str(photos))
+    old = library / "journal"
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "kept.md").write_text("# kept\n")
+    with Mount(library, tmp_path / "mnt") as m:
+        journal = m.path / "journal"
+        (journal / "before.md").write_text("before\n")
+        assert (old / "before.md").read_text() == "before\n"
+        old_ino = os.stat(journal).st_ino
+        inside = os.open(journal, os.O_RDONLY | os.O_DIRECTORY)  # a program sitting in the old folder
+        try:
+            run_gallerfs(library, "config", "set", "journal_dir", str(notes))
+            assert wait_for(lambda: "kept.md" in os.listdir(journal)), os.listdir(journal)
+            assert sorted(os.listdir(journal)) == ["_photos", "kept.md"]
+            assert os.stat(journal).st_ino != old_ino  # a new folder to the kernel: nothing stale cached
+            assert (journal / "kept.md").read_text() == "# kept\n"
+            (journal / "after.md").write_text("after\n")
+            assert (notes / "after.md").read_text() == "after\n" and not (old / "after.md").exists()
+            assert "before.md" in os.listdir(inside)  # the old folder stays usable by who holds it
+        finally:
+            os.close(inside)
+            run_gallerfs(library, "config", "set", "journal_dir", "")  # back to the default
+        assert wait_for(lambda: "before.md" in os.listdir(journal)), os.listdir(journal)
+        assert "kept.md" not in os.listdir(journal)

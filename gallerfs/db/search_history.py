@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_REMEMBERED = 200  # older queries are forgotten when a new one is recorded
+MAX_REMEMBERED = 100  # default of the search_history setting: older queries are forgotten
 
 
 def recent_queries(db: Database, limit: int = MAX_REMEMBERED) -> list[str]:
@@ -28,8 +28,8 @@ def recent_queries(db: Database, limit: int = MAX_REMEMBERED) -> list[str]:
     ]
 
 
-def record_query(db: Database, query: str, when: float | None = None) -> None:
-    """Remember *query* (or refresh its time); keeps the newest ``MAX_REMEMBERED``."""
+def record_query(db: Database, query: str, when: float | None = None, keep: int = MAX_REMEMBERED) -> None:
+    """Remember *query* (or refresh its time); keeps the *keep* most recently used."""
     now = time.time() if when is None else when
     with db.transaction():
         db.execute(
@@ -40,7 +40,7 @@ def record_query(db: Database, query: str, when: float | None = None) -> None:
         db.execute(
             "DELETE FROM search_queries WHERE query NOT IN "
             "(SELECT query FROM search_queries ORDER BY last_used DESC LIMIT ?)",
-            (MAX_REMEMBERED,),
+            (max(1, keep),),
         )
 
 

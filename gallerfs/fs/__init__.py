@@ -16,14 +16,16 @@ Adding a top-level directory (``search/``, ``duplicates/``)
 Write one ``DirNode`` subclass (see ``nodes.DirNode`` for the full interface)
 and add ``(b"search", SearchDir)`` to ``toplevel.TOP_LEVEL``. The class
 
-- has a stable ``key`` tuple (its identity: the same key is the same inode for
-  the life of the mount), e.g. ``("top", b"search")``;
+- has a stable ``key`` tuple (its identity: the same key is the same inode
+  while the kernel holds it, see ``inodes``), e.g. ``("top", b"search")``;
 - implements ``list(ctx) -> list[Entry]``; ``Entry(name, node)`` where node is
   a child ``DirNode`` (e.g. one per query / duplicate set, with its own key) or
   ``LibraryFile(row)`` for a library file (rows from ``gallerfs.db``; use
   ``nodes.unique_names`` for deterministic ``IMG (2).jpg`` suffixes);
 - sets ``dynamic_lookup = True`` and implements ``lookup(ctx, name)`` if names
-  that are not listed must resolve (``search/<any query>``);
+  that are not listed must resolve (``search/<any query>``); a lookup should
+  be cheap (``stat`` and probes by file managers call it): expensive work
+  belongs in ``list``, and ``opened(ctx)`` runs after each ``opendir``;
 - may implement ``remove_file(ctx, file_id, name)`` (``rm``), ``add_file``
   (``cp``/``ln`` into it), ``mkdir``/``rmdir``/``rename_child``; the defaults
   raise ``OSError(EROFS)``. Raise ``OSError(errno.X)`` for any other refusal

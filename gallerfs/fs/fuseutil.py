@@ -6,7 +6,7 @@ import errno
 import functools
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
 import apsw
@@ -54,6 +54,7 @@ class Listing:
     inos: list[int]
     attrs: list[pyfuse3.EntryAttributes]
     index: dict[bytes, int]
+    nodes: list[Any] = field(default_factory=list)  # the entries' nodes, for counting the kernel's references
 
 
 def entry_attrs(ino: int, attr: Attr, uid: int, gid: int, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:

@@ -1,9 +1,11 @@
 """``journal/``: a plain read-write passthrough onto the journal folder.
 
-Nodes are keyed by the real file's (st_dev, st_ino), so a file renamed or
-rewritten by an editor keeps or gets the right inode. Each node remembers the
-real path it was last seen at; renames update it (and the paths under a
-renamed folder). All functions are blocking and raise ``OSError``; the
+A real file is found by its (st_dev, st_ino), so a file renamed by an editor
+keeps its inode. Each node remembers the real path it was last seen at;
+renames update it (and the paths under a renamed folder). A node lives only as
+long as the mount's inode table holds it; a file seen afresh (or a new file
+that the filesystem gave a deleted file's st_ino) gets a new node with a new
+key, so the mount never gives one inode number to two different files. All functions are blocking and raise ``OSError``; the
 ``Operations`` class calls them on worker threads.
 """
 
@@ -15,7 +17,9 @@ import errno
 import logging
 import os
 import stat
+import itertools
 import threading
+import weakref
 from typing import Any, Hashable
 
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
@@ -54,10 +58,10 @@ class JournalNode(Node):
 class JournalRoot(DirNode):
     """The top-level ``journal/`` entry; the Operations class passes everything below it through."""
 
-    key = ("top", b"journal")
-
-    def __init__(self, path: bytes) -> None:
+    def __init__(self, path: bytes, serial: int = 0) -> None:
         self.path = path
+        # a journal folder switched to while mounted is a new folder to the kernel: a new key, a new inode
+        self.key = ("top", b"journal") if not serial else ("top", b"journal", serial)
 
     def list(self, ctx: TreeContext) -> list[Entry]:  # listed by the passthrough, never from here
         return []
@@ -68,16 +72,18 @@ class JournalNodes:
 
     def __init__(self, root: bytes) -> None:
         self.root = root
-        self._by_key: dict[tuple[Hashable, ...], JournalNode] = {}
+        # (st_dev, st_ino) -> the node the mount holds for it; weak: the inode table owns the nodes
+        self._by_key: weakref.WeakValueDictionary[tuple[int, int], JournalNode] = weakref.WeakValueDictionary()
+        self._serial = itertools.count(1)
         self._lock = threading.Lock()
 
     def node_for(self, path: bytes, st: os.stat_result) -> JournalNode:
-        key = ("journal", st.st_dev, st.st_ino)
+        real = (st.st_dev, st.st_ino)
         with self._lock:
-            node = self._by_key.get(key)
+            node = self._by_key.get(real)
             if node is None or node.is_dir != stat.S_ISDIR(st.st_mode):
-                node = JournalNode(key, path, stat.S_ISDIR(st.st_mode))
-                self._by_key[key] = node
+                node = JournalNode(("journal", st.st_dev, st.st_ino, next(self._serial)), path, stat.S_ISDIR(st.st_mode))
+                self._by_key[real] = node
             else:
                 node.path = path
             return node
@@ -92,13 +98,13 @@ class JournalNodes:
         with self._lock:
             for key, node in list(self._by_key.items()):
                 if node.path == path:
-                    del self._by_key[key]
+                    self._by_key.pop(key, None)
 
     def moved(self, old: bytes, new: bytes) -> None:
         """*old* was renamed to *new*: update it and everything under it."""
         prefix = old + b"/"
         with self._lock:
-            for node in self._by_key.values():
+            for node in list(self._by_key.values()):
                 if node.path == old:
                     node.path = new
                 elif node.path.startswith(prefix):

@@ -7,6 +7,7 @@ Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
 from __future__ import annotations
 
 import errno
+from collections import OrderedDict
 from operator import attrgetter
 import logging
 import os
@@ -63,10 +64,26 @@ class Attr(NamedTuple):  # a NamedTuple, not a dataclass: one is made per listed
 class Memo:
     """Derived data computed once per library generation (shared by all threads)."""
 
+    RECENT_KEPT = 256  # values kept by get_recent (search/ and similar/ results)
+
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self._values: dict[Hashable, Any] = {}
+        self._recent: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+
+    def get_recent(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``get`` for values of an unbounded key space: only the most recently used are kept."""
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+        value = compute()
+        with self._lock:
+            value = self._recent.setdefault(key, value)
+            while len(self._recent) > self.RECENT_KEPT:
+                self._recent.popitem(last=False)
+            return value
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:
@@ -128,6 +145,9 @@ class DirNode(Node):
     def lookup(self, ctx: TreeContext, name: bytes) -> Entry | None:
         """Only called when ``dynamic_lookup`` is set."""
         return None
+
+    def opened(self, ctx: TreeContext) -> None:
+        """Called after every successful opendir, once the listing is built (``search/`` remembers its query)."""
 
     # -- writes: refused unless a directory kind allows them -------------
     def mkdir(self, ctx: TreeContext, name: bytes) -> None:

@@ -6,6 +6,11 @@ and are snapshotted per ``opendir`` handle with positions as offsets.
 Attributes go out with every listing (readdirplus) with long kernel timeouts;
 when the generation changes, cached directories are re-listed and the kernel
 is told about every entry and inode that changed.
+
+Every reply that hands the kernel an entry counts one reference in the inode
+table, and ``forget`` gives them back (see ``gallerfs.fs.inodes``): nodes, and
+the listings of folders, live only as long as the kernel needs them, so the
+mount's memory stays bounded however much is browsed.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from gallerfs.fs import journal as jr
 from gallerfs.fs import journal_photos
 from gallerfs.fs.journal_hooks import JournalCreatedHandle
 from gallerfs.fs.handles import FdHandle, Handle, OriginalHandle, TextHandle, UploadHandle, UploadNode
-from gallerfs.fs.inodes import ROOT_INODE, InodeTable
-from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext
+from gallerfs.fs.inodes import MEMBER_INODE_BASE, ROOT_INODE, InodeTable, computed
+from gallerfs.fs.listing_cache import ListingCache
+from gallerfs.fs.nodes import FILE_MODE, Attr, DirNode, LibraryFile, Memo, Node, TextFile, TreeContext, file_id_of_inode
 from gallerfs.fs.copies import AlbumCopies
 from gallerfs.fs.fuseutil import (
     LIBRARY_TIMEOUT, VOLATILE_TIMEOUT, WRITE_WAIT_MS, Listing, entry_attrs, fuse_errors, stat_attrs, unchanged,
@@ -77,16 +83,17 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         self._writer_lock = threading.Lock()
         self.memo = Memo(-1)
         self.generation = -1
-        self.listings: dict[int, Listing] = {}
+        self.listings = ListingCache()
         self.handles: dict[int, Handle] = {}
         self.dir_handles: dict[int, Listing] = {}
+        self.dir_parent: dict[int, int] = {}  # dir handle -> the folder's inode
         self.uploads: dict[tuple[int, bytes], int] = {}
         self._fh = itertools.count(1)
         self._uploads = itertools.count(1)
         self.uid, self.gid = os.getuid(), os.getgid()
         self.xattr_source = XattrSource()
         for entry in self.root.list(None):  # type: ignore[arg-type]
-            self.inodes.ino(entry.node, ROOT_INODE)
+            self.inodes.pin(entry.node, ROOT_INODE)
 
     # -- plumbing ----------------------------------------------------------
     def init(self) -> None:  # called by pyfuse3 while it answers FUSE_INIT
@@ -112,10 +119,14 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         return await trio.to_thread.run_sync(self.pool.lend, fn, *args, limiter=self.write_limiter)
 
     def entry_attrs(self, ino: int, attr: Attr, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
-        return entry_attrs(ino, attr, self.uid, self.gid, timeout)
+        e = entry_attrs(ino, attr, self.uid, self.gid, timeout)
+        e.generation = self.inodes.generation(ino)
+        return e
 
     def stat_attrs(self, ino: int, st: os.stat_result) -> pyfuse3.EntryAttributes:
-        return stat_attrs(ino, st)
+        e = stat_attrs(ino, st)
+        e.generation = self.inodes.generation(ino)
+        return e
 
     def node_attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
         """Attributes of *node*; blocking (an lstat) for journal nodes: call those on a worker thread."""
@@ -136,7 +147,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             else:
                 attrs.append(self.node_attrs(child, n))
         names = [e.name for e in entries]
-        return Listing(names, inos, attrs, {name: i for i, name in enumerate(names)})
+        return Listing(names, inos, attrs, {name: i for i, name in enumerate(names)}, [e.node for e in entries])
 
     async def listing(self, ino: int) -> Listing:
         cached = self.listings.get(ino)
@@ -147,8 +158,8 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         memo = self.memo
         listing = await self.in_thread(self._build_listing, ino, node)
-        if memo is self.memo and getattr(node, "cache_listing", True):  # not already stale
-            self.listings[ino] = listing
+        if memo is self.memo and getattr(node, "cache_listing", True) and self.inodes.get(ino) is not None:
+            self.listings.put(ino, listing)  # not already stale, and the folder is still known
         return listing
 
     def is_journal(self, node: Node) -> bool:
@@ -166,46 +177,76 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
     # -- lookups and attributes ------------------------------------------------
     @fuse_errors
     async def lookup(self, parent_inode: int, name: bytes, ctx: Any = None) -> pyfuse3.EntryAttributes:
-        if name == b".":
-            return await self.getattr(parent_inode)
-        if name == b"..":
-            return await self.getattr(self.inodes.parent(parent_inode))
+        attrs, node = await self._lookup(parent_inode, name)
+        self.inodes.ref(attrs.st_ino, node, None if name in (b".", b"..") else parent_inode)  # the kernel's reference
+        return attrs
+
+    async def _lookup(self, parent_inode: int, name: bytes) -> tuple[pyfuse3.EntryAttributes, Node]:
+        """*name* in *parent_inode* and its node, without counting a kernel reference."""
+        if name in (b".", b".."):
+            ino = parent_inode if name == b"." else self.inodes.parent(parent_inode)
+            node = await self.known_node(ino)
+            return await self._getattr(ino, node), node
         parent = self.inodes.node(parent_inode)
         if isinstance(parent, jr.JournalRoot) and name in journal_photos.VIRTUAL_NAMES:
             virtual = journal_photos.virtual_child(name)
-            return self.node_attrs(self.inodes.ino(virtual, parent_inode), virtual)  # type: ignore[arg-type]
+            return self.node_attrs(self.inodes.ino(virtual, parent_inode), virtual), virtual  # type: ignore[arg-type]
         if self.is_journal(parent):
-            def find() -> pyfuse3.EntryAttributes:
+            def find() -> tuple[pyfuse3.EntryAttributes, Node]:
                 node, st = self.journal.lookup(parent.path, name)  # type: ignore[attr-defined]
-                return self.stat_attrs(self.inodes.ino(node, parent_inode), st)
+                return self.stat_attrs(self.inodes.ino(node, parent_inode), st), node
 
             return await self.in_thread(find)
         if not isinstance(parent, DirNode):
             raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         upload = self.uploads.get((parent_inode, name))
         if upload is not None:
-            return self.node_attrs(upload, self.inodes.node(upload))
+            node = self.inodes.node(upload)
+            return self.node_attrs(upload, node), node
         if parent.dynamic_lookup:
-            def find_dynamic() -> pyfuse3.EntryAttributes:
+            def find_dynamic() -> tuple[pyfuse3.EntryAttributes, Node]:
                 entry = parent.lookup(self.context(), name)
                 if entry is None:
                     raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
                 child = self.inodes.ino(entry.node, parent_inode)
-                return self.node_attrs(child, entry.node)
+                return self.node_attrs(child, entry.node), entry.node
 
             return await self.in_thread(find_dynamic)
         listing = await self.listing(parent_inode)
         i = listing.index.get(name)
         if i is None:
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
-        return listing.attrs[i]
+        return listing.attrs[i], listing.nodes[i]
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
-        return None  # inodes live as long as the mount (see gallerfs.fs.inodes)
+        """The kernel dropped references: nodes it no longer holds go, with their folders' listings."""
+        try:
+            for ino, nlookup in inode_list:
+                if self.inodes.forget(ino, nlookup):
+                    self.listings.pop(ino)
+                elif ino in self.listings and self.inodes.count(ino) == 0:
+                    self.listings.pop(ino)  # a folder nobody has open: re-listed when it is next needed
+        except Exception:  # forget must never fail
+            log.exception("forget failed")
+
+    async def known_node(self, ino: int) -> Node:
+        """The node of *ino*; a library file's node the table let go is rebuilt from its row."""
+        node = self.inodes.get(ino)
+        if node is not None:
+            return node
+        file_id, member_of = file_id_of_inode(ino), self.inodes.member_folder(ino)
+        if not computed(ino) or file_id is None or (ino >= MEMBER_INODE_BASE and member_of is None):
+            raise OSError(errno.ENOENT, "unknown inode")
+        row = await self.in_thread(lambda: q.file_row(self.pool.get(), file_id))
+        if row is None:
+            raise OSError(errno.ENOENT, "no longer in the library")
+        return LibraryFile(row, member_of)  # type: ignore[arg-type]
 
     @fuse_errors
     async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
-        node = self.inodes.node(inode)
+        return await self._getattr(inode, await self.known_node(inode))
+
+    async def _getattr(self, inode: int, node: Node) -> pyfuse3.EntryAttributes:
         if self.is_journal(node):
             return await self.in_thread(self.node_attrs, inode, node)
         attrs = self.node_attrs(inode, node)
@@ -271,7 +312,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         node = self.inodes.node(inode)
         if self.is_journal(node):
             def snapshot() -> Listing:
-                names, inos, attrs = [], [], []
+                names, inos, attrs, nodes = [], [], [], []
                 virtual = journal_photos.VIRTUAL_NAMES if isinstance(node, jr.JournalRoot) else ()
                 for name, child, st in self.journal.listdir(node.path):  # type: ignore[attr-defined]
                     if name in virtual:
@@ -280,31 +321,40 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
                     names.append(name)
                     inos.append(ino)
                     attrs.append(self.stat_attrs(ino, st))
+                    nodes.append(child)
                 for name in virtual:
                     vnode = journal_photos.virtual_child(name)
                     ino = self.inodes.ino(vnode, inode)  # type: ignore[arg-type]
                     names.append(name)
                     inos.append(ino)
                     attrs.append(self.node_attrs(ino, vnode))  # type: ignore[arg-type]
-                return Listing(names, inos, attrs, {})
+                    nodes.append(vnode)
+                return Listing(names, inos, attrs, {}, nodes)
 
             listing = await self.in_thread(snapshot)
         else:
             listing = await self.listing(inode)
+            if isinstance(node, DirNode) and type(node).opened is not DirNode.opened:
+                await self.in_thread(lambda: node.opened(self.context()))  # e.g. search/ remembers the query
         fh = next(self._fh)
         self.dir_handles[fh] = listing
+        self.dir_parent[fh] = inode
         return fh
 
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
         listing = self.dir_handles.get(fh)
         if listing is None:
             raise pyfuse3.FUSEError(errno.EBADF)
-        for i in range(start_id, len(listing.names)):
-            if not pyfuse3.readdir_reply(token, listing.names[i], listing.attrs[i], i + 1):
+        end = start_id
+        for end in range(start_id, len(listing.names) + 1):
+            if end == len(listing.names) or not pyfuse3.readdir_reply(token, listing.names[end], listing.attrs[end], end + 1):
                 break
+        # readdirplus: each entry given is one more kernel reference; the folder is their parent
+        self.inodes.ref_many(listing.inos[start_id:end], listing.nodes[start_id:end], self.dir_parent.get(fh, ROOT_INODE))
 
     async def releasedir(self, fh: int) -> None:
         self.dir_handles.pop(fh, None)
+        self.dir_parent.pop(fh, None)
 
     @fuse_errors
     async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
@@ -319,8 +369,8 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         return await self.lookup(parent_inode, name)
 
     async def _child(self, parent_inode: int, name: bytes) -> tuple[int, Node]:
-        attrs = await self.lookup(parent_inode, name)
-        return attrs.st_ino, self.inodes.node(attrs.st_ino)
+        attrs, node = await self._lookup(parent_inode, name)  # no reply to the kernel: not counted
+        return attrs.st_ino, node
 
     @fuse_errors
     async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
@@ -398,6 +448,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         listing = await self.listing(new_parent_inode)
         if listing.index.get(new_name) is None or listing.inos[listing.index[new_name]] != inode:
             pyfuse3.invalidate_entry_async(new_parent_inode, new_name, ignore_enoent=True)
+        self.inodes.ref(inode, node)  # link's reply is one more kernel reference
         return self.node_attrs(inode, node)
 
     # -- files ----------------------------------------------------------------------
@@ -482,7 +533,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             def make() -> tuple[int, pyfuse3.EntryAttributes]:
                 fd = os.open(path, flags | os.O_CREAT, mode)
                 node = self.journal.node_for(path, os.fstat(fd))
-                return fd, self.stat_attrs(self.inodes.ino(node, parent_inode), os.fstat(fd))
+                return fd, self.stat_attrs(self.inodes.held_ino(node, parent_inode), os.fstat(fd))
 
             fd, attrs = await self.in_thread(make)
             handle = JournalCreatedHandle(fd, parent_inode, name, path)
@@ -490,7 +541,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
         if not isinstance(parent, DirNode) or not parent.accepts_files:
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         upload = UploadNode(next(self._uploads))
-        ino = self.inodes.ino(upload)
+        ino = self.inodes.held_ino(upload, parent_inode)  # create's reply is a kernel reference
         handle = UploadHandle(upload, parent_inode, name)
         await self.in_copy_thread(self._open_candidates, handle)
         self.uploads[(parent_inode, name)] = ino
@@ -560,6 +611,7 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             trio.lowlevel.spawn_system_task(handle.fill_later, self.paths, self.settings, self.pool.get)
 
     def close(self) -> None:
+        self.root.close()
         for handle in list(self.handles.values()):
             try:
                 handle.close()

@@ -9,6 +9,10 @@ are named like ``search/``'s: ``01 IMG_0107.jpg``… up to
 ``similar/`` lists only ``README.txt``. A name that is no photo, an ambiguous
 name, or a library with nothing embedded yet gives ENOENT (the reason is logged).
 Needs the library's embeddings, not the model files.
+
+As in ``search/``, a lookup only resolves the name to a photo (one indexed
+query); the nearest photos are found when the folder is listed. Probe names
+(``desktop.ini``, ``.hidden``…) are ENOENT without touching the library.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Hashable
 
 from gallerfs.db import tree as q
 from gallerfs.fs.nodes import DirNode, Entry, TreeContext
-from gallerfs.fs.search_dir import README, rank_entries, ranked_ids, readme_node
+from gallerfs.fs.search_dir import RANKED_NAME, README, is_probe, rank_entries, ranked_ids, readme_node
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +77,11 @@ class SimilarRoot(DirNode):
     def lookup(self, ctx: TreeContext, name: bytes) -> Entry | None:
         if name == README:
             return Entry(README, self.readme)
-        if name.startswith(b"."):
+        if is_probe(name):
             return None
         file_id = file_id_for(ctx, name)
         if file_id is None:
             return None
-        nearest(ctx, file_id)
         return Entry(name, SimilarDir(name, file_id))
 
 
@@ -88,6 +91,7 @@ class SimilarDir(DirNode):
 
     name: bytes  # part of the key: one folder per name (the kernel allows a folder only one name)
     file_id: int
+    dynamic_lookup = True  # only ranked names can be inside: anything else is ENOENT without a query
 
     @property
     def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
@@ -95,3 +99,8 @@ class SimilarDir(DirNode):
 
     def list(self, ctx: TreeContext) -> list[Entry]:
         return rank_entries(ctx, nearest(ctx, self.file_id))
+
+    def lookup(self, ctx: TreeContext, name: bytes) -> Entry | None:
+        if not RANKED_NAME.match(name):
+            return None
+        return next((e for e in self.list(ctx) if e.name == name), None)

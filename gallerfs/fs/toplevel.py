@@ -38,3 +38,18 @@ class RootDir(DirNode):
 
     def list(self, ctx: TreeContext) -> list[Entry]:
         return list(self.entries)
+
+    def close(self) -> None:
+        """At unmount: top-level folders that keep something pending finish it."""
+        for entry in self.entries:
+            close = getattr(entry.node, "close", None)
+            if close is not None:
+                close()
+
+    def replace(self, name: bytes, node: DirNode) -> DirNode:
+        """Put *node* in place of the top-level folder *name* (a new journal folder); the old node."""
+        for i, entry in enumerate(self.entries):
+            if entry.name == name:
+                self.entries[i] = Entry(name, node)
+                return entry.node  # type: ignore[return-value]
+        raise KeyError(name)
