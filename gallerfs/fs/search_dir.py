@@ -124,14 +124,17 @@ def ranked_ids(ctx: TreeContext, key: tuple[Hashable, ...], compute: Callable[[]
 
     A failure (no model, vectors of another model, a bad query) is remembered too and
     answered with ENOENT, so a folder that cannot be listed never hangs or retries per call.
+    A busy library is not remembered: it is answered EBUSY and the next listing tries again.
     """
-    from gallerfs.errors import GallerfsError
+    from gallerfs.errors import GallerfsError, LibraryBusyError
 
     def run() -> list[int] | str:
         try:
             return compute()
         except quiet as exc:  # expected, and explained elsewhere (README.txt)
             return str(exc)
+        except LibraryBusyError:
+            raise
         except GallerfsError as exc:
             log.warning("%s/%s: %s", key[0], key[1], exc)
             return str(exc)
