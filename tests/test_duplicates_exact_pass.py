@@ -104,6 +104,34 @@ def test_files_of_at_most_4_kib_are_hashed_from_their_first_read(db: Database, t
     assert len(find_exact(db, again)) == 1 and again.bytes_read == 0
 
 
+def test_files_up_to_128_kib_are_read_once_and_keep_their_full_hash(db: Database, tmp_path: Path) -> None:
+    """Their partial hash would cost another read of up to 128 KiB: the full hash alone is stored,
+    and a copy added later is still matched by it, reading only the new file."""
+    src = tmp_path / "src"
+    data = os.urandom(100_000)
+    _write(src / "a.jpg", data)
+    _write(src / "b.jpg", data)
+    sid = add_source(db, "main", src)
+    ids = scan(db, sid, src)
+    stats = HashStats()
+    [found] = find_exact(db, stats)
+    assert len(found.members) == 2 and stats.bytes_read == 2 * HEAD + 2 * 100_000
+    assert _hashes(db, ids["a.jpg"]) == (None, hashlib.sha256(data).hexdigest())
+    _write(src / "later/c.jpg", data)
+    _write(src / "later/d.jpg", os.urandom(100_000))
+    with db.transaction():
+        st = (src / "later/c.jpg").stat()
+        files_db.insert_new(db, sid, [files_db.ScannedFile(b"later/c.jpg", "image", st.st_size, st.st_mtime_ns,
+                                                           st.st_ctime_ns, st.st_dev, st.st_ino)])  # fmt: skip
+        st = (src / "later/d.jpg").stat()
+        files_db.insert_new(db, sid, [files_db.ScannedFile(b"later/d.jpg", "image", st.st_size, st.st_mtime_ns,
+                                                           st.st_ctime_ns, st.st_dev, st.st_ino)])  # fmt: skip
+    again = HashStats()
+    [found] = find_exact(db, again)
+    assert sorted(os.fsdecode(m.relpath) for m in found.members) == ["a.jpg", "b.jpg", "later/c.jpg"]
+    assert again.bytes_read == 2 * 100_000 and again.full_hashed == 0
+
+
 def test_a_file_changed_since_it_was_indexed_keeps_no_hash(db: Database, tmp_path: Path) -> None:
     """Grouped by what it holds now, but its new hash is never stored against the indexed version."""
     src = tmp_path / "src"

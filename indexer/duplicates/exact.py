@@ -10,8 +10,8 @@ does that), and bytes are read only where the index has no hash yet:
    copy (nothing is stored for it; the next run reads those 4 KiB again until
    phase 2 hashes it);
 3. every online member still lacking a hash gets a partial hash (first and
-   last 64 KiB; files up to 128 KiB are read whole, which also gives their
-   full hash);
+   last 64 KiB); files up to 128 KiB are read whole instead and get their full
+   hash (their partial hash would cost as much again, so it is left to phase 2);
 4. members whose (size, partial hash) is shared get their full hash;
 5. group by full hash.
 
@@ -28,6 +28,7 @@ without them it cannot be compared and is reported as unverified.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from collections import defaultdict
@@ -62,36 +63,46 @@ class HashStats:
     errors: list[str] = field(default_factory=list)
 
 
-def _open_checked(path: bytes | str, size: int):  # noqa: ANN202  (an io.FileIO)
-    fh = open(path, "rb", buffering=0)  # noqa: SIM115  (closed by the caller's with)
-    actual = os.fstat(fh.fileno()).st_size
-    if actual != size:
+def _open_checked(path: bytes | str, size: int) -> tuple[io.FileIO, int]:
+    """The file open for reading, and its mtime_ns; OSError when its size is no longer ``size``."""
+    fh = io.FileIO(path, "r")
+    st = os.fstat(fh.fileno())
+    if st.st_size != size:
         fh.close()
-        raise OSError(f"size changed from {size} to {actual} since it was indexed")
-    return fh
+        raise OSError(f"size changed from {size} to {st.st_size} since it was indexed")
+    return fh, st.st_mtime_ns
 
 
-def _partial(path: bytes | str, size: int) -> tuple[str, str | None, int, int]:
-    """(partial hash, full hash or None, bytes read, mtime_ns); files up to 128 KiB are read whole, once."""
-    with _open_checked(path, size) as fh:
-        mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+def _partial(path: bytes | str, size: int) -> tuple[str | None, str | None, int, int]:
+    """(partial hash, full hash, bytes read, mtime_ns) for the second stage of the pass.
+
+    A file of at most 128 KiB is read whole, once: its full hash decides at the same cost, so its
+    partial hash (which would hash up to 128 KiB more) is left to phase 2 and comes back as None.
+    Larger files get their partial hash and no full hash.
+    """
+    fh, mtime_ns = _open_checked(path, size)
+    with fh:
         if size <= 2 * PARTIAL:
             data = fh.read()
             if len(data) != size:
                 raise OSError(f"size changed from {size} to {len(data)} while it was read")
-            tail = data[-PARTIAL:] if size > PARTIAL else b""
-            full = hashlib.sha256(data).hexdigest()
-            return partial_digest(size, data[:PARTIAL], tail), full, size, mtime_ns
-        head = fh.read(PARTIAL)
-        tail = os.pread(fh.fileno(), PARTIAL, size - PARTIAL)
-    return partial_digest(size, head, tail), None, len(head) + len(tail), mtime_ns
+            return None, hashlib.sha256(data).hexdigest(), size, mtime_ns
+        partial, nread = _ends(fh, size)
+    return partial, None, nread, mtime_ns
+
+
+def _ends(fh: io.FileIO, size: int) -> tuple[str, int]:
+    """(partial hash, bytes read) of an open file of more than 128 KiB."""
+    head = fh.read(PARTIAL)
+    tail = os.pread(fh.fileno(), PARTIAL, size - PARTIAL)
+    return partial_digest(size, head, tail), len(head) + len(tail)
 
 
 def _full(path: bytes | str, size: int) -> tuple[str, int]:
     """(full hash, mtime_ns)."""
     digest = hashlib.sha256()
-    with _open_checked(path, size) as fh:
-        mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+    fh, mtime_ns = _open_checked(path, size)
+    with fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest(), mtime_ns
@@ -99,14 +110,21 @@ def _full(path: bytes | str, size: int) -> tuple[str, int]:
 
 def _head(path: bytes | str, size: int) -> tuple[bytes, int]:
     """(the first HEAD bytes, mtime_ns)."""
-    with _open_checked(path, size) as fh:
-        return os.pread(fh.fileno(), HEAD, 0), os.fstat(fh.fileno()).st_mtime_ns
+    fh, mtime_ns = _open_checked(path, size)
+    with fh:
+        return os.pread(fh.fileno(), HEAD, 0), mtime_ns
 
 
 def partial_hash(path: bytes | str, size: int) -> tuple[str, str | None, int]:
     """(partial hash, full hash or None, bytes read), in the format of ``indexer.content_hash.file_hashes``."""
-    partial, full, nread, _ = _partial(path, size)
-    return partial, full, nread
+    fh, _ = _open_checked(path, size)
+    with fh:
+        if size > 2 * PARTIAL:
+            partial, nread = _ends(fh, size)
+            return partial, None, nread
+        data = fh.read()
+    tail = data[-PARTIAL:] if size > PARTIAL else b""
+    return partial_digest(size, data[:PARTIAL], tail), hashlib.sha256(data).hexdigest(), len(data)
 
 
 def full_hash(path: bytes | str, size: int) -> str:
@@ -143,13 +161,19 @@ def _read_all(files: Sequence[DupFile], read: Callable[[DupFile], T]) -> list[T 
         return [one(f) for f in files]
     from concurrent.futures import ThreadPoolExecutor
 
-    # Submitted in inode order (close to the disk order on most filesystems); answered in the given order.
+    # Each thread takes every n-th file of the inode order (close to the disk order on most filesystems),
+    # so the threads move through the disk together; one task per thread keeps the hand-off cost out.
     order = sorted(range(len(files)), key=lambda k: (files[k].device, files[k].inode))
-    with ThreadPoolExecutor(min(READ_THREADS, len(files)), thread_name_prefix="dup-read") as pool:
-        done = list(pool.map(lambda k: one(files[k]), order))
+    n = min(READ_THREADS, len(files))
     out: list[T | OSError] = [None] * len(files)  # type: ignore[list-item]
-    for k, result in zip(order, done):
-        out[k] = result
+
+    def work(share: list[int]) -> None:
+        for k in share:
+            out[k] = one(files[k])
+
+    with ThreadPoolExecutor(n, thread_name_prefix="dup-read") as pool:
+        for _ in pool.map(work, [order[t::n] for t in range(n)]):
+            pass
     return out
 
 
@@ -233,7 +257,8 @@ def _hash_groups(groups: list[list[DupFile]], stats: HashStats) -> _Pass:
         p, whole, nread, mtime_ns = got
         stats.partial_hashed += 1
         stats.bytes_read += nread
-        run.partial[f.id] = p
+        if p:
+            run.partial[f.id] = p
         if whole:
             run.full[f.id] = whole
         run.store(f, mtime_ns, p, whole)
