@@ -167,6 +167,11 @@ def thumbnail_root(db: Database) -> Path:
     return db.path.parent / "thumbnails"
 
 
+def cache_root(db: Database) -> Path:
+    """Where the library keeps what can be recomputed (the near pass's candidate pairs)."""
+    return db.path.parent / "cache"
+
+
 def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     """Near-duplicate sets, leaving out those whose members are all one exact set.
 
@@ -177,7 +182,8 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     import numpy as np
 
     from indexer.duplicates.look import RULE, TINY_PX
-    from indexer.duplicates.near import HashedFile, find_near
+    from indexer.duplicates.near import HashedFile, candidate_pairs, find_near
+    from indexer.duplicates.pair_cache import cached_pairs
 
     rows = dupdb.perceptual_hashes(db)
     # Known to be tiny from its metadata (otherwise its Look tells): never a candidate.
@@ -225,6 +231,9 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         check=check,
         flat_look=looks.get,
         flat_ids=flat_ids,
+        pairs=lambda files, distance: cached_pairs(
+            cache_root(db), files, distance, lambda: candidate_pairs(files, distance)
+        ),
     )
     if new_verdicts and not db.readonly:
         dupdb.store_verdicts(db, new_verdicts)
