@@ -241,3 +241,17 @@ def test_listing_exact_copies_imports_neither_numpy_nor_pillow(db: Database, tmp
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_an_unreadable_file_is_reported_once_and_the_others_still_compared(db: Database, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    data = os.urandom(50_000)
+    for name in ("a.jpg", "b.jpg", "gone.jpg"):
+        _write(src / name, data)
+    ids = scan(db, add_source(db, "main", src), src)
+    (src / "gone.jpg").unlink()
+    stats = HashStats()
+    [found] = find_exact(db, stats)
+    assert sorted(os.fsdecode(m.relpath) for m in found.members) == ["a.jpg", "b.jpg"]
+    assert stats.unverified == [ids["gone.jpg"]] and len(stats.errors) == 1
+    assert "gone.jpg" in stats.errors[0]

@@ -185,10 +185,12 @@ class _Pass:
         self.full: dict[int, str] = {}
         self.partial: dict[int, str] = {}
         self.writes: list[HashUpdate] = []
+        self.unreadable: set[int] = set()
 
     def failed(self, f: DupFile, exc: OSError) -> None:
         self.stats.errors.append(f"{os.fsdecode(f.path)}: {exc.strerror or exc}")
         self.stats.unverified.append(f.id)
+        self.unreadable.add(f.id)
 
     def store(self, f: DupFile, mtime_ns: int, partial: str | None, full: str | None) -> None:
         if mtime_ns == f.mtime_ns:  # the version the index describes: its hashes may be kept
@@ -239,12 +241,11 @@ def _hash_groups(groups: list[list[DupFile]], stats: HashStats) -> _Pass:
     # Groups nobody has hashed, all online: the first bytes can rule members out before any hash.
     fresh = [g for g in open_groups if all(f.online and f.id not in run.partial and f.id not in run.full for f in g)]
     ruled_out = _heads_unique(fresh, run) if fresh else set()
-    errored = set(stats.unverified)
 
     need_partial = []
     for g in open_groups:
         for f in g:
-            if f.id in run.full or f.id in run.partial or f.id in ruled_out or f.id in errored:
+            if f.id in run.full or f.id in run.partial or f.id in ruled_out or f.id in run.unreadable:
                 continue
             if not f.online:
                 stats.unverified.append(f.id)
