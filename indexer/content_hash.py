@@ -27,8 +27,9 @@ def partial_digest(size: int, head: bytes, tail: bytes) -> str:
     return digest.hexdigest()
 
 
-def file_hashes(path: str | bytes) -> tuple[str, str]:
-    """(content_hash, partial_hash) as sha256 hex strings (see ``partial_digest``)."""
+def file_hashes(path: str | bytes | int) -> tuple[str, str]:
+    """(content_hash, partial_hash) as sha256 hex strings (see ``partial_digest``), of a path or of an
+    open descriptor (closed after)."""
     full = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
         fd = f.fileno()
