@@ -1,46 +1,25 @@
 """Content hashes of files and perceptual hashes of images.
 
-- `file_hashes`: sha256 of the whole file (read in 1 MiB chunks) and a cheap
-  "partial" sha256 of the size plus the first and last 64 KiB, used to rule
-  out duplicates before reading whole files.
+- `file_hashes`: sha256 of the whole file and of its first and last 64 KiB
+  (defined in `indexer.content_hash`, which needs neither numpy nor Pillow).
 - `phash` (DCT) and `dhash` (difference) are 64-bit perceptual hashes returned
   as SIGNED int64 so they fit an SQLite INTEGER; `hamming` compares them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 
 import numpy as np
 from PIL import Image
 
+from indexer.content_hash import CHUNK, PARTIAL, file_hashes
+
+__all__ = ["CHUNK", "PARTIAL", "file_hashes", "dhash", "hamming", "perceptual_hashes", "phash", "to_signed64"]
+
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
-PARTIAL = 64 * 1024
-
 _DCT_N = 32
-
-
-def file_hashes(path: str | bytes | int) -> tuple[str, str]:
-    """(content_hash, partial_hash) as sha256 hex strings, of a path or of an open descriptor (closed after).
-
-    partial = sha256(decimal size + b"\\0" + first 64 KiB + last 64 KiB), where
-    the "last 64 KiB" part is empty for files of at most 64 KiB.
-    """
-    full = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        fd = f.fileno()
-        size = os.fstat(fd).st_size
-        while chunk := f.read(CHUNK):
-            full.update(chunk)
-        partial = hashlib.sha256(str(size).encode() + b"\0")
-        partial.update(os.pread(fd, PARTIAL, 0))
-        if size > PARTIAL:
-            partial.update(os.pread(fd, PARTIAL, size - PARTIAL))
-    return full.hexdigest(), partial.hexdigest()
 
 
 def to_signed64(value: int) -> int:

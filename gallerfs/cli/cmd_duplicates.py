@@ -125,9 +125,9 @@ def run_list(ctx: Context) -> int:
     if want_near:
         data["near"] = [s for s in numbered if s["kind"] == "near"]
     data["reclaimable"] = sum(s["reclaimable"] for s in numbered)
-    data["hashing"] = {"candidates": stats.candidates, "partial_hashed": stats.partial_hashed,
-                       "full_hashed": stats.full_hashed, "bytes_read": stats.bytes_read,
-                       "unverified": len(stats.unverified)}  # fmt: skip
+    data["hashing"] = {"candidates": stats.candidates, "heads_read": stats.heads_read,
+                       "partial_hashed": stats.partial_hashed, "full_hashed": stats.full_hashed,
+                       "bytes_read": stats.bytes_read, "unverified": len(stats.unverified)}  # fmt: skip
     ctx.emit(data, _list_text)
     return 0
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import apsw
 
@@ -128,20 +129,29 @@ def hashless_images(db: Database) -> list[int]:
     )]  # fmt: skip
 
 
-def store_hashes(
-    db: Database, updates: Sequence[tuple[int, int, str | None, str | None]]
-) -> None:
-    """Write back hashes computed while grouping: (file_id, size it had, partial, full).
+class HashUpdate(NamedTuple):
+    """A hash computed while grouping, for the version of the file the index described."""
 
-    A hash is written only where none is stored and the size is still the one hashed.
+    file_id: int
+    size: int
+    mtime_ns: int
+    partial_hash: str | None
+    content_hash: str | None
+
+
+def store_hashes(db: Database, updates: Sequence[HashUpdate]) -> None:
+    """Write back hashes computed while grouping.
+
+    A hash is written only where none is stored and the row still describes the version that was
+    hashed (same size and modification time): a file that phase 1 saw change meanwhile keeps no
+    stale hash.
     """
     with db.transaction():
-        for file_id, size, partial, full in updates:
-            db.execute(
-                "UPDATE files SET partial_hash = coalesce(partial_hash, ?), content_hash = coalesce(content_hash, ?) "
-                "WHERE id = ? AND size = ?",
-                (partial, full, file_id, size),
-            )
+        db.executemany(
+            "UPDATE files SET partial_hash = coalesce(partial_hash, ?), content_hash = coalesce(content_hash, ?) "
+            "WHERE id = ? AND size = ? AND mtime_ns = ?",
+            [(u.partial_hash, u.content_hash, u.file_id, u.size, u.mtime_ns) for u in updates],
+        )
 
 
 # -- pixel-check verdicts ----------------------------------------------------

@@ -31,9 +31,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ def look_of(
 ) -> Look:
     """The Look of an upright picture: the decoded original, or a thumbnail (sized=False unless width
     and height are given)."""
+    from PIL import Image  # only where pictures are compared: listing exact copies never needs Pillow
+
     sized = sized or bool(width and height)
     width, height = width or image.width, height or image.height
     rgb = image.convert("RGB")
@@ -106,6 +111,8 @@ def load_look(
     thumbnail: Path | None, original: bytes | None, width: int | None, height: int | None
 ) -> Look | None:
     """From the cached thumbnail, else the original (None when neither can be read)."""
+    from PIL import Image, ImageOps
+
     for where in (thumbnail, original):
         if where is None:
             continue

@@ -40,6 +40,8 @@ FLAT_DHASHES = frozenset({0, -1})
 
 # Checks a batch of candidate pairs (file ids) and returns which to keep.
 PairCheck = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (files, max_distance) -> (i, j, pHash distance) of the candidate pairs, as ``candidate_pairs``.
+PairFinder = Callable[[Sequence["HashedFile"], int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -114,19 +116,21 @@ def find_near(
     check: PairCheck | None = None,
     flat_look: Callable[[int], Look | None] | None = None,
     flat_ids: Sequence[int] = (),
+    pairs: PairFinder | None = None,
 ) -> list[NearGroup]:
     """Near-duplicate groups among files with a perceptual hash.
 
     check: filter over candidate pairs (ids): the pixel check of ``look``, and CLIP where embedded.
     flat_ids: images without a perceptual hash because they are flat (paired by size and colour).
     flat_look: the Look of a file id (None when it cannot be read), for the flat images.
+    pairs: finds the candidate pairs (``candidate_pairs``, or a cache of its answers).
     """
     flat = [f.id for f in files if f.dhash in FLAT_DHASHES] + list(flat_ids)
     textured = [f for f in files if f.dhash not in FLAT_DHASHES]
     groups: list[NearGroup] = []
     if len(textured) > 1:
         ids = np.asarray([f.id for f in textured], dtype=np.int64)
-        ii, jj, dist = candidate_pairs(textured, max_distance)
+        ii, jj, dist = (pairs or candidate_pairs)(textured, max_distance)
         if check is not None and len(ii):
             keep = check(ids[ii], ids[jj])
             ii, jj, dist = ii[keep], jj[keep], dist[keep]

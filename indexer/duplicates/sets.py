@@ -19,17 +19,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gallerfs.config import Settings
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from indexer.duplicates.exact import HashStats, find_exact
-from indexer.duplicates.look import RULE, TINY_PX, Look, LookCache, load_look
-from indexer.duplicates.near import HashedFile, PairCheck, find_near
-from indexer.thumbnails import thumbnail_path
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from indexer.duplicates.look import Look, LookCache
+    from indexer.duplicates.near import PairCheck
+
+# Exact sets need none of numpy, Pillow, the pixel check or the perceptual-hash grouping: those are
+# imported by the near-duplicate functions, so that 'duplicates --exact' starts without them.
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +111,7 @@ def clip_check(db: Database, min_similarity: float) -> PairCheck | None:
     except Exception as exc:  # noqa: BLE001  (an older library without the tables)
         log.debug("no embeddings: %s", exc)
         return None
+    import numpy as np
 
     def check(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         wanted = np.unique(np.concatenate([a, b]))
@@ -140,9 +146,13 @@ def exact_sets(db: Database, stats: HashStats | None = None) -> list[DuplicateSe
 
 def pixel_check(db: Database, files: dict[int, DupFile]) -> LookCache:
     """Looks of library files from their cached grid thumbnails (the original where none is cached)."""
+    from indexer.duplicates.look import LookCache, load_look
+
     thumbs = thumbnail_root(db)
 
     def load(file_id: int) -> Look | None:
+        from indexer.thumbnails import thumbnail_path  # Pillow: only once a picture is compared
+
         f = files.get(file_id) or dupdb.file_info(db, file_id)
         if f is None:
             return None
@@ -157,6 +167,11 @@ def thumbnail_root(db: Database) -> Path:
     return db.path.parent / "thumbnails"
 
 
+def cache_root(db: Database) -> Path:
+    """Where the library keeps what can be recomputed (the near pass's candidate pairs)."""
+    return db.path.parent / "cache"
+
+
 def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     """Near-duplicate sets, leaving out those whose members are all one exact set.
 
@@ -164,8 +179,15 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     one kind, neither is tiny, their pictures agree (``look.same_picture``) and,
     where both are embedded, CLIP agrees too.
     """
+    import numpy as np
+
+    from indexer.duplicates.look import RULE, TINY_PX
+    from indexer.duplicates.near import HashedFile, candidate_pairs, find_near
+    from indexer.duplicates.pair_cache import cached_pairs
+
     rows = dupdb.perceptual_hashes(db)
-    hashed = [HashedFile(r[0], r[1], r[2]) for r in rows if not _tiny(r[3], r[4])]
+    # Known to be tiny from its metadata (otherwise its Look tells): never a candidate.
+    hashed = [HashedFile(r[0], r[1], r[2]) for r in rows if not (r[3] and r[4] and min(r[3], r[4]) < TINY_PX)]
     info: dict[int, DupFile] = {}  # filled for the files that come up in candidate pairs only
     looks = pixel_check(db, info)
     library = str(db.path)  # verdicts are remembered per library, file and version
@@ -209,6 +231,9 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
         check=check,
         flat_look=looks.get,
         flat_ids=flat_ids,
+        pairs=lambda files, distance: cached_pairs(
+            cache_root(db), files, distance, lambda: candidate_pairs(files, distance)
+        ),
     )
     if new_verdicts and not db.readonly:
         dupdb.store_verdicts(db, new_verdicts)
@@ -224,11 +249,6 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
             arrange("near", f"near:{anchor(members).id}", members, choices, g.max_distance)
         )
     return out
-
-
-def _tiny(width: int | None, height: int | None) -> bool:
-    """Known to be tiny from its metadata (otherwise its Look tells)."""
-    return bool(width and height and min(width, height) < TINY_PX)
 
 
 def anchor(members: Sequence[DupFile]) -> DupFile:
