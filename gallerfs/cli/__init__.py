@@ -40,6 +40,7 @@ command's options; 'man gallerfs' for the whole manual."""
 # parser); a wrong entry is caught at run time the same way, and by the test that checks this table.
 COMMAND_MODULES = {
     "album": "cmd_album", "favourite": "cmd_album",
+    "completion": "cmd_completion",
     "config": "cmd_config",
     "duplicates": "cmd_duplicates",
     "export": "cmd_export", "import": "cmd_export",
@@ -50,6 +51,7 @@ COMMAND_MODULES = {
     "search": "cmd_search", "similar": "cmd_search",
     "add": "cmd_sources", "remove": "cmd_sources", "sources": "cmd_sources",
     "status": "cmd_status", "jobs": "cmd_status",
+    "unit": "cmd_unit",
     "watch": "cmd_watch",
 }  # fmt: skip
 
@@ -136,6 +138,10 @@ def configure_logging(verbose: int, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["__complete"]:  # the completion scripts' hidden call-back: no parser, no logging
+        from gallerfs.cli.complete import main as complete
+
+        return complete(argv[1:])
     parser = build_parser(chosen_commands(argv))
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)
