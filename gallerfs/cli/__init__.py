@@ -131,9 +131,29 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     return parser
 
 
+class BarAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines that keep a progress bar on one line: the bars are cleared, the line written, the bars redrawn.
+
+    tqdm is only looked at when something has imported it already (a command showing a bar), so
+    logging costs nothing at start-up.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm_module = sys.modules.get("tqdm")
+        bar = getattr(tqdm_module, "tqdm", None)
+        if bar is None or not getattr(bar, "_instances", None):
+            super().emit(record)
+            return
+        with bar.external_write_mode(file=self.stream):
+            super().emit(record)
+
+
 def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="gallerfs: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = BarAwareHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("gallerfs: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    logging.captureWarnings(True)  # Python warnings (e.g. from Pillow) go through the same handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
