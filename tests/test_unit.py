@@ -124,14 +124,18 @@ def _unescape(arg: str) -> str:
     return arg.replace("%%", "%").replace("$$", "$")
 
 
-def test_the_units_commands_mount_notify_and_unmount(tmp_path: Path, unit_env):
-    """What systemd would do: ExecStartPre, ExecStart with $NOTIFY_SOCKET, READY=1, ExecStop, clean exit."""
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_the_units_commands_mount_notify_and_unmount(tmp_path: Path, unit_env, busy: bool):
+    """What systemd does: ExecStartPre, ExecStart with $NOTIFY_SOCKET, READY=1, ExecStop, then SIGTERM
+    to what is left. A mount that is busy at logout is unmounted all the same (lazily) and leaves
+    no stale mount behind."""
     mnt = tmp_path / "not yet" / "Photos.gfs"
     d = _directives(_gallerfs(unit_env, "unit", "--print", str(mnt)).stdout)
     pre = [_unescape(a) for a in shlex.split(d["ExecStartPre"].lstrip("-"))]
     subprocess.run(pre, check=True)
     assert mnt.is_dir()
     address = str(tmp_path / "notify")
+    holder = None
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(address)
         sock.settimeout(60)
@@ -144,11 +148,21 @@ def test_the_units_commands_mount_notify_and_unmount(tmp_path: Path, unit_env):
             assert message.splitlines()[0] == "READY=1", message
             assert os.path.ismount(mnt), "READY=1 came before the mount was up"
             assert "sources" in os.listdir(mnt)
+            if busy:  # a shell left in the mount at logout
+                holder = subprocess.Popen(["sleep", "60"], cwd=mnt / "sources")
             stop = subprocess.run([_unescape(a) for a in shlex.split(d["ExecStop"])], capture_output=True, text=True)
-            assert stop.returncode == 0, stop.stderr
+            if busy:
+                assert stop.returncode != 0 and "busy" in stop.stderr, stop.stderr
+                proc.terminate()  # systemd's SIGTERM to the processes left after ExecStop
+                assert sock.recv(4096) == b"STOPPING=1"
+            else:
+                assert stop.returncode == 0, stop.stderr
             assert proc.wait(timeout=30) == 0
             assert not os.path.ismount(mnt)
         finally:
+            if holder is not None:
+                holder.kill()
+                holder.wait()
             if proc.poll() is None:
                 force_unmount(mnt)
                 proc.terminate()
@@ -156,5 +170,6 @@ def test_the_units_commands_mount_notify_and_unmount(tmp_path: Path, unit_env):
             force_unmount(mnt)
             log.close()
     assert wait_until(lambda: not os.path.ismount(mnt), 5)
+    assert os.listdir(mnt) == []  # the empty mount point again, not a stale mount
     text = (tmp_path / "mount.log").read_text(errors="replace")
     assert "Traceback" not in text and "ERROR" not in text, text
