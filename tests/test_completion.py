@@ -76,6 +76,7 @@ def test_bash_completes_commands_options_sources_and_albums(shell_env, tmp_path:
         "list", "show", "create", "add", "remove", "rename", "delete"]  # fmt: skip
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "show", "") == ["Summer\\ 2024", "Zoo"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "add", "Su") == ["Summer\\ 2024"]
+    assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "add", '"Su') == ["Summer 2024"]  # in quotes
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "create", "") == []  # a new name
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "search", "x", "--album", "Z") == ["Zoo"]
     # Paths are left to bash itself.

@@ -285,6 +285,7 @@ def main(argv: Sequence[str], out: Callable[[str], None] | None = None) -> int:
         words.append("")
     if shell == "bash":
         words, cword = _merge_equals(words, cword)
+    quoted = words[cword][:1] in ("'", '"')  # inside quotes the shell takes the candidate as it is
     words = [_unquote_prefix(w) for w in words]
     current = words[cword]
     typed = current.partition("=")[2] if current.startswith("-") and "=" in current else current
@@ -302,7 +303,7 @@ def main(argv: Sequence[str], out: Callable[[str], None] | None = None) -> int:
         seen.add(word)
         if shell == "bash":
             if word.startswith(typed):
-                write(_bash_quote(word))
+                write(word if quoted else _bash_quote(word))
         else:
             write(word)
     return 0
