@@ -71,6 +71,12 @@ def test_unit_without_a_library_is_refused(tmp_path: Path):
     assert not (tmp_path / "config").exists()
 
 
+def test_unit_for_a_mount_point_inside_a_source_is_refused(tmp_path: Path, unit_env):
+    proc = _gallerfs(unit_env, "unit", str(tmp_path / "photos" / "mnt"), check=False)
+    assert proc.returncode == 6 and "is inside source" in proc.stderr, proc.stderr
+    assert not (tmp_path / "config").exists()
+
+
 @pytest.mark.parametrize("path", ["/home/me/Photos.gfs", "/tmp/my 100% $photos", "/mnt/.hidden/a-b", "/srv//x/"])
 def test_names_and_quoting_follow_systemd(path: str):
     escaped = escape_path(path)

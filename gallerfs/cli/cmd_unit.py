@@ -81,7 +81,7 @@ def gallerfs_command() -> list[str]:
 
 
 def render_unit(paths: LibraryPaths, mountpoint: str, mount_options: list[str], command: list[str],
-                fusermount: str) -> str:  # fmt: skip
+                fusermount: str, mkdir: str = "/bin/mkdir") -> str:  # fmt: skip
     """The text of the unit for mounting *paths*' library at *mountpoint*."""
     mountpoint = os.path.abspath(mountpoint)
     root, config = str(paths.root), str(paths.config_file)
@@ -93,12 +93,15 @@ def render_unit(paths: LibraryPaths, mountpoint: str, mount_options: list[str], 
 [Unit]
 Description=gallerfs photo library mounted at {description}
 Documentation=man:gallerfs(1) man:gallerfs-mount(5)
+# A mount that keeps failing (a folder that is gone, a newer library) stops being retried.
+StartLimitIntervalSec=120
+StartLimitBurst=3
 
 [Service]
 Type=notify
 NotifyAccess=main
 Environment={quote_env("GALLERFS_CONFIG", config)}
-ExecStartPre=-/bin/mkdir -p {quote_arg(mountpoint)}
+ExecStartPre=-{quote_arg(mkdir)} -p {quote_arg(mountpoint)}
 ExecStart={line}
 ExecStop={quote_arg(fusermount)} -u {quote_arg(mountpoint)}
 Restart=on-failure
@@ -149,9 +152,15 @@ def run(ctx: Context) -> int:
         return 0
     if not ctx.paths.db.exists():
         raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")
+    from gallerfs.db import sources as sources_db
+    from gallerfs.mountguard import check_mountpoint
+
+    # The mount's own refusal (exit 6), now rather than in a unit that fails at every login.
+    check_mountpoint(a.mountpoint, [(s.name, s.path) for s in sources_db.list_sources(ctx.open_reader())])
     options = [o for o, on in (("--allow-other", a.allow_other), ("--xattrs", a.xattrs)) if on]
     fusermount = shutil.which("fusermount3") or "/usr/bin/fusermount3"
-    text = render_unit(ctx.paths, a.mountpoint, options, gallerfs_command(), fusermount)
+    mkdir = shutil.which("mkdir") or "/bin/mkdir"
+    text = render_unit(ctx.paths, a.mountpoint, options, gallerfs_command(), fusermount, mkdir)
     if a.print:
         print(text, end="")
         return 0
