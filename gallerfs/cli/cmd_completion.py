@@ -23,7 +23,7 @@ _gallerfs() {
     case $out in
         __files__) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
         __dirs__) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
-        *) local IFS=$'\n'; COMPREPLY=($out) ;;
+        *) COMPREPLY=(); [[ -n $out ]] && mapfile -t COMPREPLY <<< "$out" ;;
     esac
 }
 complete -F _gallerfs gallerfs
