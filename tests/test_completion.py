@@ -92,6 +92,11 @@ def test_bash_completion_reads_the_library_named_on_the_line(shell_env, tmp_path
     assert _bash_complete(shell_env, tmp_path, *words) == ["Elsewhere"]
     words = ("gallerfs", "--library", "=", str(other), "album", "show", "")
     assert _bash_complete(shell_env, tmp_path, *words) == ["Elsewhere"]
+    run_gallerfs(other, "album", "create", "Sta*")
+    (tmp_path / "Stanley").touch()  # what 'Sta*' would match as a glob in the completion's folder
+    words = ("gallerfs", "--library", str(other), "album", "show", "St")
+    assert _bash_complete(shell_env, tmp_path, *words) == ["Sta\\*"]
+    assert _bash_complete(shell_env, tmp_path, *words[:-1], "'St") == ["Sta*"]
     env = dict(shell_env, GALLERFS_LIBRARY=str(tmp_path / "missing"))
     assert _bash_complete(env, tmp_path, "gallerfs", "album", "show", "") == []  # no library: no names, no error
 
