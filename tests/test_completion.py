@@ -65,15 +65,16 @@ def test_bash_completes_commands_options_sources_and_albums(shell_env, tmp_path:
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "sea") == ["search"]
     assert "--xattrs" in _bash_complete(shell_env, tmp_path, "gallerfs", "mount", "--")
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "search", "red", "--ki") == ["--kind"]
-    assert _bash_complete(shell_env, tmp_path, "gallerfs", "search", "red", "--kind", "") == ["image", "video", "raw"]
+    kinds = _bash_complete(shell_env, tmp_path, "gallerfs", "search", "red", "--kind", "")
+    assert {"image", "video", "raw"} <= set(kinds)
     # Sources: positional (index, rescan, remove) and --source, also written --source=NAME.
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "index", "") == ["My\\ Trip", "usb"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "index", "usb", "M") == ["My\\ Trip"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "search", "x", "--source", "u") == ["usb"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "search", "x", "--source", "=", "") == ["My\\ Trip", "usb"]
     # Albums: escaped so that the inserted word is one argument.
-    assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "") == [
-        "list", "show", "create", "add", "remove", "rename", "delete"]  # fmt: skip
+    actions = _bash_complete(shell_env, tmp_path, "gallerfs", "album", "")
+    assert {"list", "show", "create", "add", "remove", "rename", "delete"} <= set(actions) and "--help" not in actions
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "show", "") == ["Summer\\ 2024", "Zoo"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "add", "Su") == ["Summer\\ 2024"]
     assert _bash_complete(shell_env, tmp_path, "gallerfs", "album", "add", '"Su') == ["Summer 2024"]  # in quotes
@@ -114,7 +115,7 @@ def test_the_engine_knows_values_by_meaning(names_library: Path, monkeypatch):
     assert candidates(["album", "rename"], "") == ["Summer 2024", "Zoo"]
     assert candidates(["album", "rename", "Zoo"], "") == []  # the new name
     assert candidates(["bogus"], "") == []
-    assert candidates(["duplicates", "trash"], "--") == ["--help", "--full-resolution", "--json"]
+    assert {"--help", "--full-resolution", "--json"} <= set(candidates(["duplicates", "trash"], "--"))
 
 
 def test_the_hidden_call_back_is_quick_to_load_and_never_fails(names_library: Path):
