@@ -1,7 +1,8 @@
 """Benchmark the command line's start-up against ``python -c pass``; prints JSON.
 
 Times, as a user waits for them (a fresh process, wall clock), ``gallerfs
---version``, ``gallerfs status`` and ``gallerfs sources`` on a small library
+--version``, ``gallerfs status``, ``gallerfs sources`` and two shell completions
+(``gallerfs __complete``: a command name, album names) on a small library
 (one source of a few indexed photos), both as ``python -m gallerfs`` and
 through the console script, against ``python -c pass`` with the same
 interpreter. The runs of all commands are interleaved, round after round, so
@@ -33,7 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 0.10  # issue 15: each of these commands within 0.1 s ...
 TARGET_RATIO = 5.0  # ... where 'python -c pass' took 0.02 s: the same target on a slower or busier machine
-COMMANDS = {"version": ["--version"], "status": ["status"], "sources": ["sources"]}
+COMMANDS = {
+    "version": ["--version"], "status": ["status"], "sources": ["sources"],
+    # What a shell runs on every Tab: a command name, and the album names of 'gallerfs album show <Tab>'.
+    "complete_command": ["__complete", "bash", "1", "gallerfs", ""],
+    "complete_album": ["__complete", "bash", "3", "gallerfs", "album", "show", ""],
+}  # fmt: skip
 
 
 def make_library(tmp: Path, env: dict[str, str], photos: int) -> None:

@@ -51,9 +51,13 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     assert out["stages"]["embed"]["model"] is None
     proc = run_gallerfs(library, "search", "red", check=False)
     assert proc.returncode == 5 and "gallerfs models install" in proc.stderr
+    proc = run_gallerfs(library, "similar", str(photos / "2024" / "blue.jpg"), check=False)
+    assert proc.returncode == 5 and "gallerfs models install" in proc.stderr  # as search, the man page says
 
     folder, manifest = model_dir
     run_gallerfs(library, "models", "import", str(folder), "--manifest", str(manifest))
+    proc = run_gallerfs(library, "similar", str(photos / "2024" / "blue.jpg"), check=False)
+    assert proc.returncode == 1 and "run 'gallerfs index'" in proc.stderr  # a model, nothing embedded yet
     out = json.loads(run_gallerfs(library, "index", "--json").stdout)
     assert out["stages"]["embed"]["embedded"] == 10
     kinds = _query(library, "SELECT f.kind, count(*) FROM embeddings e JOIN files f ON f.id = e.file_id "

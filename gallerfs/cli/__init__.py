@@ -40,6 +40,7 @@ command's options; 'man gallerfs' for the whole manual."""
 # parser); a wrong entry is caught at run time the same way, and by the test that checks this table.
 COMMAND_MODULES = {
     "album": "cmd_album", "favourite": "cmd_album",
+    "completion": "cmd_completion",
     "config": "cmd_config",
     "duplicates": "cmd_duplicates",
     "export": "cmd_export", "import": "cmd_export",
@@ -50,6 +51,7 @@ COMMAND_MODULES = {
     "search": "cmd_search", "similar": "cmd_search",
     "add": "cmd_sources", "remove": "cmd_sources", "sources": "cmd_sources",
     "status": "cmd_status", "jobs": "cmd_status",
+    "unit": "cmd_unit",
     "watch": "cmd_watch",
 }  # fmt: skip
 
@@ -129,13 +131,37 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     return parser
 
 
+class BarAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines that keep a progress bar on one line: the bars are cleared, the line written, the bars redrawn.
+
+    tqdm is only looked at when something has imported it already (a command showing a bar), so
+    logging costs nothing at start-up.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm_module = sys.modules.get("tqdm")
+        bar = getattr(tqdm_module, "tqdm", None)
+        if bar is None or not getattr(bar, "_instances", None):
+            super().emit(record)
+            return
+        with bar.external_write_mode(file=self.stream):
+            super().emit(record)
+
+
 def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="gallerfs: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = BarAwareHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("gallerfs: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    logging.captureWarnings(True)  # Python warnings (e.g. from Pillow) go through the same handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["__complete"]:  # the completion scripts' hidden call-back: no parser, no logging
+        from gallerfs.cli.complete import main as complete
+
+        return complete(argv[1:])
     parser = build_parser(chosen_commands(argv))
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)

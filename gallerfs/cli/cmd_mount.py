@@ -8,11 +8,32 @@ from gallerfs.cli.context import Context
 from gallerfs.errors import GallerfsError
 
 
+# The tree, as 'mount --help' shows it; man/gallerfs-mount.5 is the whole story (tests/test_docs.py checks both).
+MOUNT_TREE = """\
+the tree ('man gallerfs-mount' for the details):
+  sources/NAME/...      each source folder as indexed, also while it is offline
+  by-date/YYYY/MM/DD/   by date taken, else by modification time
+  by-album/ALBUM/       mkdir makes an album; cp or ln of a mount file adds it;
+                        rm takes it out of the album
+  favourites/           the same for favourites
+  search/QUERY/         a plain-English query, run when listed or made (mkdir)
+  similar/PHOTO/        the photos most like one (its id, or its unique name)
+  duplicates/TAG NAME/  one folder per duplicate set (' near' ends near sets);
+                        rm trashes a copy, never the last one nor the only
+                        full-resolution one of a near set
+  journal/              the journal folder, read-write
+  .gallerfs/            status (sources, jobs, stats.json) and the metadata of
+                        any file (files/ID.json, inodes/INODE.json)
+Opening an offline original fails with ENOMEDIUM; writes wait up to 5 s for
+the library's lock, then fail with EBUSY."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "mount", help="show the library as a filesystem at MOUNTPOINT",
-        description="Mount the library (sources/, by-date/, by-album/, favourites/, journal/, .gallerfs/). "
-        "Daemonises once the mount is up unless -f is given; 'gallerfs umount' ends it.",
+        description="Mount the library at MOUNTPOINT. Daemonises once the mount is up unless -f is\n"
+        "given; 'gallerfs umount' ends it. 'gallerfs unit' mounts it at every login.",
+        epilog=MOUNT_TREE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     p.add_argument("mountpoint", metavar="MOUNTPOINT")
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (logs to stderr)")

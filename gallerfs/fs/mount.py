@@ -23,6 +23,7 @@ from pathlib import Path
 from gallerfs.config import Settings, journal_dir
 from gallerfs.errors import EXIT_LOCKED, GallerfsError
 from gallerfs.paths import LibraryPaths
+from gallerfs.sdnotify import notify
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     pidf = pid_file(paths, mountpoint)
     pidf.write_text(f"{os.getpid()}\n{mountpoint}\n")
     log.info("serving %s (pid %d)", mountpoint, os.getpid())
+    notify("READY=1", f"STATUS=serving {mountpoint}")  # the unit of 'gallerfs unit' is Type=notify
     _prepare_search(paths, settings)
     clean = False
     try:
@@ -255,6 +257,7 @@ async def _serve(ops: object, mountpoint: str) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
                 log.info("signal %d: unmounting", signum)
+                notify("STOPPING=1")
                 pyfuse3.terminate()
                 return
 

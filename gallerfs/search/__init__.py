@@ -118,10 +118,17 @@ def similar_files(
     limit: int,
     filters: Filters | None = None,
 ) -> list[SearchHit]:
-    """The photos nearest to one photo (itself excluded), best first. Needs no model files."""
+    """The photos nearest to one photo (itself excluded), best first.
+
+    Needs the library's embeddings, not the model files. With nothing embedded it raises
+    ``NoModelError`` (exit code 5, as ``search_files``) when no model is installed either, since
+    installing one is what comes first, and ``GallerfsError`` (run 'gallerfs index') otherwise.
+    """
     the_scope = scope(reader_db, filters)
     if not _check_space(reader_db, None):
-        raise GallerfsError("no photo is embedded yet: install a model and run 'gallerfs index'")
+        if not is_model_installed(paths):
+            raise NoModelError(NO_MODEL_MESSAGE)
+        raise GallerfsError("no photo is embedded yet: run 'gallerfs index'")
     vector = embeddings_db.vector_of(reader_db, file_id)
     if vector is None:
         raise GallerfsError(f"file {file_id} has no embedding (not a photo, not embedded yet, or it failed)")
