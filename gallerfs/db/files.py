@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, NewType, Sequence
+from typing import Any, Iterable, NamedTuple, NewType, Sequence
 
 from gallerfs.db.connection import Database
 
 FileId = NewType("FileId", int)
 
 
-@dataclass(frozen=True)
-class ScannedFile:
-    """What phase 1 learns about a file from its directory entry."""
+class ScannedFile(NamedTuple):
+    """What phase 1 learns about a file from its directory entry (a tuple: the walk makes one per file)."""
 
     relpath: bytes
     kind: str
@@ -75,6 +74,10 @@ def count_files(db: Database, source_id: int) -> int:
     return int(db.value("SELECT count(*) FROM files WHERE source_id = ?", (source_id,)))
 
 
+def count_all_files(db: Database) -> int:
+    return int(db.value("SELECT count(*) FROM files"))
+
+
 # -- phase 1 -------------------------------------------------------------------
 
 def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> None:
@@ -84,9 +87,14 @@ def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> 
         "INSERT INTO files (source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, "
         "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (source_id, relpath) DO NOTHING",
-        [(source_id, e.relpath, e.dir, e.name, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode, now)
-         for e in entries],
+        [(source_id, e.relpath, *_dir_and_name(e.relpath), e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device,
+          e.inode, now) for e in entries],
     )  # fmt: skip
+
+
+def _dir_and_name(relpath: bytes) -> tuple[bytes, bytes]:
+    parent, _, name = relpath.rpartition(b"/")
+    return parent, name
 
 
 def upsert_scanned(db: Database, source_id: int, entry: ScannedFile) -> tuple[FileId, bool]:
@@ -164,6 +172,50 @@ def delete_under(db: Database, source_id: int, relpath: bytes) -> list[FileId]:
     return [FileId(i) for i in ids]
 
 
+# -- secondary indexes a first walk builds at its end -------------------------
+
+# Indexes of files that serve phase 2, duplicates, the journal and the watcher, not the walk itself nor
+# the mount's folder listings (files_by_dir and the (source_id, relpath) key stay in place).
+DEFERRABLE_INDEXES = ("files_by_inode", "files_by_mtime", "files_by_size", "files_by_state")
+
+
+def defer_indexes(db: Database) -> list[str]:
+    """Drop the deferrable indexes of files, keeping their definitions in deferred_indexes so that
+    restore_deferred_indexes (or the next scan, after a crash) builds them again. Call inside a write
+    transaction; returns the names dropped."""
+    marks = ",".join("?" * len(DEFERRABLE_INDEXES))
+    rows = db.tuples(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files' AND sql IS NOT NULL "
+        f"AND name IN ({marks}) ORDER BY name",
+        DEFERRABLE_INDEXES,
+    )
+    for name, sql in rows:
+        db.execute("INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)", (name, sql))
+        db.execute(f'DROP INDEX "{name}"')
+    return [name for name, _ in rows]
+
+
+def deferred_index_names(db: Database) -> list[str]:
+    return [r[0] for r in db.tuples("SELECT name FROM deferred_indexes ORDER BY name")]
+
+
+def restore_deferred_indexes(db: Database) -> list[str]:
+    """Build every index a walk dropped, one short transaction each; returns the names built.
+
+    Safe to call at any time and from any writer: an index another process restored meanwhile is skipped."""
+    restored = []
+    for name in deferred_index_names(db):
+        with db.transaction():
+            row = db.tuples("SELECT sql FROM deferred_indexes WHERE name = ?", (name,))
+            if not row:
+                continue
+            if db.value("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)) is None:
+                db.execute(row[0][0])
+            db.execute("DELETE FROM deferred_indexes WHERE name = ?", (name,))
+        restored.append(name)
+    return restored
+
+
 # -- reconciling a walk with the index -------------------------------------
 
 def begin_walk(db: Database) -> None:
@@ -177,8 +229,11 @@ def begin_walk(db: Database) -> None:
     db.execute("DELETE FROM walk_new")
 
 
-def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> int:
-    """Note a batch of walked files: known ones are updated in place, new ones staged. Returns changed count."""
+def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> tuple[int, int]:
+    """Note a batch of walked files: known ones are updated in place, new ones staged.
+
+    Returns (files whose content changed, rows of files written): readers need telling only when the
+    second is not 0, since what is staged lives in this connection's temporary tables."""
     db.executemany("INSERT OR IGNORE INTO walk_seen (relpath) VALUES (?)", [(e.relpath,) for e in entries])
     known = {
         r[0]: r[1:]
@@ -188,7 +243,7 @@ def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFil
             (source_id, *[e.relpath for e in entries]),
         )
     } if entries else {}
-    changed = 0
+    changed = relocated = 0
     for e in entries:
         if e.relpath in known:
             file_id, size, mtime_ns, device, inode = known[e.relpath]
@@ -197,12 +252,13 @@ def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFil
                 changed += 1
             elif (device, inode) != (e.device, e.inode):  # e.g. a drive remounted with another device number
                 db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
+                relocated += 1
         else:
             db.execute(
                 "INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (e.relpath, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode),
             )
-    return changed
+    return changed, changed + relocated
 
 
 def unseen_files(db: Database, source_id: int) -> list[FileRow]:
