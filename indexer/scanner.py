@@ -252,8 +252,9 @@ def scan_source(
     if files_db.deferred_index_names(db):  # a first walk was killed before it could build them
         _build_deferred_indexes(db)
     first_walk = files_db.count_files(db, source.id) == 0
-    # A first walk builds the secondary indexes once at its end once it has added as many rows as the
-    # library held before (so the rebuild costs at most about what row-by-row upkeep would have).
+    # A first walk drops the secondary indexes that only later stages use once it has added as many rows
+    # as the library held before (at once into an empty library), and builds them at its end: the rebuild
+    # then costs less than keeping them up to date row by row would have.
     rows_before = files_db.count_all_files(db) if first_walk else 0
     deferred = False
     with db.transaction():
@@ -306,9 +307,15 @@ def scan_source(
                 flush()
         if batch or problems:
             flush()
-    finally:
+    except BaseException:
         if deferred:
-            _build_deferred_indexes(db)
+            try:
+                _build_deferred_indexes(db)
+            except Exception:  # e.g. the disk filled up: the next scan builds them
+                log.exception("building the indexes of %s again failed", source.name)
+        raise
+    if deferred:
+        _build_deferred_indexes(db)
     if not first_walk:
         plan = plan_reconcile(db, source, report)
         source, not_confirmed = still_there(db, source, allow_empty=allow_empty)
