@@ -149,3 +149,24 @@ def test_a_rescan_that_finds_nothing_new_leaves_readers_alone(db, tmp_path):
     report = scan_source(db, source, batch_size=10)
     assert report.changed == 1
     assert generation(db) > before
+
+
+def test_a_rescan_records_edits_new_files_and_new_inode_numbers(db, tmp_path):
+    folder = _tree(tmp_path / "photos", 25)
+    source = _source(db, "photos", folder)
+    scan_source(db, source, batch_size=10)
+    ids = {bytes(r[1]): r[0] for r in db.tuples("SELECT id, relpath FROM files")}
+    edited, renumbered = b"f000/IMG_0000.jpg", b"f001/IMG_0008.jpg"
+    (folder / os.fsdecode(edited)).write_bytes(b"\xff\xd8 edited")
+    (folder / "f009").mkdir()
+    (folder / "f009" / "new.jpg").write_bytes(b"\xff\xd8 new")
+    with db.transaction():  # as if the drive came back with other inode numbers
+        db.execute("UPDATE files SET inode = inode + 1000000 WHERE relpath = ?", (renumbered,))
+    report = scan_source(db, source, batch_size=10)
+    assert (report.seen, report.new, report.changed, report.moved, report.deleted) == (26, 1, 1, 0, 0)
+    rows = {bytes(r[1]): r[0:1] + r[2:] for r in db.tuples("SELECT id, relpath, size, inode, state FROM files")}
+    st = (folder / os.fsdecode(renumbered)).stat()
+    assert rows[renumbered][0] == ids[renumbered] and rows[renumbered][2] == st.st_ino
+    assert rows[edited][0] == ids[edited] and rows[edited][1] == len(b"\xff\xd8 edited")
+    assert rows[b"f009/new.jpg"][3] == "pending"
+    assert len(rows) == 26

@@ -234,45 +234,52 @@ def restore_deferred_indexes(db: Database) -> list[str]:
 # -- reconciling a walk with the index -------------------------------------
 
 def begin_walk(db: Database) -> None:
-    """Scratch tables for one walk: what was seen, and what is new."""
+    """Scratch tables for one walk: what was seen, what is new, and the batch being recorded."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS walk_seen (relpath BLOB PRIMARY KEY) WITHOUT ROWID")
     db.execute(
         "CREATE TEMP TABLE IF NOT EXISTS walk_new (relpath BLOB PRIMARY KEY, kind TEXT, size INTEGER, "
         "mtime_ns INTEGER, ctime_ns INTEGER, device INTEGER, inode INTEGER) WITHOUT ROWID"
     )
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS walk_batch (relpath BLOB, kind TEXT, size INTEGER, mtime_ns INTEGER, "
+        "ctime_ns INTEGER, device INTEGER, inode INTEGER)"
+    )
     db.execute("DELETE FROM walk_seen")
     db.execute("DELETE FROM walk_new")
+    db.execute("DELETE FROM walk_batch")
 
 
 def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> tuple[int, int]:
     """Note a batch of walked files: known ones are updated in place, new ones staged.
 
     Returns (files whose content changed, rows of files written): readers need telling only when the
-    second is not 0, since what is staged lives in this connection's temporary tables."""
-    db.executemany("INSERT OR IGNORE INTO walk_seen (relpath) VALUES (?)", [(e.relpath,) for e in entries])
-    known = {
-        r[0]: r[1:]
-        for r in db.tuples(
-            f"SELECT relpath, id, size, mtime_ns, device, inode FROM files WHERE source_id = ? AND relpath IN "
-            f"({','.join('?' * len(entries))})",
-            (source_id, *[e.relpath for e in entries]),
+    second is not 0, since what is staged lives in this connection's temporary tables. The comparison
+    with the index runs in SQLite: only the files that are new or differ come back to Python."""
+    if not entries:
+        return 0, 0
+    db.executemany("INSERT INTO walk_batch VALUES (?, ?, ?, ?, ?, ?, ?)", entries)  # a ScannedFile is its row
+    try:
+        db.execute("INSERT OR IGNORE INTO walk_seen (relpath) SELECT relpath FROM walk_batch")
+        differing = db.tuples(
+            "SELECT b.relpath, b.kind, b.size, b.mtime_ns, b.ctime_ns, b.device, b.inode, f.id, f.size, f.mtime_ns "
+            "FROM walk_batch b LEFT JOIN files f ON f.source_id = ? AND f.relpath = b.relpath "
+            "WHERE f.id IS NULL OR f.size IS NOT b.size OR f.mtime_ns IS NOT b.mtime_ns "
+            "OR f.device IS NOT b.device OR f.inode IS NOT b.inode ORDER BY b.rowid",
+            (source_id,),
         )
-    } if entries else {}
+    finally:
+        db.execute("DELETE FROM walk_batch")
     changed = relocated = 0
-    for e in entries:
-        if e.relpath in known:
-            file_id, size, mtime_ns, device, inode = known[e.relpath]
-            if size != e.size or mtime_ns != e.mtime_ns:
-                mark_changed(db, file_id, e)
-                changed += 1
-            elif (device, inode) != (e.device, e.inode):  # e.g. a drive remounted with another device number
-                db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
-                relocated += 1
-        else:
-            db.execute(
-                "INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (e.relpath, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode),
-            )
+    for row in differing:
+        e, (file_id, size, mtime_ns) = ScannedFile(*row[:7]), row[7:]
+        if file_id is None:
+            db.execute("INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)", e)
+        elif size != e.size or mtime_ns != e.mtime_ns:
+            mark_changed(db, file_id, e)
+            changed += 1
+        else:  # same file, another device or inode number: e.g. a drive remounted with another device number
+            db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
+            relocated += 1
     return changed, changed + relocated
 
 
