@@ -35,7 +35,6 @@ from gallerfs.db.files import FileRow, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
-from indexer.hashing import file_hashes
 from indexer.media import media_kind
 from indexer.volumes import Presence, check_presence, is_empty_dir
 
@@ -430,6 +429,8 @@ def apply_plan(db: Database, source: Source, plan: ReconcilePlan, report: ScanRe
 
 def _content_hash(source: Source, entry: ScannedFile) -> str | None:
     """The content hash of a new file whose size matches a vanished one (a possible move)."""
+    from indexer.hashing import file_hashes  # numpy and Pillow: only a rescan that finds possible moves needs them
+
     try:
         return file_hashes(_join(source.path, entry.relpath))[0]
     except OSError:
