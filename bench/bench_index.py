@@ -1,13 +1,16 @@
 """Indexing benchmark: phase 1 vs find, and peak memory of a whole 'gallerfs index'.
 
-    .venv/bin/python bench/bench_index.py [--files 100000] [--workdir /var/tmp/gallerfs-bench]
+    .venv/bin/python bench/bench_index.py [--files 100000] [--rounds 3] [--workdir /var/tmp/gallerfs-bench]
 
 Prints one JSON object. Ratios are measured in the same run, because these
-machines are noisy: phase1_vs_find is gallerfs's phase 1 (whole command,
-start-up included, and the walk + index writes alone) over `find TREE -type f | wc -l`;
-rescan_unchanged_* time the same phase 1 again over an index that
-already holds every file (a rescan where nothing changed);
-index_peak_rss_mb is the largest resident set of the indexer and its workers.
+machines are noisy: the baseline is a walk that stats every file,
+`find TREE -type f -printf '%s %T@ %i\\n'` (warm cache), timed before and after
+each gallerfs run of a round; every ratio is a median over rounds of a run
+over the median find of its round. phase1_* is a first walk into an empty
+library (whole command, start-up included; *_walk_* is the scan alone);
+rescan_unchanged_* is the same phase 1 again over an index that already holds
+every file (a rescan where nothing changed); index_peak_rss_mb is the largest
+resident set of the indexer and its workers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
+    ap.add_argument("--rounds", type=int, default=3, help="phase-1 rounds (medians are reported)")
     ap.add_argument("--skip-phase2", action="store_true", help="only measure phase 1")
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -57,32 +62,50 @@ def main() -> None:
     gallerfs = [sys.executable, "-m", "gallerfs"]
     result: dict[str, object] = {"benchmark": "index", "files": args.files}
 
-    subprocess.run(f"find {tree} -type f | wc -l", shell=True, capture_output=True, check=True)  # warm up
-    find_warm, count = _timed([f"find {tree} -type f | wc -l"], shell=True)
-    assert int(count) == args.files, count
+    count = subprocess.run(f"find {tree} -type f | wc -l", shell=True, capture_output=True, text=True, check=True)
+    assert int(count.stdout) == args.files, count.stdout
+    find_cmd = [f"find {tree} -type f -printf '%s %T@ %i\\n' > /dev/null"]
+    _timed(find_cmd, shell=True)  # warm up
     startup, _ = _timed([*gallerfs, "--version"], env=env)
-    subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
-    phase1, out = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
-    walk = json.loads(out)["sources"][0]["elapsed_s"]
+    rounds: dict[str, list[float]] = {k: [] for k in (
+        "find", "phase1", "phase1_walk", "rescan", "rescan_walk")}  # fmt: skip
+    ratios: dict[str, list[float]] = {k: [] for k in ("phase1", "phase1_walk", "rescan", "rescan_walk")}
+    for _ in range(args.rounds):
+        shutil.rmtree(library, ignore_errors=True)
+        subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
+        finds = [_timed(find_cmd, shell=True)[0]]
+        phase1, out = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+        finds.append(_timed(find_cmd, shell=True)[0])
+        # The same walk over an index that already holds every file: 'gallerfs rescan' when nothing changed.
+        rescan, out2 = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+        finds.append(_timed(find_cmd, shell=True)[0])
+        find = statistics.median(finds)
+        figures = {
+            "phase1": phase1, "phase1_walk": json.loads(out)["sources"][0]["elapsed_s"],
+            "rescan": rescan, "rescan_walk": json.loads(out2)["sources"][0]["elapsed_s"],
+        }  # fmt: skip
+        rounds["find"].append(find)
+        for key, value in figures.items():
+            rounds[key].append(value)
+            ratios[key].append(value / find)
+    med = {k: round(statistics.median(v), 3) for k, v in rounds.items()}
+    rat = {k: round(statistics.median(v), 2) for k, v in ratios.items()}
     result.update(
-        find_warm_s=round(find_warm, 3),
+        rounds=args.rounds,
+        find_printf_warm_s=med["find"],
         gallerfs_startup_s=round(startup, 3),
-        phase1_warm_s=round(phase1, 3),
-        phase1_vs_find=round(phase1 / find_warm, 2),
-        phase1_walk_s=walk,
-        phase1_walk_vs_find=round(walk / find_warm, 2),
-    )
-    # The same walk over an index that already holds every file: what 'gallerfs rescan' costs when nothing changed.
-    rescan, out = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
-    rescan_walk = json.loads(out)["sources"][0]["elapsed_s"]
-    result.update(
-        rescan_unchanged_s=round(rescan, 3),
-        rescan_unchanged_vs_find=round(rescan / find_warm, 2),
-        rescan_unchanged_walk_s=rescan_walk,
-        rescan_unchanged_walk_vs_find=round(rescan_walk / find_warm, 2),
+        phase1_warm_s=med["phase1"],
+        phase1_vs_find=rat["phase1"],
+        phase1_walk_s=med["phase1_walk"],
+        phase1_walk_vs_find=rat["phase1_walk"],
+        rescan_unchanged_s=med["rescan"],
+        rescan_unchanged_vs_find=rat["rescan"],
+        rescan_unchanged_walk_s=med["rescan_walk"],
+        rescan_unchanged_walk_vs_find=rat["rescan_walk"],
+        phase1_target_vs_find=5.0,
     )
     if _drop_caches():
-        find_cold, _ = _timed([f"find {tree} -type f | wc -l"], shell=True)
+        find_cold, _ = _timed(find_cmd, shell=True)
         shutil.rmtree(library)
         subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
         _drop_caches()

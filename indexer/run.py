@@ -15,7 +15,6 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.sources import Source
 from gallerfs.paths import LibraryPaths
-from indexer.pipeline import Phase2
 from indexer.scanner import ScanReport, scan_source
 from indexer.thumbnails import missing_thumbnails
 
@@ -114,6 +113,8 @@ def process_pending(db: Database, paths: LibraryPaths, settings: Settings, progr
     with db.transaction():
         jobs_db.set_total(db, job.id, job.done + pending)
     update = progress.start("index", pending)
+    from indexer.pipeline import Phase2  # numpy, Pillow and the decoders: not needed by a phase-1-only run
+
     try:
         report = Phase2(db, paths, settings, job.id, on_progress=update).run()
     except BaseException as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import operator
 import os
 import stat
 import time
@@ -77,6 +78,9 @@ class ScanReport:
         return d
 
 
+_entry_name = operator.attrgetter("name")
+
+
 def _join(parent: bytes, name: bytes) -> bytes:
     return parent + b"/" + name if parent else name
 
@@ -110,19 +114,23 @@ def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedF
         abs_dir = _join(root, rel_dir) if rel_dir else root
         try:
             with os.scandir(abs_dir) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_entry_name)
         except OSError as exc:
             yield WalkProblem(rel_dir, f"cannot read folder: {_describe(exc)}", True)
             continue
         subdirs = []
+        prefix = rel_dir + b"/" if rel_dir else b""
         for entry in entries:
             name = entry.name
             if name.startswith(b".") or name in SKIPPED_DIRS:
                 continue
-            rel = _join(rel_dir, name)
+            rel = prefix + name
             try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir(follow_symlinks=True)
+                # The folder entry's type (d_type) answers without a system call; a plain file is neither
+                # a folder nor a link, which spares most entries the two other questions.
+                plain = entry.is_file(follow_symlinks=False)
+                is_link = not plain and entry.is_symlink()
+                is_dir = not plain and entry.is_dir(follow_symlinks=True)
             except OSError as exc:
                 yield WalkProblem(rel, _describe(exc), False)
                 continue
@@ -232,7 +240,14 @@ def scan_source(
         report.online, report.offline_reason = False, source.offline_reason
         log.warning("source %s is offline: %s", source.name, source.offline_reason)
         return report
+    if files_db.deferred_index_names(db):  # a first walk was killed before it could build them
+        _build_deferred_indexes(db)
     first_walk = files_db.count_files(db, source.id) == 0
+    # A first walk drops the secondary indexes that only later stages use once it has added as many rows
+    # as the library held before (at once into an empty library), and builds them at its end: the rebuild
+    # then costs less than keeping them up to date row by row would have.
+    rows_before = files_db.count_all_files(db) if first_walk else 0
+    deferred = False
     with db.transaction():
         files_db.clear_walk_failures(db, source.id)
         files_db.begin_walk(db)
@@ -240,12 +255,17 @@ def scan_source(
     problems: list[WalkProblem] = []
 
     def flush() -> None:
+        nonlocal deferred
         with db.transaction():
             if first_walk:
+                if batch and not deferred and report.new >= rows_before:
+                    deferred = bool(files_db.defer_indexes(db))
                 files_db.insert_new(db, source.id, batch)
                 report.new += len(batch)
+                written = len(batch)
             else:
-                report.changed += files_db.record_walk_batch(db, source.id, batch)
+                changed, written = files_db.record_walk_batch(db, source.id, batch)
+                report.changed += changed
             for item in problems:
                 files_db.record_failure(
                     db, source_id=source.id, file_id=None, job_id=job_id, path=item.relpath, stage="walk",
@@ -255,27 +275,38 @@ def scan_source(
                     jobs_db.progress(db, job_id, failed=1, error=f"{os.fsdecode(item.relpath)}: {item.error}")
             if job_id is not None:
                 jobs_db.progress(db, job_id, done=len(batch), total=report.seen)
-            bump_generation(db)
+            if written or problems:  # an unchanged batch of a rescan must not make every reader re-list
+                bump_generation(db)
         if on_progress:
             on_progress(len(batch))
         batch.clear()
         problems.clear()
 
-    for item in walk(source.path):
-        if isinstance(item, WalkProblem):
-            report.problems.append(item)
-            report.failures += 1
-            log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
-            problems.append(item)
-            if len(problems) >= batch_size:
+    try:
+        for item in walk(source.path):
+            if isinstance(item, WalkProblem):
+                report.problems.append(item)
+                report.failures += 1
+                log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
+                problems.append(item)
+                if len(problems) >= batch_size:
+                    flush()
+                continue
+            report.seen += 1
+            batch.append(item)
+            if len(batch) >= batch_size:
                 flush()
-            continue
-        report.seen += 1
-        batch.append(item)
-        if len(batch) >= batch_size:
+        if batch or problems:
             flush()
-    if batch or problems:
-        flush()
+    except BaseException:
+        if deferred:
+            try:
+                _build_deferred_indexes(db)
+            except Exception:  # e.g. the disk filled up: the next scan builds them
+                log.exception("building the indexes of %s again failed", source.name)
+        raise
+    if deferred:
+        _build_deferred_indexes(db)
     if not first_walk:
         plan = plan_reconcile(db, source, report)
         source, not_confirmed = still_there(db, source, allow_empty=allow_empty)
@@ -291,6 +322,13 @@ def scan_source(
         sources_db.mark_scanned(db, source.id)
     report.elapsed_s = round(time.perf_counter() - started, 3)
     return report
+
+
+def _build_deferred_indexes(db: Database) -> None:
+    started = time.perf_counter()
+    built = files_db.restore_deferred_indexes(db)
+    if built:
+        log.info("built the indexes %s in %.2f s", ", ".join(built), time.perf_counter() - started)
 
 
 @dataclass

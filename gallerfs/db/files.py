@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, NewType, Sequence
+from typing import Any, Iterable, NamedTuple, NewType, Sequence
 
 from gallerfs.db.connection import Database
 
 FileId = NewType("FileId", int)
 
 
-@dataclass(frozen=True)
-class ScannedFile:
-    """What phase 1 learns about a file from its directory entry."""
+class ScannedFile(NamedTuple):
+    """What phase 1 learns about a file from its directory entry (a tuple: the walk makes one per file)."""
 
     relpath: bytes
     kind: str
@@ -75,18 +74,42 @@ def count_files(db: Database, source_id: int) -> int:
     return int(db.value("SELECT count(*) FROM files WHERE source_id = ?", (source_id,)))
 
 
+def count_all_files(db: Database) -> int:
+    return int(db.value("SELECT count(*) FROM files"))
+
+
 # -- phase 1 -------------------------------------------------------------------
 
+_INSERT_COLUMNS = "source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, first_seen_at"
+
+
 def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> None:
-    """Insert files never seen before (first walk of a source)."""
+    """Insert files never seen before (first walk of a source).
+
+    The rows go through a scratch table and into files in one statement: the CHECK constraints of files
+    (``kind IN (...)``, ``state IN (...)``) build a lookup table each time a statement runs, which cost
+    more than the rest of an insert when every row was a statement of its own."""
+    if not entries:
+        return
     now = time.time()
+    db.execute(f"CREATE TEMP TABLE IF NOT EXISTS insert_batch ({_INSERT_COLUMNS})")
     db.executemany(
-        "INSERT INTO files (source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, "
-        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (source_id, relpath) DO NOTHING",
-        [(source_id, e.relpath, e.dir, e.name, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode, now)
-         for e in entries],
+        f"INSERT INTO insert_batch ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(source_id, e.relpath, *_dir_and_name(e.relpath), e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device,
+          e.inode, now) for e in entries],
     )  # fmt: skip
+    try:
+        db.execute(
+            f"INSERT INTO files ({_INSERT_COLUMNS}) SELECT {_INSERT_COLUMNS} FROM insert_batch ORDER BY rowid "
+            "ON CONFLICT (source_id, relpath) DO NOTHING"
+        )
+    finally:
+        db.execute("DELETE FROM insert_batch")
+
+
+def _dir_and_name(relpath: bytes) -> tuple[bytes, bytes]:
+    parent, _, name = relpath.rpartition(b"/")
+    return parent, name
 
 
 def upsert_scanned(db: Database, source_id: int, entry: ScannedFile) -> tuple[FileId, bool]:
@@ -164,45 +187,100 @@ def delete_under(db: Database, source_id: int, relpath: bytes) -> list[FileId]:
     return [FileId(i) for i in ids]
 
 
+# -- secondary indexes a first walk builds at its end -------------------------
+
+# Indexes of files that serve phase 2, duplicates, the journal and the watcher, not the walk itself nor
+# the mount's folder listings (files_by_dir and the (source_id, relpath) key stay in place).
+DEFERRABLE_INDEXES = ("files_by_inode", "files_by_mtime", "files_by_size", "files_by_state")
+
+
+def defer_indexes(db: Database) -> list[str]:
+    """Drop the deferrable indexes of files, keeping their definitions in deferred_indexes so that
+    restore_deferred_indexes (or the next scan, after a crash) builds them again. Call inside a write
+    transaction; returns the names dropped."""
+    marks = ",".join("?" * len(DEFERRABLE_INDEXES))
+    rows = db.tuples(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files' AND sql IS NOT NULL "
+        f"AND name IN ({marks}) ORDER BY name",
+        DEFERRABLE_INDEXES,
+    )
+    for name, sql in rows:
+        db.execute("INSERT OR REPLACE INTO deferred_indexes (name, sql) VALUES (?, ?)", (name, sql))
+        db.execute(f'DROP INDEX "{name}"')
+    return [name for name, _ in rows]
+
+
+def deferred_index_names(db: Database) -> list[str]:
+    return [r[0] for r in db.tuples("SELECT name FROM deferred_indexes ORDER BY name")]
+
+
+def restore_deferred_indexes(db: Database) -> list[str]:
+    """Build every index a walk dropped, one short transaction each; returns the names built.
+
+    Safe to call at any time and from any writer: an index another process restored meanwhile is skipped."""
+    restored = []
+    for name in deferred_index_names(db):
+        with db.transaction():
+            row = db.tuples("SELECT sql FROM deferred_indexes WHERE name = ?", (name,))
+            if not row:
+                continue
+            if db.value("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)) is None:
+                db.execute(row[0][0])
+            db.execute("DELETE FROM deferred_indexes WHERE name = ?", (name,))
+        restored.append(name)
+    return restored
+
+
 # -- reconciling a walk with the index -------------------------------------
 
 def begin_walk(db: Database) -> None:
-    """Scratch tables for one walk: what was seen, and what is new."""
+    """Scratch tables for one walk: what was seen, what is new, and the batch being recorded."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS walk_seen (relpath BLOB PRIMARY KEY) WITHOUT ROWID")
     db.execute(
         "CREATE TEMP TABLE IF NOT EXISTS walk_new (relpath BLOB PRIMARY KEY, kind TEXT, size INTEGER, "
         "mtime_ns INTEGER, ctime_ns INTEGER, device INTEGER, inode INTEGER) WITHOUT ROWID"
     )
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS walk_batch (relpath BLOB, kind TEXT, size INTEGER, mtime_ns INTEGER, "
+        "ctime_ns INTEGER, device INTEGER, inode INTEGER)"
+    )
     db.execute("DELETE FROM walk_seen")
     db.execute("DELETE FROM walk_new")
+    db.execute("DELETE FROM walk_batch")
 
 
-def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> int:
-    """Note a batch of walked files: known ones are updated in place, new ones staged. Returns changed count."""
-    db.executemany("INSERT OR IGNORE INTO walk_seen (relpath) VALUES (?)", [(e.relpath,) for e in entries])
-    known = {
-        r[0]: r[1:]
-        for r in db.tuples(
-            f"SELECT relpath, id, size, mtime_ns, device, inode FROM files WHERE source_id = ? AND relpath IN "
-            f"({','.join('?' * len(entries))})",
-            (source_id, *[e.relpath for e in entries]),
+def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> tuple[int, int]:
+    """Note a batch of walked files: known ones are updated in place, new ones staged.
+
+    Returns (files whose content changed, rows of files written): readers need telling only when the
+    second is not 0, since what is staged lives in this connection's temporary tables. The comparison
+    with the index runs in SQLite: only the files that are new or differ come back to Python."""
+    if not entries:
+        return 0, 0
+    db.executemany("INSERT INTO walk_batch VALUES (?, ?, ?, ?, ?, ?, ?)", entries)  # a ScannedFile is its row
+    try:
+        db.execute("INSERT OR IGNORE INTO walk_seen (relpath) SELECT relpath FROM walk_batch")
+        differing = db.tuples(
+            "SELECT b.relpath, b.kind, b.size, b.mtime_ns, b.ctime_ns, b.device, b.inode, f.id, f.size, f.mtime_ns "
+            "FROM walk_batch b LEFT JOIN files f ON f.source_id = ? AND f.relpath = b.relpath "
+            "WHERE f.id IS NULL OR f.size IS NOT b.size OR f.mtime_ns IS NOT b.mtime_ns "
+            "OR f.device IS NOT b.device OR f.inode IS NOT b.inode ORDER BY b.rowid",
+            (source_id,),
         )
-    } if entries else {}
-    changed = 0
-    for e in entries:
-        if e.relpath in known:
-            file_id, size, mtime_ns, device, inode = known[e.relpath]
-            if size != e.size or mtime_ns != e.mtime_ns:
-                mark_changed(db, file_id, e)
-                changed += 1
-            elif (device, inode) != (e.device, e.inode):  # e.g. a drive remounted with another device number
-                db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
-        else:
-            db.execute(
-                "INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (e.relpath, e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device, e.inode),
-            )
-    return changed
+    finally:
+        db.execute("DELETE FROM walk_batch")
+    changed = relocated = 0
+    for row in differing:
+        e, (file_id, size, mtime_ns) = ScannedFile(*row[:7]), row[7:]
+        if file_id is None:
+            db.execute("INSERT OR REPLACE INTO walk_new VALUES (?, ?, ?, ?, ?, ?, ?)", e)
+        elif size != e.size or mtime_ns != e.mtime_ns:
+            mark_changed(db, file_id, e)
+            changed += 1
+        else:  # same file, another device or inode number: e.g. a drive remounted with another device number
+            db.execute("UPDATE files SET device = ?, inode = ? WHERE id = ?", (e.device, e.inode, file_id))
+            relocated += 1
+    return changed, changed + relocated
 
 
 def unseen_files(db: Database, source_id: int) -> list[FileRow]:
