@@ -15,6 +15,7 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import Filters, SearchHit, search_files, similar_files
+from gallerfs.search.filters import check_names
 from models.store import require_model
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,7 @@ def _limit(ctx: Context) -> int:
 
 def _check_names(db: Database, filters: Filters) -> None:
     """Unknown source/album names are a mistake worth one line, not an empty result."""
-    if filters.source:
-        sources_db.find_source(db, filters.source)
-    if filters.album and not search_db.album_exists(db, filters.album):
-        raise GallerfsError(f"no album named {filters.album!r}")
+    check_names(db, filters)
 
 
 def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:

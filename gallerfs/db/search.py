@@ -43,7 +43,14 @@ class FilterSpec:
 def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
     # '+' keeps SQLite from driving the query by the (unselective) state index, so a date range
     # starts from metadata_by_time, GPS from metadata_by_gps and albums from album_files.
-    clauses = ["+e.state = 'done'"]
+    clauses, params = filter_clauses(spec)
+    return " AND ".join(["+e.state = 'done'", *clauses]), params
+
+
+def filter_clauses(spec: FilterSpec) -> tuple[list[str], list[Any]]:
+    """The filters as SQL conditions on ``files f`` and ``metadata m`` (LEFT JOINed), with their
+    parameters: the one translation of filters to SQL, used by search and by the viewer's grid."""
+    clauses: list[str] = []
     params: list[Any] = []
     if spec.since is not None:
         clauses.append("m.sort_time >= ?")
@@ -72,7 +79,7 @@ def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
         clauses.append("(m.latitude IS NULL OR m.longitude IS NULL)")
     if spec.journaled:
         clauses.append(journaled_sql())
-    return " AND ".join(clauses), params
+    return clauses, params
 
 
 _FROM = "FROM embeddings e JOIN files f ON f.id = e.file_id LEFT JOIN metadata m ON m.file_id = f.id"
