@@ -1,0 +1,76 @@
+"""JSON endpoints behind the pages' scripts, and the jobs' Server-Sent Events stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from gallerfs.db import viewer_queries as vq
+from viewer import jobs_view, urlfilters
+from viewer.errors import bad_request
+from viewer.ids import parse_id, parse_int
+from viewer.library import library
+from viewer.pages import set_favourite
+
+bp = Blueprint("api", __name__)
+
+MAX_PAGE = 1000  # items per grid request
+MAX_OFFSET = 100_000_000
+SSE_INTERVAL_S = 1.0
+SSE_MAX_S = 300.0  # a stream ends after this long; the browser reconnects (EventSource does so itself)
+
+
+@bp.get("/api/grid")
+def grid() -> Response:
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
+    offset = parse_int(request.args.get("offset"), "offset", default=0, low=0, high=MAX_OFFSET)
+    limit = parse_int(request.args.get("limit"), "limit", default=200, low=1, high=MAX_PAGE)
+    spec = filters.to_spec()
+    items = vq.grid_page(db, spec, offset, limit)
+    return jsonify(total=vq.count(db, spec), offset=offset, items=[i.as_dict() for i in items])
+
+
+@bp.post("/api/favourite/<file_id>")
+def favourite(file_id: str) -> Response:
+    fid = parse_id(file_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("favourite"), bool):
+        raise bad_request('send JSON {"favourite": true} or {"favourite": false}')
+    set_favourite(fid, body["favourite"])
+    return jsonify(id=fid, favourite=body["favourite"])
+
+
+@bp.get("/api/jobs")
+def jobs() -> Response:
+    return jsonify(jobs=jobs_view.jobs(library()))
+
+
+@bp.get("/events/jobs")
+def job_events() -> Response:
+    lib = library()
+    interval = float(current_app.config.get("SSE_INTERVAL_S", SSE_INTERVAL_S))
+    max_s = float(current_app.config.get("SSE_MAX_S", SSE_MAX_S))
+    first = jobs_view.jobs(lib)  # errors (no library) surface here as a normal error response
+
+    def stream() -> Iterator[str]:
+        yield f"retry: {int(interval * 1000) * 3}\n\n"
+        last = json.dumps(first)
+        yield f"event: jobs\ndata: {last}\n\n"
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            now = json.dumps(jobs_view.jobs(lib))
+            if now != last:
+                last = now
+                yield f"event: jobs\ndata: {now}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+
+    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

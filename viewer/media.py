@@ -1,0 +1,79 @@
+"""Thumbnails and originals, served by library id only.
+
+Thumbnails come from the cache the indexer writes (``indexer.thumbnails``);
+their ETag is the file's content hash (its size and mtime before phase 2
+ran), and a URL that carries the current key (``?v=KEY``) may be cached for a
+year, since a changed file gets a new key and so a new URL. Originals are read
+from the source and support HTTP Range requests (videos seek in the browser).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import mimetypes
+import os
+
+from flask import Blueprint, Response, request, send_file
+
+from gallerfs.db import viewer_queries as vq
+from indexer.thumbnails import SIZE_NAMES, thumbnail_path
+from viewer.errors import ViewerError, bad_request
+from viewer.ids import parse_id
+from viewer.library import library
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("media", __name__)
+
+YEAR_S = 365 * 24 * 3600
+OFFLINE_ERRNOS = {errno.ENOMEDIUM, errno.ENODEV, errno.ENXIO, errno.ENOTCONN, errno.EIO, errno.ESTALE}
+
+
+def _offline(source: str) -> ViewerError:
+    return ViewerError(503, f"drive offline: the source {source!r} holding this original is not connected")
+
+
+@bp.get("/thumb/<file_id>/<size>")
+def thumbnail(file_id: str, size: str) -> Response:
+    fid = parse_id(file_id)
+    if size not in SIZE_NAMES:
+        raise bad_request(f"thumbnail size must be one of {', '.join(SIZE_NAMES)}")
+    info = vq.thumb_info(library().reader(), fid)
+    if info is None:
+        raise ViewerError(404, f"no file with id {fid} in the library")
+    key, _kind = info
+    path = thumbnail_path(library().paths.thumbnails, fid, size)
+    if not path.is_file():
+        raise ViewerError(404, f"file {fid} has no {size} thumbnail yet (run 'gallerfs index')")
+    etag = f"{key}-{size}"
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=etag, last_modified=None)
+    if request.args.get("v") == key:
+        response.headers["Cache-Control"] = f"private, max-age={YEAR_S}, immutable"
+    else:
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/original/<file_id>")
+def original(file_id: str) -> Response:
+    fid = parse_id(file_id)
+    info = vq.original_info(library().reader(), fid)
+    if info is None:
+        raise ViewerError(404, f"no file with id {fid} in the library")
+    if not info["online"]:
+        raise _offline(info["source"])
+    path = bytes(info["root"]).rstrip(b"/") + b"/" + bytes(info["relpath"])
+    name = bytes(info["name"]).decode("utf-8", "replace")  # for headers; the path keeps its raw bytes
+    mime = info["mime"] or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    try:
+        response = send_file(os.fsdecode(path), mimetype=mime, conditional=True, etag=f"o-{info['key']}",
+                             download_name=name)  # fmt: skip
+    except OSError as exc:
+        if exc.errno in OFFLINE_ERRNOS:
+            raise _offline(info["source"]) from None
+        if exc.errno == errno.ENOENT:
+            raise ViewerError(404, f"the original of file {fid} is missing from its source (run 'gallerfs rescan')") from None
+        raise ViewerError(500, f"cannot read the original of file {fid}: {os.strerror(exc.errno or errno.EIO)}") from None
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
