@@ -1,0 +1,425 @@
+"""The web viewer through Flask's test client, against a small corpus library built by the real CLI:
+every route, and what a hostile or sloppy request gets (bad ids, path traversal, CSRF, foreign Host,
+malformed filters)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gallerfs.db import sources as sources_db
+from gallerfs.db import tree as tree_db
+from gallerfs.db import viewer_queries as vq
+from gallerfs.db.connection import Database
+from gallerfs.search import Filters
+from indexer.thumbnails import thumbnail_path
+from tests.conftest import gallerfs_env, run_gallerfs
+from tests.mountutil import build_library
+from tests.viewer_support import HOST, free_port, iter_links, make_app
+from viewer import urlfilters
+from viewer.security import CSP
+
+PAGES = ("/", "/search", "/search?q=dog", "/sources", "/jobs")
+
+
+@pytest.fixture(scope="module")
+def corpus_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    library, _ = build_library(tmp_path_factory.mktemp("viewer"))
+    return library
+
+
+@pytest.fixture
+def app(corpus_library: Path):
+    return make_app(corpus_library, SSE_MAX_S=0.0, SSE_INTERVAL_S=0.01)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def get(client, url: str, **headers: str):
+    return client.get(url, headers={**HOST, **headers})
+
+
+def post(client, app, url: str, token: bool = True, **kw):
+    headers = {**HOST, **kw.pop("headers", {})}
+    if token:
+        headers["X-CSRF-Token"] = app.config["CSRF_TOKEN"]
+    return client.post(url, headers=headers, **kw)
+
+
+def reader(library: Path) -> Database:
+    return Database(library / "library.sqlite3", readonly=True)
+
+
+def ids_in_order(library: Path, **filters: object) -> list[int]:
+    with reader(library) as db:
+        return [i.id for i in vq.grid_page(db, Filters(**filters).to_spec(), 0, 1000)]  # type: ignore[arg-type]
+
+
+def test_every_page_renders_with_strict_headers_and_no_remote_asset(client, corpus_library: Path) -> None:
+    first = ids_in_order(corpus_library)[0]
+    for url in (*PAGES, f"/photo/{first}"):
+        r = get(client, url)
+        assert r.status_code == 200, (url, r.data[:300])
+        assert r.headers["Content-Security-Policy"] == CSP
+        assert "'unsafe-inline'" not in CSP and "default-src 'self'" in CSP
+        assert r.headers["X-Frame-Options"] == "DENY"
+        html = r.get_data(as_text=True)
+        assert "<script>" not in html and "style=" not in html  # the CSP would block inline code and styles
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", html), url  # no inline event handler
+        assert not re.search(r"https?://", html), url
+        for link in iter_links(html):
+            assert link.startswith("/") or link.startswith("data:"), (url, link)
+        assert 'name="csrf-token"' in html
+
+
+def test_packaged_assets_name_no_remote_url() -> None:
+    root = Path(__file__).resolve().parent.parent / "viewer"
+    for path in [*root.glob("static/**/*"), *root.glob("templates/**/*")]:
+        if path.is_file():
+            assert not re.search(r"https?://", path.read_text()), path
+
+
+def test_static_assets_are_served(client) -> None:
+    for name in ("app.css", "common.js", "grid.js", "photo.js", "jobs.js"):
+        assert get(client, f"/static/{name}").status_code == 200, name
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example:8765", "localhost:9999", "192.168.1.5:8765",
+                                  "", "localhost:8765@evil", "0.0.0.0:8765"])  # fmt: skip
+def test_a_foreign_host_header_is_refused(client, host: str) -> None:
+    r = client.get("/", headers={"Host": host})
+    assert r.status_code == 403
+    assert "loopback" in r.get_data(as_text=True) or "127.0.0.1" in r.get_data(as_text=True)
+    assert client.get("/api/grid", headers={"Host": host}).status_code == 403
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST:8765"])
+def test_loopback_hosts_are_served(client, host: str) -> None:
+    assert client.get("/", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "1e3", "1.5", "0x10", "99999999999999999999", " 1", "1;drop"])
+def test_malformed_ids_are_400_with_a_message(client, bad: str) -> None:
+    for url in (f"/photo/{bad}", f"/thumb/{bad}/grid", f"/original/{bad}", f"/api/favourite/{bad}"):
+        r = get(client, url) if "favourite" not in url else client.post(url, headers=HOST)
+        if "favourite" in url:
+            assert r.status_code == 403  # no token: refused before anything else
+            continue
+        assert r.status_code == 400, (url, r.status_code)
+        text = r.get_data(as_text=True)
+        assert "positive integer" in text and "Traceback" not in text
+
+
+def test_unknown_ids_and_sizes(client, corpus_library: Path) -> None:
+    assert get(client, "/photo/424242").status_code == 404
+    assert get(client, "/thumb/424242/grid").status_code == 404
+    assert get(client, "/original/424242").status_code == 404
+    first = ids_in_order(corpus_library)[0]
+    r = get(client, f"/thumb/{first}/huge")
+    assert r.status_code == 400 and b"grid, preview" in r.data
+    assert get(client, "/no/such/page").status_code == 404
+
+
+@pytest.mark.parametrize("url", [
+    "/original/../../etc/passwd", "/original/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/original/1/../../../etc/passwd",
+    "/thumb/..%2f..%2fetc%2fpasswd/grid", "/thumb/1/..%2f..%2f..%2fetc%2fpasswd", "/static/../library.sqlite3",
+    "/static/..%2f..%2fpyproject.toml", "/original//etc/passwd", "/photo/%00",
+])  # fmt: skip
+def test_path_traversal_reads_nothing(client, url: str) -> None:
+    r = get(client, url)
+    assert r.status_code in (400, 404), (url, r.status_code)
+    body = r.get_data(as_text=True)
+    assert "root:" not in body and "[project]" not in body and "SQLite format" not in body
+
+
+def test_post_needs_the_csrf_token_and_the_same_origin(client, app, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library)[-1]
+    url = f"/api/favourite/{fid}"
+    assert post(client, app, url, token=False, json={"favourite": True}).status_code == 403
+    r = client.post(url, json={"favourite": True}, headers={**HOST, "X-CSRF-Token": "wrong"})
+    assert r.status_code == 403 and "CSRF" in r.get_json()["error"]
+    r = post(client, app, url, json={"favourite": True}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert get(client, url).status_code == 405  # no change by GET
+    with reader(corpus_library) as db:
+        assert not tree_db.file_details(db, fid)["favourite"]
+    r = post(client, app, url, json={"favourite": True}, headers={"Origin": "http://127.0.0.1:8765"})
+    assert r.status_code == 200 and r.get_json() == {"id": fid, "favourite": True}
+    with reader(corpus_library) as db:
+        assert tree_db.file_details(db, fid)["favourite"]
+    assert post(client, app, url, json={"favourite": "yes"}).status_code == 400
+    assert post(client, app, url, data="not json").status_code == 400
+    assert post(client, app, "/api/favourite/424242", json={"favourite": True}).status_code == 404
+    r = post(client, app, url, json={"favourite": False})
+    assert r.status_code == 200
+    with reader(corpus_library) as db:
+        assert not tree_db.file_details(db, fid)["favourite"]
+
+
+def test_the_photo_page_favourite_form(client, app, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library)[0]
+    page = get(client, f"/photo/{fid}?kind=image").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    action = re.search(r'<form method="post" action="([^"]+)"', page)[1].replace("&amp;", "&")
+    assert action == f"/photo/{fid}/favourite?kind=image"
+    assert client.post(action, data={"favourite": "1"}, headers=HOST).status_code == 403
+    r = client.post(action, data={"favourite": "1", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/photo/{fid}?kind=image")
+    assert "★ Favourite" in get(client, f"/photo/{fid}").get_data(as_text=True)
+    assert get(client, "/api/grid?favourites=1").get_json()["total"] == 1
+    client.post(action, data={"favourite": "0", "csrf_token": token}, headers=HOST)
+    assert get(client, "/api/grid?favourites=1").get_json()["total"] == 0
+    r = client.post(action, data={"favourite": "perhaps", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("query", [
+    "since=bogus", "since=2023-13", "until=2023-02-30", "since=2024&until=2023", "kind=banana", "favourites=maybe",
+    "has_gps=2", "camera=" + "x" * 300, "kind=image&kind=video", "source=nosuchsource", "album=nosuchalbum",
+    "camera=a%00b", "offset=-1", "limit=0", "limit=100000", "offset=abc",
+])  # fmt: skip
+def test_malformed_filters_are_400_with_one_line(client, query: str) -> None:
+    r = get(client, f"/api/grid?{query}")
+    assert r.status_code == 400, query
+    message = r.get_json()["error"]
+    assert message and "\n" not in message and "Traceback" not in message
+    if not query.startswith(("offset", "limit")):
+        for page in ("/", "/search"):
+            r = get(client, f"{page}?{query}")
+            assert r.status_code == 400 and "Traceback" not in r.get_data(as_text=True), (page, query)
+
+
+def test_an_oversized_query_is_400(client) -> None:
+    assert get(client, "/search?q=" + "a" * 1001).status_code == 400
+
+
+def test_filters_round_trip_through_the_url() -> None:
+    full = Filters(since="2020", until="2023-07", camera="Canon EOS", source="photos", album="Trip",
+                   favourites=True, kind="video", has_gps=False, journaled=True)  # fmt: skip
+    assert urlfilters.parse(urlfilters.to_args(full)) == full
+    assert urlfilters.parse(urlfilters.to_args(Filters(has_gps=True))) == Filters(has_gps=True)
+    assert urlfilters.query_string(Filters()) == ""
+    assert urlfilters.parse({"since": "", "has_gps": "", "favourites": "0"}) == Filters()
+
+
+def test_grid_api_pages_the_whole_filtered_view(client, corpus_library: Path) -> None:
+    whole = get(client, "/api/grid?limit=1000").get_json()
+    assert whole["total"] == len(whole["items"]) == 9
+    paged = []
+    for offset in range(0, 9, 4):
+        page = get(client, f"/api/grid?offset={offset}&limit=4").get_json()
+        assert page["total"] == 9 and page["offset"] == offset
+        paged.extend(page["items"])
+    assert paged == whole["items"]
+    assert len({i["id"] for i in paged}) == 9
+    videos = get(client, "/api/grid?kind=video").get_json()
+    assert videos["total"] == 1 and videos["items"][0]["kind"] == "video"
+    assert get(client, "/api/grid?since=2100").get_json() == {"total": 0, "offset": 0, "items": []}
+    assert any(i["name"] == "caf\ufffd.jpg" for i in whole["items"])  # a non-UTF-8 name, shown
+    assert all(i["online"] for i in whole["items"])
+    # Newest first, by the same key the photo page steps through.
+    assert [i["id"] for i in whole["items"]] == ids_in_order(corpus_library)
+
+
+def test_previous_and_next_follow_the_filtered_view(client, corpus_library: Path) -> None:
+    for filters, qs in (({}, ""), ({"kind": "image"}, "?kind=image")):
+        order = ids_in_order(corpus_library, **filters)
+        for pos, fid in enumerate(order):
+            html = get(client, f"/photo/{fid}{qs}").get_data(as_text=True)
+            prev = re.search(r'rel="prev" href="/photo/(\d+)', html)
+            nxt = re.search(r'rel="next" href="/photo/(\d+)', html)
+            assert (int(prev[1]) if prev else None) == (order[pos - 1] if pos else None)
+            assert (int(nxt[1]) if nxt else None) == (order[pos + 1] if pos + 1 < len(order) else None)
+            if qs:
+                assert f'href="/photo/{nxt[1] if nxt else order[pos - 1]}{qs}"' in html
+
+
+def test_the_photo_page_shows_the_exif_sidebar(client, corpus_library: Path) -> None:
+    with reader(corpus_library) as db:
+        canon = next(i for i in vq.grid_page(db, Filters(camera="40D").to_spec(), 0, 10) if i.name == "Canon_40D.jpg")
+    html = get(client, f"/photo/{canon.id}").get_data(as_text=True)
+    for label in ("Taken", "Camera", "Exposure", "Dimensions", "Size", "Source", "Path"):
+        assert f"<dt>{label}</dt>" in html, label
+    assert "Canon EOS 40D" in html and "cams/Canon_40D.jpg" in html and f"/original/{canon.id}" in html
+
+
+def test_thumbnails_are_cached_by_content_hash(client, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library, kind="image")[0]
+    item = get(client, "/api/grid?kind=image&limit=1").get_json()["items"][0]
+    assert item["id"] == fid
+    with reader(corpus_library) as db:
+        content_hash = db.value("SELECT content_hash FROM files WHERE id = ?", (fid,))
+    assert item["thumb_key"] == content_hash
+    r = get(client, f"/thumb/{fid}/grid?v={item['thumb_key']}")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    assert r.data == thumbnail_path(corpus_library / "thumbnails", fid, "grid").read_bytes()
+    assert "immutable" in r.headers["Cache-Control"] and "max-age=31536000" in r.headers["Cache-Control"]
+    assert r.headers["ETag"].strip('"') == f"{content_hash}-grid"
+    again = get(client, f"/thumb/{fid}/grid?v={item['thumb_key']}", **{"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    stale = get(client, f"/thumb/{fid}/preview?v=oldkey")
+    assert stale.status_code == 200 and "no-cache" in stale.headers["Cache-Control"]
+
+
+def test_a_missing_thumbnail_is_404_with_a_hint(client, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library)[0]
+    path = thumbnail_path(corpus_library / "thumbnails", fid, "preview")
+    saved = path.read_bytes()
+    path.unlink()
+    try:
+        r = get(client, f"/thumb/{fid}/preview")
+        assert r.status_code == 404 and b"gallerfs index" in r.data
+    finally:
+        path.write_bytes(saved)
+
+
+def test_originals_support_range_requests(client, corpus_library: Path) -> None:
+    with reader(corpus_library) as db:
+        video = vq.grid_page(db, Filters(kind="video").to_spec(), 0, 1)[0]
+        loc = tree_db.file_location(db, video.id)
+    data = Path(loc.path.decode()).read_bytes() if hasattr(loc, "path") else b""
+    r = get(client, f"/original/{video.id}")
+    assert r.status_code == 200 and r.mimetype == "video/mp4" and r.data == data
+    assert r.headers["Accept-Ranges"] == "bytes"
+    part = get(client, f"/original/{video.id}", Range="bytes=100-199")
+    assert part.status_code == 206 and part.data == data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+    tail = get(client, f"/original/{video.id}", Range="bytes=-10")
+    assert tail.status_code == 206 and tail.data == data[-10:]
+    assert get(client, f"/original/{video.id}", Range=f"bytes={len(data) + 5}-").status_code == 416
+
+
+def test_an_offline_original_says_drive_offline(client, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library, kind="image")[0]
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        r = get(client, f"/original/{fid}")
+        assert r.status_code == 503 and b"drive offline" in r.data
+        page = get(client, f"/photo/{fid}").get_data(as_text=True)
+        assert "Drive offline" in page and f'href="/original/{fid}"' not in page
+        assert not any(i["online"] for i in get(client, "/api/grid").get_json()["items"])
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)
+
+
+def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) -> None:
+    with reader(corpus_library) as db:
+        item = next(i for i in vq.grid_page(db, Filters().to_spec(), 0, 100) if i.name == "Pentax_K10D.jpg")
+        path = Path(tree_db.file_location(db, item.id).path.decode())
+    saved = path.read_bytes()
+    path.unlink()
+    try:
+        r = get(client, f"/original/{item.id}")
+        assert r.status_code == 404 and b"rescan" in r.data
+    finally:
+        path.write_bytes(saved)
+
+
+def test_search_without_a_model_explains_and_still_filters(client) -> None:
+    r = get(client, "/search?q=dog+on+the+beach&kind=video")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "no CLIP model is installed" in html and "gallerfs models install" in html
+    assert 'data-total="1"' in html and 'data-filters="?kind=video"' in html
+    assert 'value="dog on the beach"' in html
+    plain = get(client, "/search?kind=image").get_data(as_text=True)
+    assert "no CLIP model" not in plain and 'data-total="8"' in plain
+
+
+def test_sources_page_shows_status_and_counts(client, corpus_library: Path) -> None:
+    html = get(client, "/sources").get_data(as_text=True)
+    assert "photos" in html and "online" in html and '<td class="num">9</td>' in html
+    assert "Last scan" in html and "never" not in html.split("<tbody>")[1].split("</td>")[5]
+
+
+def test_jobs_page_and_event_stream(client) -> None:
+    html = get(client, "/jobs").get_data(as_text=True)
+    assert "scan" in html and "process" in html and 'data-events="/events/jobs"' in html
+    jobs = get(client, "/api/jobs").get_json()["jobs"]
+    assert {j["kind"] for j in jobs} >= {"scan", "process"} and all(j["state"] == "done" for j in jobs)
+    r = get(client, "/events/jobs")
+    assert r.status_code == 200 and r.mimetype == "text/event-stream"
+    text = r.get_data(as_text=True)  # SSE_MAX_S=0: one event, then the stream ends (the browser reconnects)
+    assert text.startswith("retry: ")
+    event = re.search(r"^event: jobs\ndata: (.*)$", text, flags=re.M)
+    assert json.loads(event[1]) == jobs
+
+
+def test_an_internal_error_is_one_line_never_a_traceback(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object, **k: object) -> int:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(vq, "count", boom)
+    r = get(client, "/")
+    assert r.status_code == 500
+    text = r.get_data(as_text=True)
+    assert "internal error: RuntimeError" in text and "Traceback" not in text and "secret detail" not in text
+    assert get(client, "/api/grid").get_json() == {"error": "internal error: RuntimeError (see the server's log)"}
+
+
+def test_an_empty_library_explains_what_to_do(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (tmp_path / "empty").mkdir()
+    run_gallerfs(library, "add", str(tmp_path / "empty"))
+    client = make_app(library).test_client()
+    for url, expected in (("/", "gallerfs add FOLDER"), ("/search?q=cat", "no CLIP model"),
+                          ("/jobs", "No job has run"), ("/sources", "empty")):  # fmt: skip
+        r = get(client, url)
+        assert r.status_code == 200 and expected in r.get_data(as_text=True), url
+
+
+def test_no_library_is_a_clear_error(tmp_path: Path) -> None:
+    client = make_app(tmp_path / "nothing-here").test_client()
+    r = get(client, "/")
+    assert r.status_code == 400 and b"gallerfs add FOLDER" in r.data
+    proc = run_gallerfs(tmp_path / "nothing-here", "serve", check=False)
+    assert proc.returncode != 0 and "no library" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gallerfs_serve_listens_on_loopback_only(corpus_library: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "serve", "--port", str(port)],
+                            env=gallerfs_env(corpus_library), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    assert response.status == 200 and b"gallerfs" in response.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, headers={"Host": f"evil.example:{port}"}), timeout=5)
+        assert refused.value.code == 403
+        listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
+        local = [line.split()[3] for line in listening.splitlines()]
+        assert local == [f"127.0.0.1:{port}"], listening
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+    assert f"serving the library at http://127.0.0.1:{port}/" in (tmp_path / "serve.log").read_text()
+
+
+def test_serve_rejects_a_bad_port(corpus_library: Path) -> None:
+    proc = run_gallerfs(corpus_library, "serve", "--port", "70000", check=False)
+    assert proc.returncode == 2 and "65535" in proc.stderr

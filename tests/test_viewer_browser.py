@@ -1,0 +1,106 @@
+"""The viewer in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
+downloaded): the grid shows thumbnails, keyboard opens a photo, no console error, no request leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.mountutil import build_library
+from tests.viewer_support import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup installs it)"),
+    pytest.mark.timeout(240),
+]
+
+
+@pytest.fixture(scope="module")
+def corpus_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    library, _ = build_library(tmp_path_factory.mktemp("viewer-browser"))
+    return library
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    empty = tmp_path / "no-browsers"
+    empty.mkdir()
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(empty))  # never look for (or fetch) a bundled browser
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            problems: list[str] = []
+            outside: list[str] = []
+
+            def route(r) -> None:
+                url = r.request.url
+                if url.startswith("http://127.0.0.1:") or url.startswith("data:"):
+                    r.continue_()
+                else:
+                    outside.append(url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            yield page, problems, outside
+        finally:
+            browser.close()
+    shutil.rmtree(empty, ignore_errors=True)
+
+
+def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tmp_path: Path, browser_page) -> None:
+    page, problems, outside = browser_page
+    with LiveServer(corpus_library) as server:
+        page.goto(server.url + "/")
+        page.wait_for_selector("#grid .tile img")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#grid .tile img')].filter(i => i.complete && i.naturalWidth > 0)"
+            ".length >= 8"
+        )
+        tiles = page.locator("#grid .tile").count()
+        assert tiles == int(page.get_attribute("#grid", "data-total"))
+        page.screenshot(path=str(tmp_path / "grid.png"))
+
+        # Keyboard: the first tile is selected; move right, Enter opens that photo.
+        second_id = page.locator("#grid .tile[data-index='1']").get_attribute("data-id")
+        page.keyboard.press("ArrowRight")
+        assert page.locator("#grid .tile.selected").get_attribute("data-id") == second_id
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"/photo/{second_id}")
+        page.wait_for_function("() => { const i = document.querySelector('.preview'); return i && "
+                               "(i.tagName === 'VIDEO' || (i.complete && i.naturalWidth > 0)); }")  # fmt: skip
+        assert page.locator(".exif dt").count() >= 3
+        page.screenshot(path=str(tmp_path / "photo.png"))
+
+        # f toggles the favourite through the CSRF-protected POST and comes back to the same photo.
+        with page.expect_navigation():
+            page.keyboard.press("f")
+        assert page.url.endswith(f"/photo/{second_id}")
+        assert page.locator("button.fav.on").count() == 1
+
+        for path in ("/search?q=dog", "/sources"):
+            page.goto(server.url + path)
+            page.wait_for_load_state("load")
+        page.screenshot(path=str(tmp_path / "sources.png"))
+
+        # The jobs page follows the server's event stream.
+        page.goto(server.url + "/jobs")
+        page.wait_for_function("() => document.getElementById('live').textContent.startsWith('Live:')")
+        assert page.locator("#jobs tbody tr").count() == 2  # the index's scan and process jobs
+        page.screenshot(path=str(tmp_path / "jobs.png"))
+        page.goto("about:blank")  # closes the event stream before the server stops
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
