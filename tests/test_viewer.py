@@ -63,7 +63,12 @@ def reader(library: Path) -> Database:
 
 def ids_in_order(library: Path, **filters: object) -> list[int]:
     with reader(library) as db:
-        return [i.id for i in vq.grid_page(db, Filters(**filters).to_spec(), 0, 1000)]  # type: ignore[arg-type]
+        return vq.ordered_ids(db, Filters(**filters).to_spec())  # type: ignore[arg-type]
+
+
+def items(library: Path, **filters: object) -> list[vq.GridItem]:
+    with reader(library) as db:
+        return vq.items_by_ids(db, ids_in_order(library, **filters))
 
 
 def test_every_page_renders_with_strict_headers_and_no_remote_asset(client, corpus_library: Path) -> None:
@@ -246,8 +251,7 @@ def test_previous_and_next_follow_the_filtered_view(client, corpus_library: Path
 
 
 def test_the_photo_page_shows_the_exif_sidebar(client, corpus_library: Path) -> None:
-    with reader(corpus_library) as db:
-        canon = next(i for i in vq.grid_page(db, Filters(camera="40D").to_spec(), 0, 10) if i.name == "Canon_40D.jpg")
+    canon = next(i for i in items(corpus_library, camera="40D") if i.name == "Canon_40D.jpg")
     html = get(client, f"/photo/{canon.id}").get_data(as_text=True)
     for label in ("Taken", "Camera", "Exposure", "Dimensions", "Size", "Source", "Path"):
         assert f"<dt>{label}</dt>" in html, label
@@ -285,10 +289,9 @@ def test_a_missing_thumbnail_is_404_with_a_hint(client, corpus_library: Path) ->
 
 
 def test_originals_support_range_requests(client, corpus_library: Path) -> None:
+    video = items(corpus_library, kind="video")[0]
     with reader(corpus_library) as db:
-        video = vq.grid_page(db, Filters(kind="video").to_spec(), 0, 1)[0]
-        loc = tree_db.file_location(db, video.id)
-    data = Path(loc.path.decode()).read_bytes() if hasattr(loc, "path") else b""
+        data = Path(tree_db.file_location(db, video.id).path.decode()).read_bytes()
     r = get(client, f"/original/{video.id}")
     assert r.status_code == 200 and r.mimetype == "video/mp4" and r.data == data
     assert r.headers["Accept-Ranges"] == "bytes"
@@ -317,8 +320,8 @@ def test_an_offline_original_says_drive_offline(client, corpus_library: Path) ->
 
 
 def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) -> None:
+    item = next(i for i in items(corpus_library) if i.name == "Pentax_K10D.jpg")
     with reader(corpus_library) as db:
-        item = next(i for i in vq.grid_page(db, Filters().to_spec(), 0, 100) if i.name == "Pentax_K10D.jpg")
         path = Path(tree_db.file_location(db, item.id).path.decode())
     saved = path.read_bytes()
     path.unlink()
@@ -363,7 +366,7 @@ def test_an_internal_error_is_one_line_never_a_traceback(client, monkeypatch: py
     def boom(*a: object, **k: object) -> int:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(vq, "count", boom)
+    monkeypatch.setattr(vq, "ordered_ids", boom)
     r = get(client, "/")
     assert r.status_code == 500
     text = r.get_data(as_text=True)
@@ -423,3 +426,36 @@ def test_gallerfs_serve_listens_on_loopback_only(corpus_library: Path, tmp_path:
 def test_serve_rejects_a_bad_port(corpus_library: Path) -> None:
     proc = run_gallerfs(corpus_library, "serve", "--port", "70000", check=False)
     assert proc.returncode == 2 and "65535" in proc.stderr
+
+
+def test_a_file_without_thumbnail_gets_a_placeholder_not_a_broken_image(client, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library)[0]
+    path = thumbnail_path(corpus_library / "thumbnails", fid, "grid")
+    saved = path.read_bytes()
+    path.unlink()
+    try:
+        by_id = {i["id"]: i for i in get(client, "/api/grid").get_json()["items"]}
+        assert by_id[fid]["thumb"] is False and all(i["thumb"] for k, i in by_id.items() if k != fid)
+    finally:
+        path.write_bytes(saved)
+
+
+def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Path) -> None:
+    """A cached view's order is dropped as soon as the library changes (here: a new album)."""
+    from gallerfs.db import albums as albums_db
+    from viewer.views import ViewCache
+
+    cache = ViewCache(max_views=2)
+    spec = Filters(album="Viewer test").to_spec()
+    with Database(corpus_library / "library.sqlite3") as db:
+        albums_db.create_album(db, "Viewer test")
+        try:
+            with reader(corpus_library) as rdb:
+                assert cache.ids(rdb, spec) == []
+                albums_db.add_to_album(db, "Viewer test", ids_in_order(corpus_library)[:2])
+                assert cache.ids(rdb, spec) == ids_in_order(corpus_library)[:2]
+                for kind in ("image", "video", "raw"):
+                    cache.ids(rdb, Filters(kind=kind).to_spec())
+                assert len(cache._views) == 2
+        finally:
+            albums_db.delete_album(db, "Viewer test")

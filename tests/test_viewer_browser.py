@@ -1,5 +1,6 @@
 """The viewer in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
-downloaded): the grid shows thumbnails, keyboard opens a photo, no console error, no request leaves 127.0.0.1."""
+downloaded): the grid shows thumbnails, keyboard opens a photo, the jobs page follows its event stream, a
+100,000-file grid keeps only what is on screen in the page; no console error, no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.mountutil import build_library
-from tests.viewer_support import LiveServer
+from tests.viewer_support import LiveServer, build_large_library
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -91,9 +92,13 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.url.endswith(f"/photo/{second_id}")
         assert page.locator("button.fav.on").count() == 1
 
-        for path in ("/search?q=dog", "/sources"):
-            page.goto(server.url + path)
-            page.wait_for_load_state("load")
+        # Search without a CLIP model: says how to install one, and the filters still apply.
+        page.goto(server.url + "/search?q=dog&kind=image")
+        assert "gallerfs models install" in page.locator(".notice").inner_text()
+        thumbnails_shown(page, 8)
+        page.screenshot(path=str(tmp_path / "search.png"))
+        page.goto(server.url + "/sources")
+        assert page.locator("tbody tr").count() == 1
         page.screenshot(path=str(tmp_path / "sources.png"))
 
         # The jobs page follows the server's event stream.
@@ -102,5 +107,41 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.locator("#jobs tbody tr").count() == 2  # the index's scan and process jobs
         page.screenshot(path=str(tmp_path / "jobs.png"))
         page.goto("about:blank")  # closes the event stream before the server stops
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+LARGE = 100_000
+
+
+def thumbnails_shown(page, at_least: int) -> None:
+    page.wait_for_function(
+        "(n) => [...document.querySelectorAll('#grid .tile img')].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length >= n",
+        arg=at_least,
+    )
+
+
+def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browser_page) -> None:
+    page, problems, outside = browser_page
+    library = build_large_library(tmp_path, LARGE)
+    with LiveServer(library) as server:
+        page.goto(server.url + "/")
+        thumbnails_shown(page, 24)
+        assert page.locator("#count").inner_text() == f"{LARGE}"
+        assert page.locator("#grid .tile").count() < 200  # a screenful and a margin, not 100,000
+        for _ in range(10):  # wheel scrolling renders the rows that come into view
+            page.mouse.wheel(0, 3000)
+            page.wait_for_timeout(20)
+        page.wait_for_function("() => document.querySelector('#grid .tile') && "
+                               "Math.min(...[...document.querySelectorAll('#grid .tile')].map(t => +t.dataset.index)) > 0")  # fmt: skip
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_selector(f"#grid .tile[data-index='{LARGE - 1}'] img")
+        thumbnails_shown(page, 24)
+        assert page.locator("#grid .tile").count() < 200
+        last = page.locator(f"#grid .tile[data-index='{LARGE - 1}']").get_attribute("data-id")
+        assert last == "1"  # the oldest file comes last
+        page.screenshot(path=str(tmp_path / "grid-100k-end.png"))
+        page.goto("about:blank")
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"

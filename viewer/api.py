@@ -13,6 +13,7 @@ from viewer import jobs_view, urlfilters
 from viewer.errors import bad_request
 from viewer.ids import parse_id, parse_int
 from viewer.library import library
+from viewer.media import has_thumbnail
 from viewer.pages import set_favourite
 
 bp = Blueprint("api", __name__)
@@ -29,9 +30,9 @@ def grid() -> Response:
     filters = urlfilters.parse(request.args, db)
     offset = parse_int(request.args.get("offset"), "offset", default=0, low=0, high=MAX_OFFSET)
     limit = parse_int(request.args.get("limit"), "limit", default=200, low=1, high=MAX_PAGE)
-    spec = filters.to_spec()
-    items = vq.grid_page(db, spec, offset, limit)
-    return jsonify(total=vq.count(db, spec), offset=offset, items=[i.as_dict() for i in items])
+    ids = library().views.ids(db, filters.to_spec())
+    items = vq.items_by_ids(db, ids[offset : offset + limit])
+    return jsonify(total=len(ids), offset=offset, items=[{**i.as_dict(), "thumb": has_thumbnail(i.id)} for i in items])
 
 
 @bp.post("/api/favourite/<file_id>")

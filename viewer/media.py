@@ -34,6 +34,11 @@ def _offline(source: str) -> ViewerError:
     return ViewerError(503, f"drive offline: the source {source!r} holding this original is not connected")
 
 
+def has_thumbnail(file_id: int, size: str = "grid") -> bool:
+    """Whether the cache holds this thumbnail (a page shows a placeholder instead of a failing image)."""
+    return thumbnail_path(library().paths.thumbnails, file_id, size).is_file()
+
+
 @bp.get("/thumb/<file_id>/<size>")
 def thumbnail(file_id: str, size: str) -> Response:
     fid = parse_id(file_id)

@@ -10,12 +10,14 @@ from gallerfs.db import albums as albums_db
 from gallerfs.db import files as files_db
 from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
+from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import Filters, NoModelError, search_files
 from viewer import jobs_view, present, urlfilters
 from viewer.errors import ViewerError
 from viewer.ids import parse_id
 from viewer.library import library
+from viewer.media import has_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,12 @@ def _filter_choices() -> dict[str, object]:
 
 def _grid_context(filters: Filters) -> dict[str, object]:
     db = library().reader()
+    views = library().views
     return {
         "filters": filters,
         "filter_qs": urlfilters.query_string(filters),
-        "total": vq.count(db, filters.to_spec()),
-        "library_total": vq.count(db, Filters().to_spec()),
+        "total": len(views.ids(db, filters.to_spec())),
+        "library_total": len(views.ids(db, Filters().to_spec())),
         **_filter_choices(),
     }
 
@@ -60,13 +63,24 @@ def photo(file_id: str) -> str:
     if info is None:
         raise ViewerError(404, f"no file with id {fid} in the library")
     info["source_path"] = present.shown(info["source_path"])
-    prev_id, next_id = vq.neighbours(db, filters.to_spec(), fid)
+    prev_id, next_id = _neighbours(db, filters, fid)
     thumb = vq.thumb_info(db, fid)
+    info["has_preview"] = has_thumbnail(fid, "preview")
     return render_template(
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
         filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
         thumb_key=thumb[0] if thumb else "", name=info["source_path"].rsplit("/", 1)[-1],
     )  # fmt: skip
+
+
+def _neighbours(db: Database, filters: Filters, fid: int) -> tuple[int | None, int | None]:
+    """Previous and next photo in the current filtered view (also for a photo that left the view)."""
+    ids = library().views.ids(db, filters.to_spec())
+    try:
+        pos = ids.index(fid)
+    except ValueError:
+        return vq.neighbours(db, filters.to_spec(), fid)
+    return (ids[pos - 1] if pos else None), (ids[pos + 1] if pos + 1 < len(ids) else None)
 
 
 @bp.post("/photo/<file_id>/favourite")
@@ -117,7 +131,7 @@ def search() -> str:
                 counts = files_db.counts(db)
                 notice = "no matches" if counts["files"] else "the library is empty: run 'gallerfs add FOLDER'"
     return render_template(
-        "search.html", page="search", query=query, hits=hits, notice=notice,
+        "search.html", page="search", query=query, hits=hits, notice=notice, has_thumbnail=has_thumbnail,
         show_grid=not query or no_model, **context,
     )  # fmt: skip
 

@@ -38,6 +38,8 @@ def serve(app: Flask, port: int, *, open_url: bool = False) -> None:
     from waitress.server import create_server
 
     app.config["PORT"] = port
+    # A page of lazy thumbnails briefly queues requests behind the threads: normal, not worth a warning.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         server = create_server(app, host=HOST, port=port, threads=THREADS, ident="gallerfs", clear_untrusted_proxy_headers=True)
     except OSError as exc:

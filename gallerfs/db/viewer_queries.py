@@ -3,8 +3,9 @@
 The grid lists every library file (indexed or not) newest first, by the same
 ``coalesce(sort_time, mtime)`` key that search uses to break ties, and applies
 the filters through ``search.filter_clauses`` — the one translation of filters
-to SQL. Pages are fetched by offset so the browser can jump to any position of
-a 100,000-photo library without receiving all of it.
+to SQL. ``ordered_ids`` gives a whole view's order in one query (about 40 ms
+for 100,000 files), which the viewer keeps per library generation; pages of
+it are then described by ``items_by_ids``, whatever their offset.
 """
 
 from __future__ import annotations
@@ -52,23 +53,6 @@ def _item(r: tuple[Any, ...]) -> GridItem:
 def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
     clauses, params = filter_clauses(spec)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def count(db: Database, spec: FilterSpec) -> int:
-    where, params = _where(spec)
-    if not where:
-        return int(db.value("SELECT count(*) FROM files"))
-    return int(db.value(f"SELECT count(*) {_FROM}{where}", params))
-
-
-def grid_page(db: Database, spec: FilterSpec, offset: int, limit: int) -> list[GridItem]:
-    """Files passing the filters, newest first, from position ``offset``."""
-    where, params = _where(spec)
-    rows = db.tuples(
-        f"SELECT {_ITEM_COLS} {_FROM}{where} ORDER BY {_KEY} DESC, f.id DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    )
-    return [_item(r) for r in rows]
 
 
 def neighbours(db: Database, spec: FilterSpec, file_id: int) -> tuple[int | None, int | None]:
@@ -124,3 +108,10 @@ def items_by_ids(db: Database, ids: list[int]) -> list[GridItem]:
     )
     by_id = {item.id: item for item in map(_item, rows)}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def ordered_ids(db: Database, spec: FilterSpec) -> list[int]:
+    """Every id passing the filters in the grid's order (the viewer caches this per library generation)."""
+    where, params = _where(spec)
+    joins = "FROM files f LEFT JOIN metadata m ON m.file_id = f.id"
+    return [r[0] for r in db.iter_tuples(f"SELECT f.id {joins}{where} ORDER BY {_KEY} DESC, f.id DESC", params)]

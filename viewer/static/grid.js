@@ -92,13 +92,21 @@
     a.dataset.index = String(index);
     a.dataset.id = String(item.id);
     a.tabIndex = -1;
-    const img = document.createElement("img");
-    img.loading = "lazy";
-    img.decoding = "async";
-    img.alt = item.name;
-    img.addEventListener("error", () => a.classList.add("missing"), { once: true });
-    img.src = `${thumbBase}${item.id}/grid?v=${encodeURIComponent(item.thumb_key)}`;
-    a.append(img);
+    if (item.thumb) {
+      const img = document.createElement("img");
+      img.loading = "lazy";
+      img.decoding = "async";
+      img.alt = item.name;
+      img.addEventListener("error", () => a.classList.add("missing"), { once: true });
+      img.src = `${thumbBase}${item.id}/grid?v=${encodeURIComponent(item.thumb_key)}`;
+      a.append(img);
+    } else {
+      a.classList.add("missing");
+      const name = document.createElement("span");
+      name.className = "placeholder";
+      name.textContent = item.name;
+      a.append(name);
+    }
     if (!item.online) {
       a.classList.add("offline");
       a.append(badge("offline", "offline"));

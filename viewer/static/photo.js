@@ -4,14 +4,6 @@
 (function () {
   const page = document.getElementById("photo");
   if (!page) return;
-  const preview = document.getElementById("preview");
-  if (preview) {
-    preview.addEventListener("error", () => {
-      preview.hidden = true;
-      const note = document.querySelector(".no-preview");
-      if (note) note.hidden = false;
-    }, { once: true });
-  }
   document.addEventListener("keydown", (event) => {
     if (window.gallerfs.typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
     const go = (url) => { if (url) window.location.href = url; };
