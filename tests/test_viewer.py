@@ -5,6 +5,7 @@ malformed filters)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -459,3 +460,40 @@ def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Pat
                 assert len(cache._views) == 2
         finally:
             albums_db.delete_album(db, "Viewer test")
+
+
+def test_search_with_a_model_ranks_and_filters(tmp_path: Path) -> None:
+    """With the small test CLIP model installed: 'red' lists the red photos first, filters narrow it."""
+    pytest.importorskip("onnx")
+    from tests import clipmodel
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "config.toml").write_text("workers = 2\nbatch_size = 8\n")
+    photos = tmp_path / "Photos"
+    (photos / "2023").mkdir(parents=True)
+    (photos / "2024").mkdir()
+    for i in range(2):
+        clipmodel.colour_photo(photos / "2023" / f"red{i}.jpg", "red", i)
+        clipmodel.colour_photo(photos / "2024" / f"green{i}.jpg", "green", 10 + i)
+    clipmodel.colour_photo(photos / "2024" / "red_late.jpg", "red", 20)
+    for year in (2023, 2024):  # undated files are filed by their modification time
+        stamp = time.mktime((year, 6, 1, 12, 0, 0, 0, 0, -1))
+        for photo in (photos / str(year)).iterdir():
+            os.utime(photo, (stamp, stamp))
+    folder = tmp_path / "model-files"
+    manifest = clipmodel.write_model_dir(folder)
+    run_gallerfs(library, "add", str(photos))
+    run_gallerfs(library, "models", "import", str(folder), "--manifest", str(manifest))
+    run_gallerfs(library, "index")
+    client = make_app(library).test_client()
+
+    html = get(client, "/search?q=red").get_data(as_text=True)
+    assert "no CLIP model" not in html and "best matches for “red”" in html
+    names = re.findall(r'<a class="tile[^"]*" href="/photo/\d+" title="([^"]+)"', html)
+    assert names[:3] and set(names[:3]) == {"red0.jpg", "red1.jpg", "red_late.jpg"}, names
+    assert 'id="grid"' not in html  # ranked results, not the whole filtered view
+    dated = get(client, "/search?q=red&since=2024").get_data(as_text=True)
+    names = re.findall(r'title="([^"]+)"', dated.split('class="results"')[1])
+    assert names[0] == "red_late.jpg" and not {"red0.jpg", "red1.jpg"} & set(names)
+    assert "/photo/" in dated and "?since=2024" in dated  # the photo page keeps the filters
