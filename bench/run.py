@@ -28,6 +28,7 @@ FULL = {
     "duplicates": [],
     "embed": [],
     "search": [],
+    "viewer": ["--files", "100000"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -37,6 +38,7 @@ QUICK = {
     "duplicates": ["--files", "5000", "--near", "5000"],
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],
+    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
 }
 
 

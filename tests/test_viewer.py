@@ -21,6 +21,7 @@ from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
+from gallerfs.units import human_bytes
 from indexer.thumbnails import thumbnail_path
 from tests.conftest import gallerfs_env, run_gallerfs
 from tests.mountutil import build_library
@@ -347,7 +348,10 @@ def test_search_without_a_model_explains_and_still_filters(client) -> None:
 def test_sources_page_shows_status_and_counts(client, corpus_library: Path) -> None:
     html = get(client, "/sources").get_data(as_text=True)
     assert "photos" in html and "online" in html and '<td class="num">9</td>' in html
-    assert "Last scan" in html and "never" not in html.split("<tbody>")[1].split("</td>")[5]
+    with reader(corpus_library) as db:
+        total = sum(tree_db.file_details(db, i)["size"] for i in ids_in_order(corpus_library))
+    assert f'<td class="num">{human_bytes(total)}</td>' in html
+    assert "Last scan" in html and "never" not in html.split("<tbody>")[1]
 
 
 def test_jobs_page_and_event_stream(client) -> None:

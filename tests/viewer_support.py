@@ -48,6 +48,7 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.server.task_dispatcher.shutdown(timeout=10)  # let request threads finish before the sockets close
         self.server.close()
         self.thread.join(timeout=10)
 

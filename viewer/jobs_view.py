@@ -7,6 +7,8 @@ from typing import Any
 from gallerfs.db import files as files_db
 from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
+from gallerfs.db import viewer_queries as vq
+from gallerfs.units import human_bytes
 from viewer import present
 from viewer.library import Library
 
@@ -19,12 +21,14 @@ def sources(lib: Library) -> list[dict[str, Any]]:
 
     db = lib.reader()
     per_source = files_db.files_per_source(db)
+    sizes = vq.bytes_per_source(db)
     out = []
     for s in sources_db.list_sources(db):
         presence = source_presence(db, s)
         out.append({
             "name": s.name, "path": s.path.decode("utf-8", "replace"), "online": presence.online,
-            "reason": presence.reason, "files": per_source.get(s.id, 0), "fs_type": s.fs_type or "",
+            "reason": presence.reason, "files": per_source.get(s.id, 0),
+            "size": human_bytes(sizes.get(s.id, 0)), "fs_type": s.fs_type or "",
             "fs_uuid": s.fs_uuid or "", "last_scan": present.when(s.last_scan_at),
             "last_seen": present.when(s.last_seen_at),
         })  # fmt: skip

@@ -115,3 +115,8 @@ def ordered_ids(db: Database, spec: FilterSpec) -> list[int]:
     where, params = _where(spec)
     joins = "FROM files f LEFT JOIN metadata m ON m.file_id = f.id"
     return [r[0] for r in db.iter_tuples(f"SELECT f.id {joins}{where} ORDER BY {_KEY} DESC, f.id DESC", params)]
+
+
+def bytes_per_source(db: Database) -> dict[int, int]:
+    """Total size of each source's files, in bytes."""
+    return {int(s): int(b or 0) for s, b in db.tuples("SELECT source_id, sum(size) FROM files GROUP BY source_id")}
