@@ -501,3 +501,45 @@ def test_search_with_a_model_ranks_and_filters(tmp_path: Path) -> None:
     names = re.findall(r'title="([^"]+)"', dated.split('class="results"')[1])
     assert names[0] == "red_late.jpg" and not {"red0.jpg", "red1.jpg"} & set(names)
     assert "/photo/" in dated and "?since=2024" in dated  # the photo page keeps the filters
+
+
+def test_jobs_page_lists_failures_with_undecodable_names(client, corpus_library: Path) -> None:
+    from gallerfs.db import files as files_db
+
+    fid = ids_in_order(corpus_library)[0]
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        with db.transaction():
+            files_db.record_failure(db, source_id=source.id, file_id=fid, job_id=None, path=b"odd/caf\xe9 <b>.jpg",
+                                    stage="thumbnail", error="cannot decode <image>")  # fmt: skip
+    try:
+        html = get(client, "/jobs").get_data(as_text=True)
+        assert "odd/caf\ufffd &lt;b&gt;.jpg" in html and "cannot decode &lt;image&gt;" in html
+        assert "<b>" not in html
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db, db.transaction():
+            files_db.clear_failures(db, fid)
+
+
+def test_serve_open_starts_the_browser_with_xdg_open(corpus_library: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opened = tmp_path / "opened.txt"
+    fake = bin_dir / "xdg-open"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {opened}\n")
+    fake.chmod(0o755)
+    port = free_port()
+    env = gallerfs_env(corpus_library)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "serve", "--port", str(port), "--open"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not opened.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.2)
+        assert opened.read_text().strip() == f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
