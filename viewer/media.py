@@ -44,10 +44,9 @@ def thumbnail(file_id: str, size: str) -> Response:
     fid = parse_id(file_id)
     if size not in SIZE_NAMES:
         raise bad_request(f"thumbnail size must be one of {', '.join(SIZE_NAMES)}")
-    info = vq.thumb_info(library().reader(), fid)
-    if info is None:
+    key = vq.thumb_key(library().reader(), fid)
+    if key is None:
         raise ViewerError(404, f"no file with id {fid} in the library")
-    key, _kind = info
     path = thumbnail_path(library().paths.thumbnails, fid, size)
     if not path.is_file():
         raise ViewerError(404, f"file {fid} has no {size} thumbnail yet (run 'gallerfs index')")

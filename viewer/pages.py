@@ -12,7 +12,7 @@ from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import Filters, NoModelError, search_files
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files
 from viewer import jobs_view, present, urlfilters
 from viewer.errors import ViewerError
 from viewer.ids import parse_id
@@ -22,9 +22,6 @@ from viewer.media import has_thumbnail
 log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
-
-MAX_QUERY_CHARS = 1000
-
 
 def _filter_choices() -> dict[str, object]:
     db = library().reader()
@@ -64,12 +61,11 @@ def photo(file_id: str) -> str:
         raise ViewerError(404, f"no file with id {fid} in the library")
     info["source_path"] = present.shown(info["source_path"])
     prev_id, next_id = _neighbours(db, filters, fid)
-    thumb = vq.thumb_info(db, fid)
     info["has_preview"] = has_thumbnail(fid, "preview")
     return render_template(
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
         filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
-        thumb_key=thumb[0] if thumb else "", name=info["source_path"].rsplit("/", 1)[-1],
+        thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
     )  # fmt: skip
 
 
@@ -128,8 +124,8 @@ def search() -> str:
         if found is not None:
             hits = vq.items_by_ids(db, [h.file_id for h in found])
             if not hits:
-                counts = files_db.counts(db)
-                notice = "no matches" if counts["files"] else "the library is empty: run 'gallerfs add FOLDER'"
+                empty = not context["library_total"]
+                notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
     return render_template(
         "search.html", page="search", query=query, hits=hits, notice=notice, has_thumbnail=has_thumbnail,
         show_grid=not query or no_model, **context,

@@ -73,10 +73,10 @@ def neighbours(db: Database, spec: FilterSpec, file_id: int) -> tuple[int | None
     return newer, older
 
 
-def thumb_info(db: Database, file_id: int) -> tuple[str, str] | None:
-    """(cache key, kind) of a file, or None when there is no such file."""
-    rows = db.tuples(f"SELECT {_THUMB_KEY}, f.kind FROM files f WHERE f.id = ?", (file_id,))
-    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+def thumb_key(db: Database, file_id: int) -> str | None:
+    """A file's thumbnail cache key, or None when there is no such file."""
+    key = db.value(f"SELECT {_THUMB_KEY} FROM files f WHERE f.id = ?", (file_id,))
+    return None if key is None else str(key)
 
 
 def original_info(db: Database, file_id: int) -> dict[str, Any] | None:
