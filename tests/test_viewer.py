@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -362,6 +363,7 @@ def test_jobs_page_and_event_stream(client) -> None:
     r = get(client, "/events/jobs")
     assert r.status_code == 200 and r.mimetype == "text/event-stream"
     text = r.get_data(as_text=True)  # SSE_MAX_S=0: one event, then the stream ends (the browser reconnects)
+    r.close()
     assert text.startswith("retry: ")
     event = re.search(r"^event: jobs\ndata: (.*)$", text, flags=re.M)
     assert json.loads(event[1]) == jobs
@@ -421,11 +423,20 @@ def test_gallerfs_serve_listens_on_loopback_only(corpus_library: Path, tmp_path:
         listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
         local = [line.split()[3] for line in listening.splitlines()]
         assert local == [f"127.0.0.1:{port}"], listening
+        # A second server on the same port says so in one line.
+        second = run_gallerfs(corpus_library, "serve", "--port", str(port), check=False, timeout=60)
+        assert second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert "Traceback" not in second.stderr
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        assert proc.wait(timeout=20) == 0
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
         log.close()
-    assert f"serving the library at http://127.0.0.1:{port}/" in (tmp_path / "serve.log").read_text()
+    text = (tmp_path / "serve.log").read_text()
+    assert f"serving the library at http://127.0.0.1:{port}/" in text and "viewer stopped" in text
+    assert "Traceback" not in text
 
 
 def test_serve_rejects_a_bad_port(corpus_library: Path) -> None:
@@ -543,3 +554,18 @@ def test_serve_open_starts_the_browser_with_xdg_open(corpus_library: Path, tmp_p
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_live_streams_are_capped_and_released(app, client) -> None:
+    from viewer import api
+
+    responses = [get(client, "/events/jobs") for _ in range(api.MAX_STREAMS)]
+    assert all(r.status_code == 200 for r in responses)
+    refused = get(client, "/events/jobs")
+    assert refused.status_code == 503 and "live pages" in refused.get_json()["error"]
+    for r in responses:
+        r.close()
+    for _ in range(api.MAX_STREAMS + 1):  # every slot came back
+        r = get(client, "/events/jobs")
+        assert r.status_code == 200
+        r.close()

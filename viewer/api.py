@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from gallerfs.db import viewer_queries as vq
 from viewer import jobs_view, urlfilters
-from viewer.errors import bad_request
+from viewer.errors import ViewerError, bad_request
 from viewer.ids import parse_id, parse_int
 from viewer.library import library
 from viewer.media import has_thumbnail
@@ -22,6 +23,17 @@ MAX_PAGE = 1000  # items per grid request
 MAX_OFFSET = 100_000_000
 SSE_INTERVAL_S = 1.0
 SSE_MAX_S = 300.0  # a stream ends after this long; the browser reconnects (EventSource does so itself)
+MAX_STREAMS = 3  # each open stream holds a server thread: the rest must stay free for thumbnails
+
+
+class _Once:
+    def __init__(self, func: Callable[[], object]) -> None:
+        self.func: Callable[[], object] | None = func
+
+    def __call__(self) -> None:
+        func, self.func = self.func, None
+        if func is not None:
+            func()
 
 
 @bp.get("/api/grid")
@@ -56,6 +68,9 @@ def job_events() -> Response:
     interval = float(current_app.config.get("SSE_INTERVAL_S", SSE_INTERVAL_S))
     max_s = float(current_app.config.get("SSE_MAX_S", SSE_MAX_S))
     first = jobs_view.jobs(lib)  # errors (no library) surface here as a normal error response
+    streams = current_app.extensions.setdefault("gallerfs_streams", threading.BoundedSemaphore(MAX_STREAMS))
+    if not streams.acquire(blocking=False):
+        raise ViewerError(503, f"more than {MAX_STREAMS} live pages are open: close one (this one retries by itself)")
 
     def stream() -> Iterator[str]:
         yield f"retry: {int(interval * 1000) * 3}\n\n"
@@ -71,7 +86,9 @@ def job_events() -> Response:
             else:
                 yield ": keep-alive\n\n"
 
-    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    response = Response(stream(), mimetype="text/event-stream")  # needs no request context: it uses lib
+    # The server closes the response when the stream ends or the browser goes away, started or not.
+    response.call_on_close(_Once(streams.release))
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -49,6 +49,7 @@ def serve(app: Flask, port: int, *, open_url: bool = False) -> None:
     if open_url:
         open_browser(url)
     try:
-        server.run()
+        server.run()  # returns on Ctrl+C (waitress takes the KeyboardInterrupt): how a user stops it
     finally:
         server.close()
+    print("gallerfs: viewer stopped", flush=True)
