@@ -569,3 +569,16 @@ def test_live_streams_are_capped_and_released(app, client) -> None:
         r = get(client, "/events/jobs")
         assert r.status_code == 200
         r.close()
+
+
+SQL = re.compile(r"\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b", re.I)
+
+
+def test_the_viewer_holds_no_sql() -> None:
+    """Reads and writes go through gallerfs/db/ (viewer_queries, tree, albums, ...), never SQL of its own."""
+    root = Path(__file__).resolve().parent.parent / "viewer"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert not SQL.search(text), path
+        assert "import apsw" not in text and "import sqlite3" not in text, path
+    assert SQL.search('db.rows("SELECT f.id, s.name FROM files f")')  # the check would notice
