@@ -30,7 +30,7 @@ from tests.viewer_support import HOST, free_port, iter_links, make_app
 from viewer import urlfilters
 from viewer.security import CSP
 
-PAGES = ("/", "/search", "/search?q=dog", "/sources", "/jobs")
+PAGES = ("/", "/search", "/search?q=dog", "/albums", "/sources", "/jobs")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_packaged_assets_name_no_remote_url() -> None:
 
 
 def test_static_assets_are_served(client) -> None:
-    for name in ("app.css", "common.js", "grid.js", "photo.js", "jobs.js"):
+    for name in ("app.css", "common.js", "grid.js", "photo.js", "jobs.js"):  # every file in viewer/static
         assert get(client, f"/static/{name}").status_code == 200, name
 
 
@@ -582,3 +582,60 @@ def test_the_viewer_holds_no_sql() -> None:
         assert not SQL.search(text), path
         assert "import apsw" not in text and "import sqlite3" not in text, path
     assert SQL.search('db.rows("SELECT f.id, s.name FROM files f")')  # the check would notice
+
+
+def _token(client) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', get(client, "/albums").get_data(as_text=True))[1]
+
+
+def test_albums_create_rename_delete_through_the_library(client, corpus_library: Path) -> None:
+    token = _token(client)
+    assert client.post("/albums/create", data={"name": "Web"}, headers=HOST).status_code == 403  # no token
+    r = client.post("/albums/create", data={"name": "Web", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/albums")
+    html = get(client, "/albums").get_data(as_text=True)
+    assert 'href="/?album=Web"' in html and "data-confirm" in html
+    again = client.post("/albums/create", data={"name": "Web", "csrf_token": token}, headers=HOST)
+    assert again.status_code == 400 and b"already exists" in again.data
+    for bad in ("a/b", "..", "", "x" * 300):
+        r = client.post("/albums/create", data={"name": bad, "csrf_token": token}, headers=HOST)
+        assert r.status_code == 400 and b"Traceback" not in r.data, bad
+    r = client.post("/albums/rename", data={"name": "Web", "new_name": "Web 2", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303
+    with reader(corpus_library) as db:
+        assert [a.name for a in tree_db.list_albums(db)] == ["Web 2"]
+    r = client.post("/albums/rename", data={"name": "Nope", "new_name": "X", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 400 and b"no album named" in r.data
+    assert client.post("/albums/delete", data={"name": "Web 2", "csrf_token": token}, headers=HOST).status_code == 303
+    with reader(corpus_library) as db:
+        assert tree_db.list_albums(db) == []
+    assert "No album yet" in get(client, "/albums").get_data(as_text=True)
+
+
+def test_save_the_filtered_view_as_a_new_or_existing_album(client, corpus_library: Path) -> None:
+    token = _token(client)
+    grid = get(client, "/?kind=video").get_data(as_text=True)
+    action = re.search(r'<form class="save-view" method="post" action="([^"]+)"', grid)[1].replace("&amp;", "&")
+    assert action == "/albums/save-view?kind=video" and "Save this file to" in grid
+    assert client.post(action, data={"new_name": "Clips"}, headers=HOST).status_code == 403
+    r = client.post(action, data={"new_name": "Clips", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/?album=Clips")
+    try:
+        assert get(client, "/api/grid?album=Clips").get_json()["total"] == 1
+        r = client.post("/albums/save-view?since=2019-03-04&until=2019-03-04", data={"album": "Clips", "csrf_token": token},
+                        headers=HOST)  # fmt: skip
+        assert r.status_code == 303
+        names = {i["name"] for i in get(client, "/api/grid?album=Clips").get_json()["items"]}
+        assert names == {"clip.mp4", "undated.jpg"}
+        for data, message in (({"album": "Nope"}, b"no album named"), ({}, b"album is empty"),
+                              ({"new_name": "Clips"}, b"already exists")):  # fmt: skip
+            r = client.post(action, data={**data, "csrf_token": token}, headers=HOST)
+            assert r.status_code == 400 and message in r.data, data
+        r = client.post("/albums/save-view?since=2100", data={"new_name": "Future", "csrf_token": token}, headers=HOST)
+        assert r.status_code == 400 and b"nothing to save" in r.data
+        assert client.post("/albums/save-view?kind=banana", data={"new_name": "B", "csrf_token": token},
+                           headers=HOST).status_code == 400  # fmt: skip
+    finally:
+        client.post("/albums/delete", data={"name": "Clips", "csrf_token": token}, headers=HOST)
+    with reader(corpus_library) as db:
+        assert tree_db.list_albums(db) == []

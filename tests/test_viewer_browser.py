@@ -97,6 +97,21 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert "gallerfs models install" in page.locator(".notice").inner_text()
         thumbnails_shown(page, 8)
         page.screenshot(path=str(tmp_path / "search.png"))
+        # Save the filtered view as an album, from the grid's form (CSRF token from the page).
+        page.goto(server.url + "/?kind=video")
+        page.fill(".save-view input[name=new_name]", "Browser clips")
+        with page.expect_navigation():
+            page.click(".save-view button")
+        assert page.url.endswith("/?album=Browser+clips")
+        page.wait_for_selector("#grid .tile")
+        assert page.locator("#grid .tile").count() == 1
+        page.goto(server.url + "/albums")
+        assert "Browser clips" in page.locator("table").inner_text()
+        page.screenshot(path=str(tmp_path / "albums.png"))
+        page.once("dialog", lambda dialog: dialog.accept())  # the delete button asks first
+        with page.expect_navigation():
+            page.click("button.danger")
+        assert "No album yet" in page.content()
         page.goto(server.url + "/sources")
         assert page.locator("tbody tr").count() == 1
         page.screenshot(path=str(tmp_path / "sources.png"))

@@ -1,4 +1,5 @@
-// Shared by every page: the CSRF token for POSTs, and filter forms that leave empty fields out of the URL.
+// Shared by every page: the CSRF token for POSTs, filter forms that leave empty fields out of the URL, and
+// forms that ask before they submit (data-confirm).
 "use strict";
 
 window.gallerfs = (function () {
@@ -23,6 +24,11 @@ window.gallerfs = (function () {
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    for (const form of document.querySelectorAll("form[data-confirm]")) {
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    }
     for (const form of document.querySelectorAll("form.filters")) {
       form.addEventListener("submit", () => {
         for (const el of form.elements) {
