@@ -639,3 +639,20 @@ def test_save_the_filtered_view_as_a_new_or_existing_album(client, corpus_librar
         client.post("/albums/delete", data={"name": "Clips", "csrf_token": token}, headers=HOST)
     with reader(corpus_library) as db:
         assert tree_db.list_albums(db) == []
+
+
+@pytest.mark.timeout(120)
+def test_an_album_saved_in_the_viewer_is_in_the_mount(client, corpus_library: Path, tmp_path: Path) -> None:
+    from tests.mountutil import Mount, wait_until
+
+    token = _token(client)
+    with Mount(corpus_library, tmp_path / "mnt") as mnt:
+        r = client.post("/albums/save-view?kind=video", data={"new_name": "From viewer", "csrf_token": token},
+                        headers=HOST)  # fmt: skip
+        assert r.status_code == 303
+        try:
+            folder = mnt.path / "by-album" / "From viewer"
+            assert wait_until(lambda: folder.is_dir() and os.listdir(folder) == ["clip.mp4"], timeout=10)
+        finally:
+            client.post("/albums/delete", data={"name": "From viewer", "csrf_token": token}, headers=HOST)
+        assert wait_until(lambda: not folder.exists(), timeout=10)
