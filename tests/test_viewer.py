@@ -656,3 +656,32 @@ def test_an_album_saved_in_the_viewer_is_in_the_mount(client, corpus_library: Pa
         finally:
             client.post("/albums/delete", data={"name": "From viewer", "csrf_token": token}, headers=HOST)
         assert wait_until(lambda: not folder.exists(), timeout=10)
+
+
+def test_the_photo_page_adds_to_and_removes_from_albums(client, corpus_library: Path) -> None:
+    token = _token(client)
+    fid = ids_in_order(corpus_library)[1]
+    url = f"/photo/{fid}/albums?kind=image"
+    assert client.post(url, data={"new_name": "Picks"}, headers=HOST).status_code == 403
+    r = client.post(url, data={"new_name": "Picks", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/photo/{fid}?kind=image")
+    try:
+        html = get(client, f"/photo/{fid}").get_data(as_text=True)
+        assert 'href="/?album=Picks">Picks</a>' in html and 'name="remove" value="Picks"' in html
+        assert "<option>Picks</option>" not in html.split('class="add-album"')[1]  # already in it
+        other = ids_in_order(corpus_library)[2]
+        assert client.post(f"/photo/{other}/albums", data={"album": "Picks", "csrf_token": token},
+                           headers=HOST).status_code == 303  # fmt: skip
+        assert get(client, "/api/grid?album=Picks").get_json()["total"] == 2
+        for data, status in (({"album": "Nope"}, 400), ({"new_name": "a/b"}, 400), ({}, 400),
+                             ({"remove": "Nope"}, 400)):  # fmt: skip
+            r = client.post(url, data={**data, "csrf_token": token}, headers=HOST)
+            assert r.status_code == status and b"Traceback" not in r.data, data
+        assert client.post("/photo/424242/albums", data={"album": "Picks", "csrf_token": token},
+                           headers=HOST).status_code == 404  # fmt: skip
+        assert client.post("/photo/x/albums", data={"csrf_token": token}, headers=HOST).status_code == 400
+        r = client.post(url, data={"remove": "Picks", "csrf_token": token}, headers=HOST)
+        assert r.status_code == 303
+        assert [i["id"] for i in get(client, "/api/grid?album=Picks").get_json()["items"]] == [other]
+    finally:
+        client.post("/albums/delete", data={"name": "Picks", "csrf_token": token}, headers=HOST)

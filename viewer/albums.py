@@ -9,7 +9,8 @@ from gallerfs.db import albums as albums_db
 from gallerfs.db import tree as tree_db
 from gallerfs.search import Filters
 from viewer import present, urlfilters
-from viewer.errors import bad_request
+from viewer.errors import ViewerError, bad_request
+from viewer.ids import parse_id
 from viewer.library import library
 
 bp = Blueprint("albums", __name__)
@@ -78,3 +79,24 @@ def save_view() -> Response:
             raise bad_request(f"no album named {name!r}")
         albums_db.add_to_album(db, name, ids)
     return redirect(url_for("pages.grid") + urlfilters.query_string(Filters(album=name)), code=303)
+
+
+@bp.post("/photo/<file_id>/albums")
+def photo_albums(file_id: str) -> Response:
+    """Add one photo to a new or existing album, or (``remove``) take it out of one; back to the photo."""
+    fid = parse_id(file_id)
+    lib = library()
+    filters = urlfilters.parse(request.args)
+    if tree_db.file_row(lib.reader(), fid) is None:
+        raise ViewerError(404, f"no file with id {fid} in the library")
+    remove = request.form.get("remove", "").strip()
+    new = request.form.get("new_name", "").strip()
+    with lib.writer() as db:
+        if remove:
+            albums_db.remove_from_album(db, _name("remove"), [fid])
+        else:
+            name = _name("new_name") if new else _name("album")
+            if new:
+                albums_db.create_album(db, name)
+            albums_db.add_to_album(db, name, [fid])
+    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters), code=303)

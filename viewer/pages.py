@@ -66,6 +66,7 @@ def photo(file_id: str) -> str:
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
         filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
         thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
+        other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
     )  # fmt: skip
 
 

@@ -80,7 +80,6 @@ def details(info: dict[str, Any]) -> list[tuple[str, str]]:
         ("GPS", gps(meta)),
         ("Source", info.get("source")),
         ("Path", info.get("source_path")),
-        ("Albums", ", ".join(info.get("albums", [])) or None),
         ("Indexing", None if info.get("state") == "done" else f"{info.get('state')}: {info.get('error') or ''}".strip(": ")),
     ]
     return [(label, str(value)) for label, value in rows if value]
