@@ -335,6 +335,12 @@ def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) ->
         path.write_bytes(saved)
 
 
+def test_similar_without_embeddings_explains(client, corpus_library: Path) -> None:
+    fid = ids_in_order(corpus_library)[0]
+    r = get(client, f"/search?similar={fid}")
+    assert r.status_code == 200 and "no photo is embedded yet" in r.get_data(as_text=True)
+
+
 def test_search_without_a_model_explains_and_still_filters(client) -> None:
     r = get(client, "/search?q=dog+on+the+beach&kind=video")
     html = r.get_data(as_text=True)
@@ -512,6 +518,21 @@ def test_search_with_a_model_ranks_and_filters(tmp_path: Path) -> None:
     names = re.findall(r'title="([^"]+)"', dated.split('class="results"')[1])
     assert names[0] == "red_late.jpg" and not {"red0.jpg", "red1.jpg"} & set(names)
     assert "/photo/" in dated and "?since=2024" in dated  # the photo page keeps the filters
+
+    # "Similar photos" from a photo page: the other red photos first, the photo itself left out.
+    red0 = next(i for i in items(library) if i.name == "red0.jpg")
+    photo_page = get(client, f"/photo/{red0.id}?since=2023").get_data(as_text=True)
+    link = re.search(r'id="similar" href="([^"]+)"', photo_page)[1].replace("&amp;", "&")
+    assert link == f"/search?since=2023&similar={red0.id}"
+    html = get(client, f"/search?similar={red0.id}").get_data(as_text=True)
+    assert "most like" in html and f'name="similar" value="{red0.id}"' in html
+    names = re.findall(r'title="([^"]+)"', html.split('class="results"')[1])
+    assert set(names[:2]) == {"red1.jpg", "red_late.jpg"} and "red0.jpg" not in names
+    narrowed = get(client, f"/search?similar={red0.id}&since=2024").get_data(as_text=True)
+    assert re.findall(r'title="([^"]+)"', narrowed.split('class="results"')[1])[0] == "red_late.jpg"
+    assert get(client, f"/search?similar={red0.id}&q=red").status_code == 400
+    assert get(client, "/search?similar=abc").status_code == 400
+    assert get(client, "/search?similar=424242").status_code == 404
 
 
 def test_jobs_page_lists_failures_with_undecodable_names(client, corpus_library: Path) -> None:

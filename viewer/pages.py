@@ -12,7 +12,7 @@ from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
 from viewer import jobs_view, present, urlfilters
 from viewer.errors import ViewerError
 from viewer.ids import parse_id
@@ -66,6 +66,7 @@ def photo(file_id: str) -> str:
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
         filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
         thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
+        similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
     )  # fmt: skip
 
@@ -108,13 +109,25 @@ def search() -> str:
     query = " ".join(request.args.get("q", "").split())
     if len(query) > MAX_QUERY_CHARS:
         raise ViewerError(400, f"the search query is longer than {MAX_QUERY_CHARS} characters")
+    similar = parse_id(request.args["similar"], "similar") if "similar" in request.args else None
+    if similar is not None and query:
+        raise ViewerError(400, "search by a description or by a photo (similar), not both")
+    similar_name = None
+    if similar is not None:
+        details = tree_db.file_details(db, similar)
+        if details is None:
+            raise ViewerError(404, f"no file with id {similar} in the library")
+        similar_name = present.shown(details["source_path"]).rsplit("/", 1)[-1]
     context = _grid_context(filters)
     hits: list[vq.GridItem] = []
     notice = None
     no_model = False
-    if query:
+    if query or similar is not None:
         try:
-            found = search_files(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+            if similar is not None:
+                found = similar_files(db, lib.paths, lib.settings, similar, lib.settings.search_limit, filters)
+            else:
+                found = search_files(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
         except NoModelError as exc:
             notice = f"{exc}; meanwhile the filters alone are applied below"
             no_model = True
@@ -129,7 +142,7 @@ def search() -> str:
                 notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
     return render_template(
         "search.html", page="search", query=query, hits=hits, notice=notice, has_thumbnail=has_thumbnail,
-        show_grid=not query or no_model, **context,
+        show_grid=(not query and similar is None) or no_model, similar=similar, similar_name=similar_name, **context,
     )  # fmt: skip
 
 
