@@ -379,7 +379,8 @@ def test_an_internal_error_is_one_line_never_a_traceback(client, monkeypatch: py
     def boom(*a: object, **k: object) -> int:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(vq, "ordered_ids", boom)
+    monkeypatch.setattr(vq, "camera_names", boom)
+    monkeypatch.setattr(vq, "items_by_ids", boom)
     r = get(client, "/")
     assert r.status_code == 500
     text = r.get_data(as_text=True)
@@ -467,17 +468,17 @@ def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Pat
     from gallerfs.db import albums as albums_db
     from viewer.views import ViewCache
 
-    cache = ViewCache(max_views=2)
+    cache = ViewCache(vq.ordered_ids, max_views=2)
     spec = Filters(album="Viewer test").to_spec()
     with Database(corpus_library / "library.sqlite3") as db:
         albums_db.create_album(db, "Viewer test")
         try:
             with reader(corpus_library) as rdb:
-                assert cache.ids(rdb, spec) == []
+                assert cache.get(rdb, spec) == []
                 albums_db.add_to_album(db, "Viewer test", ids_in_order(corpus_library)[:2])
-                assert cache.ids(rdb, spec) == ids_in_order(corpus_library)[:2]
+                assert cache.get(rdb, spec) == ids_in_order(corpus_library)[:2]
                 for kind in ("image", "video", "raw"):
-                    cache.ids(rdb, Filters(kind=kind).to_spec())
+                    cache.get(rdb, Filters(kind=kind).to_spec())
                 assert len(cache._views) == 2
         finally:
             albums_db.delete_album(db, "Viewer test")
@@ -706,3 +707,17 @@ def test_the_photo_page_adds_to_and_removes_from_albums(client, corpus_library: 
         assert [i["id"] for i in get(client, "/api/grid?album=Picks").get_json()["items"]] == [other]
     finally:
         client.post("/albums/delete", data={"name": "Picks", "csrf_token": token}, headers=HOST)
+
+
+def test_years_say_where_each_year_starts_in_the_grid(client, corpus_library: Path) -> None:
+    years = get(client, "/api/years").get_json()["years"]
+    assert [y["year"] for y in years] == sorted({y["year"] for y in years}, reverse=True)
+    assert sum(y["count"] for y in years) == 9
+    order = items(corpus_library)
+    with reader(corpus_library) as db:
+        year_of = {i: (tree_db.file_details(db, i)["metadata"].get("taken_at") or "")[:4] for i in ids_in_order(corpus_library)}
+    for y in years:  # the file at each year's offset is the newest of that year
+        assert year_of[order[y["offset"]].id] in (str(y["year"]), "")
+        assert y["offset"] == 0 or year_of[order[y["offset"] - 1].id] != str(y["year"])
+    assert get(client, "/api/years?kind=video").get_json()["years"] == [{"year": 2019, "offset": 0, "count": 1}]
+    assert get(client, "/api/years?since=bogus").status_code == 400

@@ -157,6 +157,18 @@ def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browse
         last = page.locator(f"#grid .tile[data-index='{LARGE - 1}']").get_attribute("data-id")
         assert last == "1"  # the oldest file comes last
         page.screenshot(path=str(tmp_path / "grid-100k-end.png"))
+
+        # The year scrubber jumps to the first (newest) file of a year.
+        page.wait_for_selector("#years:not([hidden]) button")
+        marks = page.locator("#years button")
+        assert marks.count() >= 9
+        assert page.locator("#years button.current").inner_text() == marks.last.inner_text()  # at the end: oldest
+        middle = marks.nth(marks.count() // 2)
+        offset = int(middle.get_attribute("data-offset"))
+        middle.click()
+        page.wait_for_selector(f"#grid .tile[data-index='{offset}']")
+        assert page.locator("#years button.current").inner_text() == middle.inner_text()
+        page.screenshot(path=str(tmp_path / "grid-100k-year.png"))
         page.goto("about:blank")
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"

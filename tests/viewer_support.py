@@ -59,9 +59,14 @@ def iter_links(html: str) -> Iterator[str]:
     yield from re.findall(r'(?:href|src)="([^"]+)"', html)
 
 
+START_S = 1_300_000_000  # 2011-03-13
+STEP_S = 3000  # 100,000 files span about ten years
+
+
 def build_large_library(root: Path, n: int, thumbs_at_ends: int = 60) -> Path:
     """A library of n files without running the indexer (through the library's own write functions):
-    file i is newer than file i-1, and the newest and oldest ``thumbs_at_ends`` have grid thumbnails."""
+    file i is newer than file i-1 (by STEP_S seconds, from START_S), and the newest and oldest
+    ``thumbs_at_ends`` have grid thumbnails."""
     import os
 
     from PIL import Image
@@ -81,8 +86,8 @@ def build_large_library(root: Path, n: int, thumbs_at_ends: int = 60) -> Path:
                                        fs_type=None, device=0, root_inode=0)  # fmt: skip
         for start in range(0, n, 20_000):
             entries = [
-                files_db.ScannedFile(f"d{i // 1000:04}/IMG_{i:07}.jpg".encode(), "image", 100_000 + i, 10**18 + i * 10**9,
-                                     10**18 + i * 10**9, 0, i)  # fmt: skip
+                files_db.ScannedFile(f"d{i // 1000:04}/IMG_{i:07}.jpg".encode(), "image", 100_000 + i,
+                                     (START_S + i * STEP_S) * 10**9, (START_S + i * STEP_S) * 10**9, 0, i)  # fmt: skip
                 for i in range(start, min(n, start + 20_000))
             ]
             with db.transaction():

@@ -47,6 +47,14 @@ def grid() -> Response:
     return jsonify(total=len(ids), offset=offset, items=[{**i.as_dict(), "thumb": has_thumbnail(i.id)} for i in items])
 
 
+@bp.get("/api/years")
+def years() -> Response:
+    """Where each year starts in the grid of this view (the scrubber's marks)."""
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
+    return jsonify(years=library().views.years(db, filters.to_spec()))
+
+
 @bp.post("/api/favourite/<file_id>")
 def favourite(file_id: str) -> Response:
     fid = parse_id(file_id)

@@ -120,3 +120,15 @@ def ordered_ids(db: Database, spec: FilterSpec) -> list[int]:
 def bytes_per_source(db: Database) -> dict[int, int]:
     """Total size of each source's files, in bytes."""
     return {int(s): int(b or 0) for s, b in db.tuples("SELECT source_id, sum(size) FROM files GROUP BY source_id")}
+
+
+def years(db: Database, spec: FilterSpec) -> list[tuple[int, int]]:
+    """(year, files) of the view, newest year first — the grid's order, so the running sum of the
+    counts is where each year starts in it. Years are read from the same key the grid sorts by."""
+    where, params = _where(spec)
+    rows = db.tuples(
+        f"SELECT CAST(strftime('%Y', {_KEY}, 'unixepoch') AS INTEGER) AS y, count(*) "
+        f"FROM files f LEFT JOIN metadata m ON m.file_id = f.id{where} GROUP BY y ORDER BY y DESC",
+        params,
+    )
+    return [(int(y), int(n)) for y, n in rows if y is not None]

@@ -1,5 +1,6 @@
 // The library grid, virtualised: only the rows in view (plus a margin) exist in the DOM, and items are
-// fetched a page at a time from /api/grid, so 100,000 photos cost no more than a screenful.
+// fetched a page at a time from /api/grid, so 100,000 photos cost no more than a screenful. A scrubber
+// of the view's years (/api/years) jumps to any year.
 "use strict";
 
 (function () {
@@ -9,6 +10,7 @@
   const PAGE = 200;
   const MARGIN_ROWS = 4;
   const GAP = 6;
+  const HEADER = 60; // the sticky top bar's height, and a little air
   const api = grid.dataset.api;
   const filters = grid.dataset.filters || "";
   const photoBase = grid.dataset.photo;
@@ -140,6 +142,8 @@
     const lastRow = Math.floor((viewTop + window.innerHeight) / rowH) + MARGIN_ROWS;
     const first = firstRow * columns;
     const last = Math.min(total - 1, (lastRow + 1) * columns - 1);
+    // The year of the last file in the first row fully below the sticky header.
+    markYear((Math.max(0, Math.floor((viewTop + HEADER) / rowH)) + 1) * columns - 1);
     for (const [index, el] of tiles) {
       if (index < first || index > last || !el.isConnected) {
         el.remove();
@@ -161,6 +165,54 @@
     grid.append(fragment);
   }
 
+  // The year scrubber: one mark per year of the view; a click scrolls to the year's first row.
+  const scrubber = document.getElementById("years");
+  let years = [];
+
+  async function loadYears() {
+    if (!scrubber) return;
+    try {
+      const response = await fetch(`${grid.dataset.years}${filters}`, { credentials: "same-origin" });
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.error || response.statusText);
+      years = data.years;
+    } catch (err) {
+      showError(`could not load the years: ${err.message}`);
+      return;
+    }
+    if (years.length < 2) return;
+    for (const y of years) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = String(y.year);
+      button.title = `${y.count} ${y.count === 1 ? "file" : "files"}`;
+      button.dataset.offset = String(y.offset);
+      button.addEventListener("click", () => jumpTo(y.offset));
+      scrubber.append(button);
+    }
+    scrubber.hidden = false;
+    document.body.classList.add("has-years");
+    layout();
+  }
+
+  function jumpTo(index) {
+    const rowH = tileSize + GAP;
+    const top = grid.getBoundingClientRect().top + window.scrollY + Math.floor(index / columns) * rowH;
+    window.scrollTo(0, Math.max(0, top - HEADER));
+    select(index, false);
+    schedule();
+  }
+
+  function markYear(firstVisible) {
+    if (!scrubber || scrubber.hidden) return;
+    let current = null;
+    for (const button of scrubber.children) {
+      if (parseInt(button.dataset.offset, 10) <= firstVisible) current = button;
+      button.classList.remove("current");
+    }
+    if (current) current.classList.add("current");
+  }
+
   function select(index, scroll) {
     if (total === 0) return;
     index = Math.max(0, Math.min(total - 1, index));
@@ -172,7 +224,7 @@
     if (scroll) {
       const rowH = tileSize + GAP;
       const top = grid.getBoundingClientRect().top + window.scrollY + Math.floor(index / columns) * rowH;
-      if (top < window.scrollY + 60) window.scrollTo(0, top - 60);
+      if (top < window.scrollY + HEADER) window.scrollTo(0, top - HEADER);
       else if (top + rowH > window.scrollY + window.innerHeight) window.scrollTo(0, top + rowH - window.innerHeight);
       schedule();
     }
@@ -221,4 +273,5 @@
   window.addEventListener("resize", layout);
   layout();
   load(0);
+  loadYears();
 })();
