@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from typing import Callable, Iterator
@@ -16,6 +17,8 @@ from viewer.ids import parse_id, parse_int
 from viewer.library import library
 from viewer.media import has_thumbnail
 from viewer.pages import set_favourite
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
@@ -87,7 +90,11 @@ def job_events() -> Response:
         deadline = time.monotonic() + max_s
         while time.monotonic() < deadline:
             time.sleep(interval)
-            now = json.dumps(jobs_view.jobs(lib))
+            try:
+                now = json.dumps(jobs_view.jobs(lib))
+            except Exception as exc:  # a busy or vanished library ends this stream; the browser reconnects
+                log.warning("jobs event stream stopped: %s", exc)
+                return
             if now != last:
                 last = now
                 yield f"event: jobs\ndata: {now}\n\n"

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("media", __name__)
 
 YEAR_S = 365 * 24 * 3600
-OFFLINE_ERRNOS = {errno.ENOMEDIUM, errno.ENODEV, errno.ENXIO, errno.ENOTCONN, errno.EIO, errno.ESTALE}
+OFFLINE_ERRNOS = {errno.ENOMEDIUM, errno.ENODEV, errno.ENXIO, errno.ENOTCONN, errno.ESTALE}  # what an unplugged drive gives
 
 
 def _offline(source: str) -> ViewerError:
@@ -77,7 +77,8 @@ def original(file_id: str) -> Response:
         if exc.errno in OFFLINE_ERRNOS:
             raise _offline(info["source"]) from None
         if exc.errno == errno.ENOENT:
-            raise ViewerError(404, f"the original of file {fid} is missing from its source (run 'gallerfs rescan')") from None
+            raise ViewerError(404, f"the original of file {fid} is not where the library last saw it (drive unplugged, "
+                              "or moved: run 'gallerfs rescan')") from None  # fmt: skip
         raise ViewerError(500, f"cannot read the original of file {fid}: {os.strerror(exc.errno or errno.EIO)}") from None
     response.headers["Cache-Control"] = "private, no-cache"
     return response
