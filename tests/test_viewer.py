@@ -721,3 +721,67 @@ def test_years_say_where_each_year_starts_in_the_grid(client, corpus_library: Pa
         assert y["offset"] == 0 or year_of[order[y["offset"] - 1].id] != str(y["year"])
     assert get(client, "/api/years?kind=video").get_json()["years"] == [{"year": 2019, "offset": 0, "count": 1}]
     assert get(client, "/api/years?since=bogus").status_code == 400
+
+
+def _fake_programs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gdbus_rc: int) -> Path:
+    """xdg-open and gdbus stand-ins that write their arguments to LOG_<name>."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, rc in (("xdg-open", 0), ("gdbus", gdbus_rc)):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/LOG_{name}"\nexit {rc}\n')
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return tmp_path
+
+
+def test_open_in_default_app_and_show_in_folder(client, corpus_library: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from tests.mountutil import wait_until
+
+    logs = _fake_programs(tmp_path, monkeypatch, gdbus_rc=0)
+    token = _token(client)
+    item = next(i for i in items(corpus_library) if i.name == "Canon_40D.jpg")
+    with reader(corpus_library) as db:
+        path = tree_db.file_location(db, item.id).path.decode()
+    url = f"/photo/{item.id}/open?kind=image"
+    page = get(client, f"/photo/{item.id}?kind=image").get_data(as_text=True)
+    assert f'action="{url.replace("&", "&amp;")}"' in page and "Open in default app" in page
+    assert client.post(url, data={"action": "open"}, headers=HOST).status_code == 403
+    r = client.post(url, data={"action": "open", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/photo/{item.id}?kind=image")
+    assert wait_until(lambda: (logs / "LOG_xdg-open").exists())
+    assert (logs / "LOG_xdg-open").read_text().splitlines() == [path]
+    (logs / "LOG_xdg-open").unlink()
+    assert client.post(url, data={"action": "reveal", "csrf_token": token}, headers=HOST).status_code == 303
+    args = (logs / "LOG_gdbus").read_text().splitlines()
+    assert "org.freedesktop.FileManager1.ShowItems" in args and f"['file://{path}']" in args
+    assert not (logs / "LOG_xdg-open").exists()
+    r = client.post(url, data={"action": "rm -rf", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 400
+    assert client.post("/photo/424242/open", data={"csrf_token": token}, headers=HOST).status_code == 404
+
+
+def test_show_in_folder_falls_back_to_the_folder(client, corpus_library: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from tests.mountutil import wait_until
+
+    logs = _fake_programs(tmp_path, monkeypatch, gdbus_rc=1)  # no file manager answers on D-Bus
+    token = _token(client)
+    item = next(i for i in items(corpus_library) if i.name == "Canon_40D.jpg")
+    with reader(corpus_library) as db:
+        path = tree_db.file_location(db, item.id).path.decode()
+    r = client.post(f"/photo/{item.id}/open", data={"action": "reveal", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303
+    assert wait_until(lambda: (logs / "LOG_xdg-open").exists())
+    assert (logs / "LOG_xdg-open").read_text().splitlines() == [os.path.dirname(path)]
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        r = client.post(f"/photo/{item.id}/open", data={"action": "open", "csrf_token": token}, headers=HOST)
+        assert r.status_code == 503 and b"drive offline" in r.data
+        assert "Open in default app" not in get(client, f"/photo/{item.id}").get_data(as_text=True)
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)

@@ -14,12 +14,13 @@ import logging
 import mimetypes
 import os
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, redirect, request, send_file, url_for
 
 from gallerfs.db import viewer_queries as vq
 from indexer.thumbnails import SIZE_NAMES, thumbnail_path
 from viewer.errors import ViewerError, bad_request
 from viewer.ids import parse_id
+from viewer import desktop, urlfilters
 from viewer.library import library
 
 log = logging.getLogger(__name__)
@@ -59,15 +60,38 @@ def thumbnail(file_id: str, size: str) -> Response:
     return response
 
 
-@bp.get("/original/<file_id>")
-def original(file_id: str) -> Response:
-    fid = parse_id(file_id)
+def _original(fid: int) -> tuple[dict, bytes]:
+    """The original's row and path, or a 404 / 'drive offline' 503."""
     info = vq.original_info(library().reader(), fid)
     if info is None:
         raise ViewerError(404, f"no file with id {fid} in the library")
     if not info["online"]:
         raise _offline(info["source"])
-    path = bytes(info["root"]).rstrip(b"/") + b"/" + bytes(info["relpath"])
+    return info, bytes(info["root"]).rstrip(b"/") + b"/" + bytes(info["relpath"])
+
+
+@bp.post("/photo/<file_id>/open")
+def open_original(file_id: str) -> Response:
+    """Open the original in the desktop's default application (xdg-open), then back to the photo."""
+    fid = parse_id(file_id)
+    _info, path = _original(fid)
+    if not os.path.exists(path):
+        raise ViewerError(404, f"the original of file {fid} is not where the library last saw it")
+    action = request.form.get("action", "open")
+    if action == "open":
+        desktop.open_in_default_app(path)
+    elif action == "reveal":
+        desktop.reveal_in_folder(path)
+    else:
+        raise bad_request("action must be open or reveal")
+    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(urlfilters.parse(request.args)),
+                    code=303)  # fmt: skip
+
+
+@bp.get("/original/<file_id>")
+def original(file_id: str) -> Response:
+    fid = parse_id(file_id)
+    info, path = _original(fid)
     name = bytes(info["name"]).decode("utf-8", "replace")  # for headers; the path keeps its raw bytes
     mime = info["mime"] or mimetypes.guess_type(name)[0] or "application/octet-stream"
     try:
