@@ -74,6 +74,13 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert tiles == int(page.get_attribute("#grid", "data-total"))
         page.screenshot(path=str(tmp_path / "grid.png"))
 
+        # ? lists the shortcuts; Escape closes the list without leaving the page.
+        page.keyboard.press("?")
+        assert page.locator("dialog#help").is_visible()
+        page.screenshot(path=str(tmp_path / "help.png"))
+        page.keyboard.press("Escape")
+        assert not page.locator("dialog#help").is_visible()
+
         # Keyboard: the first tile is selected; move right, Enter opens that photo.
         second_id = page.locator("#grid .tile[data-index='1']").get_attribute("data-id")
         page.keyboard.press("ArrowRight")
@@ -91,6 +98,16 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
             page.keyboard.press("f")
         assert page.url.endswith(f"/photo/{second_id}")
         assert page.locator("button.fav.on").count() == 1
+
+        # / goes to search, keeping the filters; there it puts the cursor in the query box.
+        page.goto(server.url + "/?kind=image")
+        with page.expect_navigation():
+            page.keyboard.press("/")
+        assert page.url.endswith("/search?kind=image")
+        page.evaluate("document.activeElement.blur()")  # the box has autofocus
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.name") == "q"
+        assert page.input_value("input[name=q]") == ""  # the key moved the cursor, it typed nothing
 
         # Search without a CLIP model: says how to install one, and the filters still apply.
         page.goto(server.url + "/search?q=dog&kind=image")

@@ -1,5 +1,5 @@
 // Shared by every page: the CSRF token for POSTs, filter forms that leave empty fields out of the URL, and
-// forms that ask before they submit (data-confirm).
+// forms that ask before they submit (data-confirm), and the keys every page shares (? and /).
 "use strict";
 
 window.gallerfs = (function () {
@@ -18,8 +18,10 @@ window.gallerfs = (function () {
     return data;
   }
 
+  // Keys belong to the page only when no field has the focus and no dialog is open.
   function typing(event) {
     const t = event.target;
+    if (document.querySelector("dialog[open]")) return true;
     return t && (t.isContentEditable || ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(t.tagName));
   }
 
@@ -36,6 +38,26 @@ window.gallerfs = (function () {
         }
       });
     }
+  });
+
+  // ? lists the shortcuts, / goes to search (or into its box); pages add their own keys.
+  document.addEventListener("keydown", (event) => {
+    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const help = document.getElementById("help");
+    if (event.key === "?" && help) {
+      event.preventDefault();
+      help.showModal();
+    } else if (event.key === "/") {
+      event.preventDefault();
+      const box = document.querySelector('.filters input[name="q"]');
+      if (box) box.focus();
+      else window.location.href = document.querySelector(".topbar").dataset.search;
+    }
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const button = document.getElementById("help-button");
+    const help = document.getElementById("help");
+    if (button && help) button.addEventListener("click", () => help.showModal());
   });
 
   return { token, postJSON, typing };

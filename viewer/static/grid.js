@@ -24,6 +24,7 @@
   let columns = 1;
   let selected = 0;
   let scheduled = false;
+  let jumpedTo = -1; // the scroll position a year's button set, until the user scrolls on
 
   function itemAt(index) {
     const page = pages.get(Math.floor(index / PAGE));
@@ -142,8 +143,8 @@
     const lastRow = Math.floor((viewTop + window.innerHeight) / rowH) + MARGIN_ROWS;
     const first = firstRow * columns;
     const last = Math.min(total - 1, (lastRow + 1) * columns - 1);
-    // The year of the last file in the first row fully below the sticky header.
-    markYear((Math.max(0, Math.floor((viewTop + HEADER) / rowH)) + 1) * columns - 1);
+    // The year of the first file below the sticky header; right after a jump, the year jumped to.
+    if (window.scrollY !== jumpedTo) markYear(Math.max(0, Math.floor((viewTop + HEADER) / rowH)) * columns);
     for (const [index, el] of tiles) {
       if (index < first || index > last || !el.isConnected) {
         el.remove();
@@ -199,15 +200,17 @@
     const rowH = tileSize + GAP;
     const top = grid.getBoundingClientRect().top + window.scrollY + Math.floor(index / columns) * rowH;
     window.scrollTo(0, Math.max(0, top - HEADER));
+    jumpedTo = window.scrollY;
+    markYear(index);
     select(index, false);
     schedule();
   }
 
-  function markYear(firstVisible) {
+  function markYear(index) {
     if (!scrubber || scrubber.hidden) return;
     let current = null;
     for (const button of scrubber.children) {
-      if (parseInt(button.dataset.offset, 10) <= firstVisible) current = button;
+      if (parseInt(button.dataset.offset, 10) <= index) current = button;
       button.classList.remove("current");
     }
     if (current) current.classList.add("current");
