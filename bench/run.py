@@ -30,6 +30,7 @@ FULL = {
     "embed": [],
     "search": [],
     "cli": [],
+    "viewer": ["--files", "100000"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -41,6 +42,7 @@ QUICK = {
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],
     "cli": ["--runs", "5"],
+    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
 }
 
 

@@ -74,12 +74,9 @@ def _limit(ctx: Context) -> int:
 
 def _check_names(db: Database, filters: Filters) -> None:
     """Unknown source/album names are a mistake worth one line, not an empty result."""
-    from gallerfs.db import search as search_db
+    from gallerfs.search.filters import check_names
 
-    if filters.source:
-        sources_db.find_source(db, filters.source)
-    if filters.album and not search_db.album_exists(db, filters.album):
-        raise GallerfsError(f"no album named {filters.album!r}")
+    check_names(db, filters)
 
 
 def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:

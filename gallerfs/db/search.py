@@ -97,6 +97,12 @@ def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
     return " AND ".join(["+e.state = 'done'", *clauses]), params
 
 
+def filter_clauses(spec: FilterSpec) -> tuple[list[str], list[Any]]:
+    """The filters as SQL conditions on ``files f`` and ``metadata m`` (LEFT JOINed), with their
+    parameters: the one translation of filters to SQL, used by search and by the viewer's grid."""
+    return _clauses(spec, "f.id")
+
+
 _FROM = "FROM embeddings e JOIN files f ON f.id = e.file_id LEFT JOIN metadata m ON m.file_id = f.id"
 
 

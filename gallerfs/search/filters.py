@@ -199,3 +199,13 @@ def scope(db: Database, filters: Filters | None, selective_max: int = SELECTIVE_
     if key is not None:
         _scopes.put(key, found)
     return found
+
+
+def check_names(db: Database, filters: Filters) -> None:
+    """Unknown source or album names are a mistake worth one line, not an empty result."""
+    from gallerfs.db import sources as sources_db
+
+    if filters.source:
+        sources_db.find_source(db, filters.source)
+    if filters.album and not search_db.album_exists(db, filters.album):
+        raise GallerfsError(f"no album named {filters.album!r}")

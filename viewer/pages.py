@@ -1,0 +1,160 @@
+"""The viewer's HTML pages: library grid, photo, search, sources, jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from gallerfs.db import albums as albums_db
+from gallerfs.db import files as files_db
+from gallerfs.db import tree as tree_db
+from gallerfs.db import viewer_queries as vq
+from gallerfs.db.connection import Database
+from gallerfs.errors import GallerfsError
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
+from viewer import jobs_view, present, urlfilters
+from viewer.errors import ViewerError
+from viewer.ids import parse_id
+from viewer.library import library
+from viewer.media import has_thumbnail
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+def _filter_choices() -> dict[str, object]:
+    db = library().reader()
+    return {
+        "sources": [s.name for s in tree_db.list_sources(db)],
+        "albums": [a.name for a in tree_db.list_albums(db)],
+        "cameras": vq.camera_names(db),
+        "kinds": ("image", "video", "raw"),
+    }
+
+
+def _grid_context(filters: Filters) -> dict[str, object]:
+    db = library().reader()
+    views = library().views
+    return {
+        "filters": filters,
+        "filter_qs": urlfilters.query_string(filters),
+        "total": len(views.ids(db, filters.to_spec())),
+        "library_total": len(views.ids(db, Filters().to_spec())),
+        **_filter_choices(),
+    }
+
+
+@bp.get("/")
+def grid() -> str:
+    filters = urlfilters.parse(request.args, library().reader())
+    return render_template("grid.html", page="library", **_grid_context(filters))
+
+
+@bp.get("/photo/<file_id>")
+def photo(file_id: str) -> str:
+    fid = parse_id(file_id)
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
+    info = tree_db.file_details(db, fid)
+    if info is None:
+        raise ViewerError(404, f"no file with id {fid} in the library")
+    info["source_path"] = present.shown(info["source_path"])
+    prev_id, next_id = _neighbours(db, filters, fid)
+    info["has_preview"] = has_thumbnail(fid, "preview")
+    return render_template(
+        "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
+        filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
+        thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
+        similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
+        other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
+    )  # fmt: skip
+
+
+def _neighbours(db: Database, filters: Filters, fid: int) -> tuple[int | None, int | None]:
+    """Previous and next photo in the current filtered view (also for a photo that left the view)."""
+    ids = library().views.ids(db, filters.to_spec())
+    try:
+        pos = ids.index(fid)
+    except ValueError:
+        return vq.neighbours(db, filters.to_spec(), fid)
+    return (ids[pos - 1] if pos else None), (ids[pos + 1] if pos + 1 < len(ids) else None)
+
+
+@bp.post("/photo/<file_id>/favourite")
+def favourite(file_id: str) -> Response:
+    fid = parse_id(file_id)
+    filters = urlfilters.parse(request.args)
+    wanted = urlfilters.parse_flag("favourite", request.form.get("favourite", ""))
+    set_favourite(fid, wanted)
+    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters), code=303)
+
+
+def set_favourite(fid: int, wanted: bool) -> None:
+    """Through the same library functions as 'gallerfs favourite'."""
+    if not tree_db.file_row(library().reader(), fid):
+        raise ViewerError(404, f"no file with id {fid} in the library")
+    with library().writer() as db:
+        if wanted:
+            albums_db.add_favourites(db, [fid])
+        else:
+            albums_db.remove_favourites(db, [fid])
+
+
+@bp.get("/search")
+def search() -> str:
+    lib = library()
+    db = lib.reader()
+    filters = urlfilters.parse(request.args, db)
+    query = " ".join(request.args.get("q", "").split())
+    if len(query) > MAX_QUERY_CHARS:
+        raise ViewerError(400, f"the search query is longer than {MAX_QUERY_CHARS} characters")
+    similar = parse_id(request.args["similar"], "similar") if "similar" in request.args else None
+    if similar is not None and query:
+        raise ViewerError(400, "search by a description or by a photo (similar), not both")
+    similar_name = None
+    if similar is not None:
+        details = tree_db.file_details(db, similar)
+        if details is None:
+            raise ViewerError(404, f"no file with id {similar} in the library")
+        similar_name = present.shown(details["source_path"]).rsplit("/", 1)[-1]
+    context = _grid_context(filters)
+    hits: list[vq.GridItem] = []
+    notice = None
+    no_model = False
+    if query or similar is not None:
+        try:
+            if similar is not None:
+                found = similar_files(db, lib.paths, lib.settings, similar, lib.settings.search_limit, filters)
+            else:
+                found = search_files(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+        except NoModelError as exc:
+            notice = f"{exc}; meanwhile the filters alone are applied below"
+            no_model = True
+            found = None
+        except GallerfsError as exc:
+            notice = str(exc)
+            found = None
+        if found is not None:
+            hits = vq.items_by_ids(db, [h.file_id for h in found])
+            if not hits:
+                empty = not context["library_total"]
+                notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
+    return render_template(
+        "search.html", page="search", query=query, hits=hits, notice=notice, has_thumbnail=has_thumbnail,
+        show_grid=(not query and similar is None) or no_model, similar=similar, similar_name=similar_name, **context,
+    )  # fmt: skip
+
+
+@bp.get("/sources")
+def sources() -> str:
+    return render_template("sources.html", page="sources", sources=jobs_view.sources(library()))
+
+
+@bp.get("/jobs")
+def jobs() -> str:
+    lib = library()
+    return render_template(
+        "jobs.html", page="jobs", jobs=jobs_view.jobs(lib), failures=files_db.failures(lib.reader(), limit=200),
+        when=present.when,
+    )  # fmt: skip

@@ -1,0 +1,85 @@
+"""What keeps the viewer private to the user at this machine.
+
+- ``Host`` must be a loopback name (DNS rebinding: a web page whose name
+  resolves to 127.0.0.1 would otherwise read the library);
+- every POST carries the per-process CSRF token (from the page's meta tag), and
+  its ``Origin``, when sent, must be this server;
+- every response gets a strict Content-Security-Policy (no inline script, no
+  other origin) and is kept out of frames.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+
+from flask import Flask, Response, current_app, g, request
+
+from viewer.errors import ViewerError
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+_HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$", re.IGNORECASE)
+
+
+def host_allowed(host: str, port: int | None) -> bool:
+    """A loopback name, with this server's port when it is known."""
+    m = _HOST.match(host.strip())
+    if not m:
+        return False
+    if port is None:
+        return True
+    given = int(m[2]) if m[2] else 80
+    return given == port
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token() -> str:
+    return str(current_app.config["CSRF_TOKEN"])
+
+
+def _check_csrf() -> None:
+    given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+    if not hmac.compare_digest(given.encode(), csrf_token().encode()):
+        raise ViewerError(403, "missing or wrong CSRF token: reload the page and try again")
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        host = origin.split("://", 1)[-1]
+        if not origin.startswith("http://") or not host_allowed(host, current_app.config.get("PORT")):
+            raise ViewerError(403, "request from another site refused")
+
+
+def register(app: Flask) -> None:
+    app.config.setdefault("CSRF_TOKEN", new_token())
+
+    @app.before_request
+    def _guard() -> None:
+        host = request.headers.get("Host", "")
+        if not host_allowed(host, app.config.get("PORT")):
+            raise ViewerError(403, "refused: the viewer answers only to 127.0.0.1, localhost or [::1] on its port")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            _check_csrf()
+        g.csrf_token = csrf_token()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        return response
+
+    @app.context_processor
+    def _token() -> dict[str, str]:
+        return {"csrf_token": csrf_token()}

@@ -1,0 +1,64 @@
+// Shared by every page: the CSRF token for POSTs, filter forms that leave empty fields out of the URL, and
+// forms that ask before they submit (data-confirm), and the keys every page shares (? and /).
+"use strict";
+
+window.gallerfs = (function () {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const token = meta ? meta.content : "";
+
+  async function postJSON(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    const data = await response.json().catch(() => ({ error: response.statusText }));
+    if (!response.ok) throw new Error(data.error || response.statusText);
+    return data;
+  }
+
+  // Keys belong to the page only when no field has the focus and no dialog is open.
+  function typing(event) {
+    const t = event.target;
+    if (document.querySelector("dialog[open]")) return true;
+    return t && (t.isContentEditable || ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(t.tagName));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const form of document.querySelectorAll("form[data-confirm]")) {
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    }
+    for (const form of document.querySelectorAll("form.filters")) {
+      form.addEventListener("submit", () => {
+        for (const el of form.elements) {
+          if (el.name && !el.disabled && el.value === "" && el.type !== "checkbox") el.disabled = true;
+        }
+      });
+    }
+  });
+
+  // ? lists the shortcuts, / goes to search (or into its box); pages add their own keys.
+  document.addEventListener("keydown", (event) => {
+    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const help = document.getElementById("help");
+    if (event.key === "?" && help) {
+      event.preventDefault();
+      help.showModal();
+    } else if (event.key === "/") {
+      event.preventDefault();
+      const box = document.querySelector('.filters input[name="q"]');
+      if (box) box.focus();
+      else window.location.href = document.querySelector(".topbar").dataset.search;
+    }
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const button = document.getElementById("help-button");
+    const help = document.getElementById("help");
+    if (button && help) button.addEventListener("click", () => help.showModal());
+  });
+
+  return { token, postJSON, typing };
+})();

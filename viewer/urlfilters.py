@@ -1,0 +1,83 @@
+"""The search filters (``gallerfs.search.Filters``, the model behind ``gallerfs search``'s options)
+read from and written to a URL query string, so every view, reload and bookmark shows the same
+selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
+``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+from urllib.parse import urlencode
+
+from gallerfs.db.connection import Database
+from gallerfs.search import Filters
+from gallerfs.search.filters import check_names
+from viewer.errors import bad_request
+
+TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind")
+FLAG_KEYS = ("favourites", "journaled")
+FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
+MAX_VALUE_CHARS = 256
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_flag(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE or v == "":
+        return False
+    raise bad_request(f"filter {name} takes 1 or 0, not {value[:40]!r}")
+
+
+def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
+    """Filters from query-string arguments (other arguments are left to the route).
+
+    Raises a 400 ``ViewerError`` for oversized or malformed values, and, when ``db`` is given, for
+    source or album names the library does not have."""
+    values: dict[str, object] = {}
+    getlist = getattr(args, "getlist", None)
+    for key in FILTER_KEYS:
+        if key not in args:
+            continue
+        if getlist is not None and len(getlist(key)) > 1:
+            raise bad_request(f"filter {key} is given more than once")
+        value = args[key]
+        if len(value) > MAX_VALUE_CHARS:
+            raise bad_request(f"filter {key} is longer than {MAX_VALUE_CHARS} characters")
+        if "\x00" in value:
+            raise bad_request(f"filter {key} contains a NUL character")
+        if key in TEXT_KEYS:
+            values[key] = value.strip() or None
+        elif key in FLAG_KEYS:
+            values[key] = parse_flag(key, value)
+        else:  # has_gps: 1 only with GPS, 0 only without, empty: either
+            values[key] = None if value.strip() == "" else parse_flag(key, value)
+    filters = Filters(**values)  # type: ignore[arg-type]
+    filters.to_spec()  # dates and kind are checked here, by the model itself (GallerfsError -> 400)
+    if db is not None:
+        check_names(db, filters)
+    return filters
+
+
+def to_args(filters: Filters) -> dict[str, str]:
+    """The query-string arguments that ``parse`` reads back as the same filters."""
+    out: dict[str, str] = {}
+    for key in TEXT_KEYS:
+        value = getattr(filters, key)
+        if value:
+            out[key] = value
+    for key in FLAG_KEYS:
+        if getattr(filters, key):
+            out[key] = "1"
+    if filters.has_gps is not None:
+        out["has_gps"] = "1" if filters.has_gps else "0"
+    return out
+
+
+def query_string(filters: Filters, **extra: object) -> str:
+    """'?since=2023&...' (with extra arguments), or '' when there is nothing to say."""
+    args = to_args(filters)
+    args.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
+    return ("?" + urlencode(args)) if args else ""

@@ -1,0 +1,63 @@
+"""What each filtered view costs to compute once per library generation, shared by every request.
+
+Scrolling a 100,000-photo grid asks for hundreds of pages; sorting the library for each of them
+would cost ~40 ms a page at any offset (and ~250 ms with OFFSET near the end). The ids of a view (and
+its years, for the scrubber) are kept instead, keyed by its filters and the library's generation
+(which every write bumps, the indexer's included), so a page is a slice plus one lookup by id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, Generic, TypeVar
+
+from gallerfs.db import tree as tree_db
+from gallerfs.db import viewer_queries as vq
+from gallerfs.db.connection import Database
+from gallerfs.db.search import FilterSpec
+
+MAX_VIEWS = 16  # about 0.8 MB per 100,000-photo view
+T = TypeVar("T")
+
+
+class ViewCache(Generic[T]):
+    def __init__(self, compute: Callable[[Database, FilterSpec], T], max_views: int = MAX_VIEWS) -> None:
+        self.compute = compute
+        self.max_views = max_views
+        self._views: OrderedDict[tuple[FilterSpec, int], T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, spec: FilterSpec) -> T:
+        """The value for this view as of the library's current generation."""
+        key = (spec, tree_db.generation(db))
+        with self._lock:
+            if key in self._views:
+                self._views.move_to_end(key)
+                return self._views[key]
+        value = self.compute(db, spec)
+        with self._lock:
+            self._views[key] = value
+            while len(self._views) > self.max_views:
+                self._views.popitem(last=False)
+        return value
+
+
+class Views:
+    """The grid's order and the years in it, per filtered view."""
+
+    def __init__(self) -> None:
+        self._ids: ViewCache[list[int]] = ViewCache(vq.ordered_ids)
+        self._years: ViewCache[list[tuple[int, int]]] = ViewCache(vq.years)
+
+    def ids(self, db: Database, spec: FilterSpec) -> list[int]:
+        """The view's file ids in grid order."""
+        return self._ids.get(db, spec)
+
+    def years(self, db: Database, spec: FilterSpec) -> list[dict[str, int]]:
+        """Each year of the view, newest first, with where it starts in the grid and how many files it has."""
+        out, offset = [], 0
+        for year, count in self._years.get(db, spec):
+            out.append({"year": year, "offset": offset, "count": count})
+            offset += count
+        return out
