@@ -335,10 +335,11 @@ def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) ->
         path.write_bytes(saved)
 
 
-def test_similar_without_embeddings_explains(client, corpus_library: Path) -> None:
+def test_similar_without_a_model_explains(client, corpus_library: Path) -> None:
+    """Nothing embedded and no model installed: the same one line as 'gallerfs similar' (exit 5)."""
     fid = ids_in_order(corpus_library)[0]
     r = get(client, f"/search?similar={fid}")
-    assert r.status_code == 200 and "no photo is embedded yet" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "gallerfs models install" in r.get_data(as_text=True)
 
 
 def test_search_without_a_model_explains_and_still_filters(client) -> None:
