@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,12 @@ def test_cache_file_round_trip_and_every_kind_of_invalid_file(tmp_path: Path) ->
     snap = Snapshot.from_stored(stored)
     assert snap.best(queries[0], 20)[0].tolist() == _exact_top(matrix, queries[0], 20)
     assert not list(path.parent.glob(".vectors-*"))  # no temporary file left behind
+    abandoned, young = path.parent / ".vectors-dead.tmp", path.parent / ".vectors-live.tmp"
+    abandoned.write_bytes(b"x")
+    young.write_bytes(b"x")
+    os.utime(abandoned, (1, 1))
+    vectorcache.write(path, version, ids, matrix)
+    assert not abandoned.exists() and young.exists()  # a killed writer's file goes, a live writer's stays
     # Another version of the vectors, another model, another space: never served.
     for other in (("clip-test", 1700000000.123456, 42), ("other", 1700000000.123456, 41), ("clip-test", 1.0, 41)):
         assert vectorcache.read(path, other) is None
@@ -197,6 +204,9 @@ def test_search_uses_the_cache_only_while_it_matches_the_library(tmp_path: Path,
 
     db, vectors = _db_with_vectors(tmp_path, 300)
     monkeypatch.setattr(memindex, "ONE_SHOT_MIN", 100)
+    assert memindex.one_shot(db) is None  # vectors stored just now: an embedding job may be running, vec0 answers
+    assert not vectorcache.path_for(db.path).exists()
+    monkeypatch.setattr(memindex, "SETTLED_S", 0.0)
     reads: list[int] = []
     real = embeddings_db.all_vectors
 

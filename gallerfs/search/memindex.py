@@ -15,7 +15,7 @@ version and the vectors in one read transaction (so they match whatever the embe
 commits meanwhile), and reloads are spaced by twice the last load's duration, so a running
 embedding job does not keep the process re-reading every vector. A one-shot ``gallerfs
 search`` uses ``one_shot()``: the cache file when it is current, else (for a library large
-enough that ``vec0`` is slow) it writes the file first. Memory at 1M 512-d vectors: 512 MB of
+enough that ``vec0`` is slow, and not being embedded right now) it writes the file first. Memory at 1M 512-d vectors: 512 MB of
 codes scanned per query plus the 2 GB float32 matrix, of which only the few rows re-ranked are
 read; both are file pages the kernel can drop and re-read, not process memory. Without a
 writable cache folder the copy lives in process memory instead (2.5 GB at 1M).
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_VECTORS = 4_000_000  # 2 GB of codes; larger libraries are left to vec0
 ONE_SHOT_MIN = 50_000  # vectors from which a one-shot search writes the cache file rather than use vec0
+SETTLED_S = 60.0  # ... once no vector was stored for this long
 LOAD_GAP_FACTOR = 2.0  # a reload starts no sooner than this many load durations after the last one
 
 
@@ -192,8 +193,9 @@ def active_snapshot(db: Database) -> Snapshot | None:
 
 def one_shot(db: Database) -> Snapshot | None:
     """For a process that answers one query (the CLI): the cache file when it holds the library's
-    vectors now; when it does not and the library is large, the file is written first (a few
-    seconds at 1M, once per change of the vectors) so this and later searches skip vec0's scan."""
+    vectors now; when it does not, the library is large and no embedding job stored a vector in the
+    last minute, the file is written first (10-20 s at 1M here, once per change of the vectors;
+    vec0 takes ~2 s a query) so this and later searches skip vec0's scan."""
     if not embeddings_db.has_vector_table(db):
         return None
     cache = vectorcache.path_for(db.path)
@@ -202,6 +204,9 @@ def one_shot(db: Database) -> Snapshot | None:
         return Snapshot.from_stored(stored)
     if search_db.vector_count(db) < ONE_SHOT_MIN:
         return None  # vec0 answers a small library in milliseconds
+    last = embeddings_db.last_embedded_at(db)
+    if last is not None and time.time() - last < SETTLED_S:
+        return None  # an embedding job is storing vectors: the file would be stale again at once
     try:
         return _read(db, cache, DEFAULT_MAX_VECTORS)
     except Exception:  # never breaks a search: vec0 answers

@@ -22,6 +22,7 @@ import logging
 import mmap
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"GALLERFS-VECS-1\n"
 FILE_NAME = "vectors.bin"
-CACHE_DIR = "cache"
+CACHE_DIR = "cache"  # the library's cache folder, as the duplicate pair cache uses
+ABANDONED_S = 3600  # a temporary file this old belongs to no live writer
 _ALIGN = 4096
 _HEADER_MAX = _ALIGN - len(MAGIC) - 8
 _ARRAYS = (  # name, dtype, shape in terms of n and dim
@@ -120,6 +122,7 @@ def write(path: Path, version: tuple[Any, ...], ids: np.ndarray, matrix: np.ndar
         arrays.update(codes_t=codes.codes_t, scales=codes.scales, colsum=codes.colsum, resid=codes.resid,
                       wnorm=codes.wnorm)  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -138,3 +141,14 @@ def write(path: Path, version: tuple[Any, ...], ids: np.ndarray, matrix: np.ndar
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Temporary files of writers killed mid-write (gigabytes at 1M vectors); a live writer's file is
+    younger, as writing it keeps its modification time fresh."""
+    cutoff = time.time() - ABANDONED_S
+    for stale in folder.glob(".vectors-*.tmp"):
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+                log.info("removed an abandoned vector cache file %s", stale)
