@@ -79,6 +79,18 @@ def test_onnxruntime_and_numpy_scans_agree() -> None:
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+def test_the_embedded_scan_model_is_the_matmulinteger_graph() -> None:
+    from onnx import TensorProto, helper
+
+    a = helper.make_tensor_value_info("A", TensorProto.UINT8, [1, "D"])
+    b = helper.make_tensor_value_info("B", TensorProto.INT8, ["D", "N"])
+    y = helper.make_tensor_value_info("Y", TensorProto.INT32, [1, "N"])
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "scan", [a, b], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="gallerfs")
+    model.ir_version = 8
+    assert model.SerializeToString() == quantised.SCAN_MODEL
+
+
 def test_codes_hold_extreme_vectors() -> None:
     matrix = np.zeros((4, DIM), dtype=np.float32)
     matrix[0, 0] = 1.0  # one-hot: all of the vector in one code

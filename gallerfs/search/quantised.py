@@ -32,6 +32,13 @@ _ZERO = 64  # 7-bit query values in [-63, 63] are sent as u8 in [1, 127]
 _FIRST = 256  # candidates scored exactly before the bound is applied (at least twice k)
 _BLOCK = 65_536  # vectors per block when quantising and in the numpy fallback
 _TILE = 1024  # vectors per transposed tile
+# The ONNX graph Y[1, N] = MatMulInteger(A: u8 [1, D], B: s8 [D, N]), opset 13, IR 8, serialised
+# (the onnx package that builds it is only a test dependency; tests/test_search_quantised.py rebuilds it).
+SCAN_MODEL = bytes.fromhex(
+    "0808120867616c6c657266733a630a180a01410a0142120159220d4d61744d756c496e746567657212047363616e5a140a"
+    "0141120f0a0d080212090a0208010a031201445a150a014212100a0e0803120a0a031201440a0312014e62140a0159120f"
+    "0a0d080612090a0208010a0312014e42040a00100d"
+)
 
 
 @dataclass(frozen=True)
@@ -123,18 +130,11 @@ class _Kernel:
     @staticmethod
     def _build() -> object:
         import onnxruntime as ort
-        from onnx import TensorProto, helper
 
-        a = helper.make_tensor_value_info("A", TensorProto.UINT8, [1, "D"])
-        b = helper.make_tensor_value_info("B", TensorProto.INT8, ["D", "N"])
-        y = helper.make_tensor_value_info("Y", TensorProto.INT32, [1, "N"])
-        graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "scan", [a, b], [y])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-        model.ir_version = min(model.ir_version, 8)
         options = ort.SessionOptions()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait between queries
         options.log_severity_level = 3
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(SCAN_MODEL, options, providers=["CPUExecutionProvider"])
 
 
 def approximate(codes: Codes, query: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
