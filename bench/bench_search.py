@@ -274,6 +274,9 @@ def run_size(n: int, queries: int, model_dir: Path, tmp: Path, text_tower: bool 
         **{f"int8_{name}_vs_numpy": round(float(np.median(ts)) / base, 3) for name, ts in int8_t.items()},
         **{f"int8_{name}_recall_at_50": round(float(np.mean(r)), 4) for name, r in int8_recall.items()},
     }
+    for section in ("engine_latency_memory_index", "engine_latency_memory_index_uncached", "engine_latency_one_shot"):
+        for row in out[section].values():  # the whole engine step against the brute-force vector step alone
+            row["ratio_to_numpy_brute_force"] = round(row["p50_ms"] / (base * 1000), 3)
     db.close()
     return out
 
