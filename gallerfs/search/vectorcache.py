@@ -100,6 +100,10 @@ def read(path: Path, version: tuple[Any, ...]) -> Stored | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("vector cache %s unreadable (%s); ignored", path, exc)
         return None
+    matrix_at = layout["matrix"][0]
+    if n:  # re-ranking reads scattered rows of the matrix: no readahead around them when the file is cold
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            mapped.madvise(mmap.MADV_RANDOM, matrix_at, layout["_end"][0] - matrix_at)
     arrays = {}
     for name, (offset, dtype, shape) in layout.items():
         if name != "_end":
