@@ -7,18 +7,20 @@ memory-mapped from the library's cache file (``vectorcache``), so a process maps
 milliseconds instead of reading SQLite for seconds, and many processes share one copy in the
 page cache.
 
-A process that answers many queries (mount, viewer) calls ``enable()`` once; the copy is
-loaded on a background thread and used only while it matches the library exactly (the vector
-version that every change bumps, and the model): after any change queries fall back to
-``vec0`` until a background reload catches up, so results are never stale. A reload reads the
-version and the vectors in one read transaction (so they match whatever the embedding job
-commits meanwhile), and reloads are spaced by twice the last load's duration, so a running
-embedding job does not keep the process re-reading every vector. A one-shot ``gallerfs
-search`` uses ``one_shot()``: the cache file when it is current, else (for a library large
-enough that ``vec0`` is slow, and not being embedded right now) it writes the file first. Memory at 1M 512-d vectors: 512 MB of
-codes scanned per query plus the 2 GB float32 matrix, of which only the few rows re-ranked are
-read; both are file pages the kernel can drop and re-read, not process memory. Without a
-writable cache folder the copy lives in process memory instead (2.5 GB at 1M).
+A process that answers many queries (the mount) calls ``enable()`` once; the copy is loaded
+on a background thread and used only while it matches the library exactly (the vector version
+that every change bumps, and the model): after any change queries fall back to ``vec0`` until a
+background reload catches up, so results are never stale. A reload reads the version and the
+vectors in one read transaction (so they match whatever the embedding job commits meanwhile),
+and reloads are spaced by twice the last load's duration, so a running embedding job does not
+keep the process re-reading every vector. Other processes (``gallerfs search``, the viewer) use
+``one_shot()`` per query: the cache file when it is current, else, for a library large enough
+that ``vec0`` is slow and not being embedded right now, the file is written first.
+
+Memory at 1M 512-d vectors: before, 2 GB of float32 in process memory; now ~90 MB of process
+memory, the 512 MB of codes scanned per query and the rows re-ranked (a few MB, though the
+kernel maps whole page-cache folios around them) being file pages it can drop and re-read.
+Without a writable cache folder the copy lives in process memory instead (2.5 GB at 1M).
 """
 
 from __future__ import annotations
