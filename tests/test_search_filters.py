@@ -175,7 +175,8 @@ def test_a_broad_filter_over_the_in_memory_index_widens_until_enough_pass():
     import numpy as np
 
     from gallerfs.search.memindex import Snapshot
-    from gallerfs.search.signals import VectorSignal, _best
+    from gallerfs.search.quantised import _order as _best
+    from gallerfs.search.signals import VectorSignal
 
     rng = np.random.default_rng(4)
     matrix = rng.standard_normal((5000, 16)).astype(np.float32)

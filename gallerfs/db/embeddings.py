@@ -10,6 +10,7 @@ the cascade from ``files``) deletes the vector through a trigger.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
@@ -17,6 +18,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from gallerfs.db.connection import Database
+
+log = logging.getLogger(__name__)
 
 VEC_TABLE = "vec_embeddings"
 EMBEDDABLE_KINDS = ("image", "raw", "video")
@@ -188,6 +191,12 @@ def version(db: Database) -> tuple[Any, ...]:
     return rows[0] if rows else (None, None, 0)
 
 
+def last_embedded_at(db: Database) -> float | None:
+    """When the latest vector was stored (unix time; one scan of ``embeddings``, ~0.1 s at 1M)."""
+    value = db.value("SELECT max(embedded_at) FROM embeddings")
+    return float(value) if value is not None else None
+
+
 @contextlib.contextmanager
 def read_snapshot(db: Database) -> Iterator[Database]:
     """One read transaction: every query inside sees the library as of its first read (WAL), so a version
@@ -200,9 +209,64 @@ def read_snapshot(db: Database) -> Iterator[Database]:
 
 
 def all_vectors(db: Database) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, [n, dim] matrix) of every stored vector, in one sequential scan."""
+    """(ids, [n, dim] matrix) of every stored vector, in the order vec0 keeps them.
+
+    Read from vec0's own chunk tables (1,024 vectors a row): 0.7 s at 1M vectors here, where
+    scanning the virtual table row by row takes 21 s and twice the memory. The result is checked
+    against vec0 itself (the count, and a few vectors looked up through the virtual table); a
+    layout this code does not know (another sqlite-vec version) falls back to the plain scan.
+    """
     if not has_vector_table(db):
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    try:
+        found = _vectors_from_chunks(db)
+    except Exception as exc:  # apsw.SQLError for a missing shadow table, ValueError for an odd layout
+        log.warning("reading vec0 chunks failed (%s); scanning the vector table instead", exc)
+        found = None
+    return found if found is not None else _scan_vectors(db)
+
+
+def _dim(db: Database) -> int | None:
+    rows = db.tuples("SELECT dim FROM embedding_space WHERE id = 1")
+    return int(rows[0][0]) if rows else None
+
+
+def _vectors_from_chunks(db: Database) -> tuple[np.ndarray, np.ndarray] | None:
+    dim = _dim(db)
+    count = int(db.value(f"SELECT count(*) FROM {VEC_TABLE}"))
+    if dim is None:
+        return None
+    ids = np.empty(count, dtype=np.int64)
+    matrix = np.empty((count, dim), dtype=np.float32)
+    filled = 0
+    for size, validity, rowids, vectors in db.iter_tuples(
+        # A correlated lookup: a join makes SQLite sort the 2 MB blobs through a temporary b-tree (10x slower).
+        f"SELECT c.size, c.validity, c.rowids, (SELECT v.vectors FROM {VEC_TABLE}_vector_chunks00 v "
+        f"WHERE v.rowid = c.chunk_id) FROM {VEC_TABLE}_chunks c ORDER BY c.chunk_id"
+    ):
+        valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[:size].astype(bool)
+        chunk_ids = np.frombuffer(rowids, dtype=np.int64)[:size][valid]
+        chunk = np.frombuffer(vectors, dtype=np.float32).reshape(-1, dim)[:size][valid]
+        end = filled + len(chunk_ids)
+        if end > count or len(chunk) != len(chunk_ids):
+            return _layout_mismatch("more vectors in the chunks than in the table")
+        ids[filled:end], matrix[filled:end] = chunk_ids, chunk
+        filled = end
+    if filled != count:
+        return _layout_mismatch(f"{filled} vectors in the chunks, {count} in the table")
+    for row in sorted({0, count // 3, count // 2, count - 1}) if count else ():
+        stored = db.tuples(f"SELECT embedding FROM {VEC_TABLE} WHERE file_id = ?", (int(ids[row]),))
+        if not stored or stored[0][0] != matrix[row].tobytes():
+            return _layout_mismatch(f"the vector of file {int(ids[row])} differs")
+    return ids, matrix
+
+
+def _layout_mismatch(why: str) -> None:
+    log.warning("vec0 chunk layout not understood (%s); scanning the vector table instead", why)
+    return None
+
+
+def _scan_vectors(db: Database) -> tuple[np.ndarray, np.ndarray]:
     ids: list[int] = []
     blobs: list[bytes] = []
     for file_id, blob in db.iter_tuples(f"SELECT file_id, embedding FROM {VEC_TABLE}"):

@@ -33,13 +33,6 @@ class Signal(Protocol):
 _AMONG_CHUNK = 500_000  # candidate ids per vec0 query
 
 
-def _best(scores: np.ndarray, m: int) -> np.ndarray:
-    """Indexes of the ``m`` best scores, best first: a partial sort, as a broad filter rarely needs
-    more than the first few hundred (a full argsort of 1M scores costs ~100 ms)."""
-    top = np.argpartition(-scores, m - 1)[:m] if m < len(scores) else np.arange(len(scores))
-    return top[np.argsort(-scores[top], kind="stable")]
-
-
 @dataclass(frozen=True)
 class VectorSignal:
     """Cosine similarity to a query vector (a text embedding, or a photo's own vector)."""
@@ -63,28 +56,19 @@ class VectorSignal:
         return found
 
     def _in_memory(self, db: Database, snap: memindex.Snapshot, scope: Scope, k: int) -> dict[int, float]:
-        """Brute force over the in-memory copy; filters as a mask (selective) or checked best first."""
-        scores = snap.scores(self.query)
-        ids = snap.ids
-        if scope.ids is not None:
-            mask = scope.mask(ids)
-            ids, scores = ids[mask], scores[mask]
-        if scope.ids is not None or not scope.filtered:
-            top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
-            return {int(ids[i]): float(scores[i]) for i in top}
-        found: dict[int, float] = {}
-        start, step = 0, max(k * 4, 256)
-        while start < len(scores):
-            end = min(len(scores), start + step)
-            chunk = _best(scores, end)[start:end]
-            kept = scope.keep(db, ids[chunk].tolist())
-            for i in chunk:
-                if int(ids[i]) in kept:
-                    found[int(ids[i])] = float(scores[i])
-                    if len(found) >= k:
-                        return found
-            start, step = end, step * 4
-        return found
+        """The exact top k over the in-memory copy, best first: a selective filter is a mask of its rows;
+        a broad one is checked on the best candidates first (see ``quantised.best``)."""
+        allowed = scope.mask(snap.ids) if scope.ids is not None else None
+        keep = None
+        if allowed is None and scope.filtered:
+
+            def keep(rows: np.ndarray) -> np.ndarray:
+                ids = snap.ids[rows].tolist()
+                kept = scope.keep(db, ids)
+                return np.fromiter((i in kept for i in ids), dtype=bool, count=len(ids))
+
+        rows, scores = snap.best(self.query, k, allowed, keep)
+        return {int(snap.ids[r]): float(v) for r, v in zip(rows.tolist(), scores.tolist())}
 
     def _among(self, db: Database, candidates: list[str], k: int) -> dict[int, float]:
         """Exact top k among the candidates (``ids_json`` chunks), inside one vec0 scan per chunk."""
