@@ -170,3 +170,16 @@ def test_a_rescan_records_edits_new_files_and_new_inode_numbers(db, tmp_path):
     assert rows[edited][0] == ids[edited] and rows[edited][1] == len(b"\xff\xd8 edited")
     assert rows[b"f009/new.jpg"][3] == "pending"
     assert len(rows) == 26
+
+
+def test_files_are_found_by_name_through_an_index(db, tmp_path):
+    """similar/<name> and copies dropped into albums look files up by name: a seek, not a table scan."""
+    scan_source(db, _source(db, "photos", _tree(tmp_path / "photos", 30)))
+    assert "files_by_name" in _indexes(db)
+    plan = " ".join(str(r[-1]) for r in db.tuples(
+        "EXPLAIN QUERY PLAN SELECT f.id FROM files f JOIN sources s ON s.id = f.source_id WHERE f.name = ?",
+        (b"IMG_0007.jpg",)))  # fmt: skip
+    assert "files_by_name" in plan, plan
+    from gallerfs.db.tree import files_named
+
+    assert [os.path.basename(f.relpath) for f in files_named(db, b"IMG_0007.jpg")] == [b"IMG_0007.jpg"]
