@@ -22,6 +22,9 @@ window.gallerfs = (function () {
   function typing(event) {
     const t = event.target;
     if (document.querySelector("dialog[open]")) return true;
+    // Just after a dialog closes, keys can still reach its button until the browser moves focus on:
+    // a control inside a closed dialog takes no keys.
+    if (t && t.closest && t.closest("dialog")) return false;
     return t && (t.isContentEditable || ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(t.tagName));
   }
 
