@@ -148,7 +148,11 @@ def search() -> str:
 
 @bp.get("/sources")
 def sources() -> str:
-    return render_template("sources.html", page="sources", sources=jobs_view.sources(library()))
+    from viewer.sources import rescans
+
+    return render_template(
+        "sources.html", page="sources", sources=jobs_view.sources(library()), rescan_running=rescans().running(),
+    )  # fmt: skip
 
 
 @bp.get("/jobs")
