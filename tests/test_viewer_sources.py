@@ -208,3 +208,16 @@ def test_add_refuses_a_folder_inside_a_gallerfs_mount(app, library, tmp_path: Pa
         assert r.status_code == 400, folder
         assert "gallerfs mount" in message(r)
     assert sources(lib) == before
+
+
+def test_add_refuses_a_folder_in_a_real_gallerfs_mount(app, library, tmp_path: Path) -> None:
+    from tests.mountutil import Mount
+
+    lib, _ = library
+    before = sources(lib)
+    with Mount(lib, tmp_path / "Photos.gfs") as m:
+        for folder in (m.path, m.path / "by-date"):
+            r = post(app, "/sources/add", folder=str(folder))
+            assert r.status_code == 400, folder
+            assert f"is inside the gallerfs mount {m.path}" in message(r)
+    assert sources(lib) == before
