@@ -19,12 +19,14 @@ from gallerfs.paths import LibraryPaths
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
     from viewer import albums, api, errors, media, pages, security, sources
     from viewer.library import Library
+    from viewer.rescans import Rescans
 
     app = Flask(__name__)
     app.config.update(PORT=None, MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     if test_config:
         app.config.update(test_config)
     app.extensions["gallerfs_library"] = Library(library_paths, settings)
+    app.extensions["gallerfs_rescans"] = Rescans()
     errors.register(app)
     security.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):

@@ -20,7 +20,7 @@ MAX_NAME_CHARS = 255
 
 
 def rescans() -> Rescans:
-    return current_app.extensions.setdefault("gallerfs_rescans", Rescans())
+    return current_app.extensions["gallerfs_rescans"]
 
 
 @bp.post("/sources/rescan")
