@@ -137,3 +137,14 @@ def index_library(db: Database, paths: LibraryPaths, settings: Settings, sources
     report.processed, report.failed = process_pending(db, paths, settings, progress)
     report.stages = run_later_stages(db, paths, settings, progress)
     return report
+
+
+def rescan_library(db: Database, paths: LibraryPaths, settings: Settings, sources: list[Source], *,
+                   show_progress: bool = True, allow_empty: bool = False) -> IndexReport:  # fmt: skip
+    """What 'gallerfs rescan' runs (the CLI and the viewer's Rescan), under the caller's IndexerLock."""
+    progress = Progress(show_progress)
+    report = IndexReport()
+    report.scans = scan_sources(db, sources, progress, allow_empty=allow_empty)
+    report.processed, report.failed = process_pending(db, paths, settings, progress)
+    report.stages = run_later_stages(db, paths, settings, progress)
+    return report

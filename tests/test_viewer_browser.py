@@ -1,6 +1,7 @@
 """The viewer in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
-downloaded): the grid shows thumbnails, keyboard opens a photo, the jobs page follows its event stream, a
-100,000-file grid keeps only what is on screen in the page; no console error, no request leaves 127.0.0.1."""
+downloaded): the grid shows thumbnails, keyboard opens a photo, the jobs page follows its event stream, the
+sources page adds a folder and rescans it, a 100,000-file grid keeps only what is on screen in the page; no
+console error, no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -187,5 +188,36 @@ def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browse
         assert page.locator("#years button.current").inner_text() == middle.inner_text()
         page.screenshot(path=str(tmp_path / "grid-100k-year.png"))
         page.goto("about:blank")
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+def test_sources_page_adds_a_folder_and_rescans_with_live_jobs(tmp_path: Path, browser_page) -> None:
+    page, problems, outside = browser_page
+    library, photos = build_library(tmp_path)
+    more = tmp_path / "more"
+    more.mkdir()
+    shutil.copyfile(photos / "cams" / "Canon_40D.jpg", more / "copy.jpg")
+    with LiveServer(library) as server:
+        page.goto(server.url + "/sources")
+        page.fill("#add-folder input[name=folder]", str(more))
+        with page.expect_navigation():
+            page.click("#add-folder button[type=submit]")
+        assert page.url.endswith("/sources")
+        assert page.locator("table tbody tr").count() == 2
+        assert str(more) in page.locator("table").inner_text()
+        with page.expect_navigation():
+            page.click("#rescan-all")
+        assert page.url.endswith("/jobs")
+        # Both sources scanned, then phase 2: the rows arrive and finish through the event stream.
+        page.wait_for_function(
+            "() => document.querySelectorAll('#jobs tbody tr').length >= 5 && "
+            "!document.querySelector('#jobs tbody tr.state-running')", timeout=120_000,
+        )  # fmt: skip
+        assert server.app.extensions["gallerfs_rescans"].wait(60)
+        page.goto(server.url + "/sources")
+        assert "a rescan is running" not in page.content()
+        assert page.locator("tbody tr", has_text=str(more)).locator("td.num").first.inner_text() == "1"
+        page.screenshot(path=str(tmp_path / "sources.png"))
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"

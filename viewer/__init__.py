@@ -1,7 +1,7 @@
 """The web viewer: ``create_app`` builds the Flask app that ``gallerfs serve`` runs with waitress.
 
 Pages: the library grid (``/``), a photo (``/photo/ID``), search (``/search``),
-albums, sources and jobs. Files are named by library id only; see ``security`` for
+albums, sources (with Rescan and Add a folder) and jobs. Files are named by library id only; see ``security`` for
 what keeps the server private to this machine and ``errors`` for how failures
 are shown.
 """
@@ -17,16 +17,18 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from viewer import albums, api, errors, media, pages, security
+    from viewer import albums, api, errors, media, pages, security, sources
     from viewer.library import Library
+    from viewer.rescans import Rescans
 
     app = Flask(__name__)
     app.config.update(PORT=None, MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     if test_config:
         app.config.update(test_config)
     app.extensions["gallerfs_library"] = Library(library_paths, settings)
+    app.extensions["gallerfs_rescans"] = Rescans()
     errors.register(app)
     security.register(app)
-    for blueprint in (pages.bp, albums.bp, media.bp, api.bp):
+    for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):
         app.register_blueprint(blueprint)
     return app

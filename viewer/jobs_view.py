@@ -26,7 +26,7 @@ def sources(lib: Library) -> list[dict[str, Any]]:
     for s in sources_db.list_sources(db):
         presence = source_presence(db, s)
         out.append({
-            "name": s.name, "path": s.path.decode("utf-8", "replace"), "online": presence.online,
+            "id": s.id, "name": s.name, "path": s.path.decode("utf-8", "replace"), "online": presence.online,
             "reason": presence.reason, "files": per_source.get(s.id, 0),
             "size": human_bytes(sizes.get(s.id, 0)), "fs_type": s.fs_type or "",
             "fs_uuid": s.fs_uuid or "", "last_scan": present.when(s.last_scan_at),

@@ -13,7 +13,7 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
-from viewer import jobs_view, present, urlfilters
+from viewer import jobs_view, photo_links, present, urlfilters
 from viewer.errors import ViewerError
 from viewer.ids import parse_id
 from viewer.library import library
@@ -68,6 +68,7 @@ def photo(file_id: str) -> str:
         thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
         similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
+        journal=photo_links.journal_entries(db, fid), duplicates=photo_links.duplicates(db, fid),
     )  # fmt: skip
 
 
@@ -148,7 +149,11 @@ def search() -> str:
 
 @bp.get("/sources")
 def sources() -> str:
-    return render_template("sources.html", page="sources", sources=jobs_view.sources(library()))
+    from viewer.sources import rescans
+
+    return render_template(
+        "sources.html", page="sources", sources=jobs_view.sources(library()), rescan_running=rescans().running(),
+    )  # fmt: skip
 
 
 @bp.get("/jobs")

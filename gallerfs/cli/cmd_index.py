@@ -85,16 +85,13 @@ def run_index(ctx: Context) -> int:
 
 def run_rescan(ctx: Context) -> int:
     from indexer.lock import IndexerLock
-    from indexer.run import IndexReport, Progress, process_pending, run_later_stages, scan_sources
+    from indexer.run import rescan_library
 
     db = ctx.open_db()
     chosen = _chosen(ctx, db)
     with IndexerLock(ctx.paths.run_dir) as lock:
         lock.acquire("rescan")
-        progress = Progress(not ctx.json)
-        report = IndexReport()
-        report.scans = scan_sources(db, chosen, progress, allow_empty=ctx.args.allow_empty)
-        report.processed, report.failed = process_pending(db, ctx.paths, ctx.settings, progress)
-        report.stages = run_later_stages(db, ctx.paths, ctx.settings, progress)
+        report = rescan_library(db, ctx.paths, ctx.settings, chosen, show_progress=not ctx.json,
+                                allow_empty=ctx.args.allow_empty)
     ctx.emit(report.as_dict(), lambda _: _summary(report))
     return 0

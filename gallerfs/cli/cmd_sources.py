@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 
 from gallerfs.cli.context import Context, add_json_flag, printable
 from gallerfs.db import files as files_db
@@ -30,45 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_sources)
 
 
-def _default_name(path: bytes, taken: set[str]) -> str:
-    base = os.fsdecode(os.path.basename(path.rstrip(b"/"))) or "root"
-    base = base.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("/", "_")
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    return name
-
-
 def run_add(ctx: Context) -> int:
-    from gallerfs.mountguard import check_new_source, gallerfs_mounts
-    from indexer.volumes import identify
+    from gallerfs.addsource import add_checked, check_folder
+    from gallerfs.mountguard import gallerfs_mounts
 
     args = ctx.args
     if args.name and len(args.folders) > 1:
         raise GallerfsError("--name can only be used with a single FOLDER")
-    checked = []
     mounts = gallerfs_mounts()
-    for folder in args.folders:
-        path = os.fsencode(os.path.abspath(os.path.expanduser(folder)))
-        shown = printable(path)
-        check_new_source(path, mounts)  # before anything below looks inside a gallerfs mount
-        if not os.path.exists(path):
-            raise GallerfsError(f"{shown}: no such folder")
-        if not os.path.isdir(path):
-            raise GallerfsError(f"{shown}: not a folder")
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise GallerfsError(f"{shown}: permission denied")
-        checked.append(os.path.realpath(path))
+    checked = [check_folder(folder, mounts) for folder in args.folders]
     db = ctx.open_db()
     added = []
     for path in checked:
-        taken = {s.name for s in sources_db.list_sources(db)}
-        name = args.name or _default_name(path, taken)
-        ident = identify(path)
-        source = sources_db.add_source(
-            db, name=name, path=path, mount_point=ident.mount_point, fs_uuid=ident.fs_uuid,
-            fs_type=ident.fs_type, device=ident.device, root_inode=ident.root_inode,
-        )  # fmt: skip
+        source = add_checked(db, path, args.name)
         added.append({"name": source.name, "path": source.path, "fs_type": source.fs_type,
                       "fs_uuid": source.fs_uuid, "mount_point": source.mount_point})  # fmt: skip
     ctx.emit(added, lambda rows: "\n".join(

@@ -132,3 +132,26 @@ def years(db: Database, spec: FilterSpec) -> list[tuple[int, int]]:
         params,
     )
     return [(int(y), int(n)) for y, n in rows if y is not None]
+
+
+def exact_copies(db: Database, file_id: int) -> list[int]:
+    """Other files with the same content (hash and size), oldest id first; none before phase 2 hashed it."""
+    rows = db.tuples(
+        "SELECT o.id FROM files f JOIN files o ON o.content_hash = f.content_hash AND o.size = f.size "
+        "WHERE f.id = ? AND f.content_hash IS NOT NULL AND o.id != f.id ORDER BY o.id",
+        (file_id,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def near_copies(db: Database, file_id: int, rule: int) -> list[int]:
+    """Other files that the duplicate finder's pixel check judged the same picture (remembered verdicts of
+    this ``rule`` whose stamp still matches both files: an edited file drops out until checked again)."""
+    stamp = "a.size || ':' || a.mtime_ns || ':' || b.size || ':' || b.mtime_ns"
+    rows = db.tuples(
+        "SELECT CASE WHEN v.file_a = ? THEN v.file_b ELSE v.file_a END AS other FROM duplicate_verdicts v "
+        "JOIN files a ON a.id = v.file_a JOIN files b ON b.id = v.file_b "
+        f"WHERE (v.file_a = ? OR v.file_b = ?) AND v.same = 1 AND v.rule = ? AND v.stamp = {stamp} ORDER BY other",
+        (file_id, file_id, file_id, rule),
+    )
+    return [int(r[0]) for r in rows]
