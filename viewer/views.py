@@ -8,12 +8,11 @@ its years, for the scrubber) are kept instead, keyed by its filters and the libr
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Callable, Generic, TypeVar
 
 from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
+from gallerfs.lru import LRU
 from gallerfs.db.connection import Database
 from gallerfs.db.search import FilterSpec
 
@@ -24,23 +23,12 @@ T = TypeVar("T")
 class ViewCache(Generic[T]):
     def __init__(self, compute: Callable[[Database, FilterSpec], T], max_views: int = MAX_VIEWS) -> None:
         self.compute = compute
-        self.max_views = max_views
-        self._views: OrderedDict[tuple[FilterSpec, int], T] = OrderedDict()
-        self._lock = threading.Lock()
+        self._views: LRU[tuple[FilterSpec, int], T] = LRU(max_views)
 
     def get(self, db: Database, spec: FilterSpec) -> T:
         """The value for this view as of the library's current generation."""
         key = (spec, tree_db.generation(db))
-        with self._lock:
-            if key in self._views:
-                self._views.move_to_end(key)
-                return self._views[key]
-        value = self.compute(db, spec)
-        with self._lock:
-            self._views[key] = value
-            while len(self._views) > self.max_views:
-                self._views.popitem(last=False)
-        return value
+        return self._views.get_or_compute(key, lambda: self.compute(db, spec))
 
 
 class Views:

@@ -7,7 +7,6 @@ Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
 from __future__ import annotations
 
 import errno
-from collections import OrderedDict
 from operator import attrgetter
 import logging
 import os
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple
 
 from gallerfs.db.tree import FileRow
+from gallerfs.lru import LRU
 
 if TYPE_CHECKING:
     from gallerfs.config import Settings
@@ -69,21 +69,12 @@ class Memo:
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self._values: dict[Hashable, Any] = {}
-        self._recent: OrderedDict[Hashable, Any] = OrderedDict()
+        self._recent: LRU[Hashable, Any] = LRU(self.RECENT_KEPT)
         self._lock = threading.Lock()
 
     def get_recent(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """``get`` for values of an unbounded key space: only the most recently used are kept."""
-        with self._lock:
-            if key in self._recent:
-                self._recent.move_to_end(key)
-                return self._recent[key]
-        value = compute()
-        with self._lock:
-            value = self._recent.setdefault(key, value)
-            while len(self._recent) > self.RECENT_KEPT:
-                self._recent.popitem(last=False)
-            return value
+        return self._recent.get_or_compute(key, compute)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:

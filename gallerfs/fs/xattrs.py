@@ -12,13 +12,12 @@ import errno
 import json
 import logging
 import os
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import pyfuse3
 
 from gallerfs.db import tree as q
+from gallerfs.lru import LRU
 from gallerfs.fs import journal as jr
 from gallerfs.fs.fuseutil import fuse_errors
 from gallerfs.fs.nodes import LibraryFile
@@ -73,27 +72,17 @@ class XattrSource:
     """Per-file attribute dicts, cached for the current library generation."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._cache: OrderedDict[tuple[int, int], dict[bytes, bytes]] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+        self._cache: LRU[tuple[int, int], dict[bytes, bytes]] = LRU(size)
 
     def cached(self, file_id: int, generation: int) -> dict[bytes, bytes] | None:
-        with self._lock:
-            return self._cache.get((file_id, generation))
+        return self._cache.peek((file_id, generation))
 
     def values(self, db: Database, file_id: int, generation: int) -> dict[bytes, bytes]:
-        key = (file_id, generation)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        details = q.file_details(db, file_id)
-        values = xattr_values(details) if details else {}
-        with self._lock:
-            self._cache[key] = values
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)
-        return values
+        def compute() -> dict[bytes, bytes]:
+            details = q.file_details(db, file_id)
+            return xattr_values(details) if details else {}
+
+        return self._cache.get_or_compute((file_id, generation), compute)
 
 
 class XattrHandlers:

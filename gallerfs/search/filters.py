@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gallerfs.db import search as search_db
+from gallerfs.lru import LRU
 from gallerfs.db.connection import Database
 from gallerfs.db.search import FilterSpec
 from gallerfs.errors import GallerfsError
@@ -138,38 +137,10 @@ class Scope:
         return cached
 
 
-class _ScopeCache:
-    """The scopes of the last few filters, valid while ``search_db.filter_version`` stays the same.
-
-    A mount or viewer asks the same filter again and again with new queries; its candidate list
-    is the costly part of a filtered search, and it only changes when the library does.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], Scope] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Scope | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[Any, ...], value: Scope) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_scopes = _ScopeCache(CACHED_SCOPES)
+# The scopes of the last few filters, valid while ``search_db.filter_version`` stays the same (part of
+# the key): a mount or viewer asks the same filter again and again with new queries; its candidate
+# list is the costly part of a filtered search, and it only changes when the library does.
+_scopes: LRU[tuple[Any, ...], Scope] = LRU(CACHED_SCOPES)
 
 
 def _cache_key(db: Database, spec: FilterSpec, selective_max: int) -> tuple[Any, ...] | None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from gallerfs.errors import GallerfsError
+from gallerfs.lru import LRU
 from indexer.clip.tokenizer import CONTEXT_LENGTH, default_tokenizer
 
 log = logging.getLogger(__name__)
@@ -142,26 +141,19 @@ class TextEncoder:
     def __init__(self, path: Path, device: str = "cpu", threads: int | None = None) -> None:
         self.tower = Tower(path, device, threads)
         self.tokenizer = default_tokenizer()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRU[str, np.ndarray] = LRU(_TEXT_CACHE_SIZE)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> [N, D] unit vectors."""
         return self.tower.run(self.tokenizer.tokenize(texts, CONTEXT_LENGTH))
 
     def encode_one(self, text: str) -> np.ndarray:
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
-        vec = self.encode([text])[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vec
-            while len(self._cache) > _TEXT_CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return vec
+        def compute() -> np.ndarray:
+            vec = self.encode([text])[0]
+            vec.setflags(write=False)
+            return vec
+
+        return self._cache.get_or_compute(text, compute)
 
 
 @functools.lru_cache(maxsize=4)
