@@ -41,16 +41,24 @@ class LiveServer:
         self.app = make_app(library, PORT=self.port, SSE_MAX_S=10.0)
         self.server = create_server(self.app, host="127.0.0.1", port=self.port, threads=4)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.run, name="viewer-test-server", daemon=True)
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="viewer-test-server", daemon=True)
+
+    def _serve(self) -> None:
+        # waitress's own run() loops until its sockets are closed under it, which a select() in progress
+        # can meet as EBADF: loop in short steps instead, and close only once the loop has stopped.
+        while not self._stopping.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.task_dispatcher.shutdown(timeout=10)  # let request threads finish before the sockets close
-        self.server.close()
+        self.server.task_dispatcher.shutdown(timeout=10)  # let request threads finish (the loop sends their replies)
+        self._stopping.set()
         self.thread.join(timeout=10)
+        self.server.close()
 
 
 def iter_links(html: str) -> Iterator[str]:
