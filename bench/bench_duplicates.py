@@ -130,7 +130,7 @@ def parse_dupes(out: str) -> list[list[str]]:
 def in_process(fresh_library, db_path: Path, cold: bool) -> float:
     """find_exact alone (no interpreter start-up or CLI imports), on the same fresh library."""
     from gallerfs.db.connection import Database
-    from indexer.duplicates.exact import find_exact
+    from gallerfs.indexer.duplicates.exact import find_exact
 
     fresh_library()
     if cold:
@@ -240,8 +240,8 @@ def bench_exact(n: int, tree_dir: Path | None, repeat: int = 3) -> dict:
 
 
 def bench_near(n: int, distance: int = 8, max_group: int = 50, seed: int = 11) -> dict:
-    from indexer.duplicates.near import HashedFile, candidate_pairs, find_near
-    from indexer.duplicates.pair_cache import cached_pairs
+    from gallerfs.indexer.duplicates.near import HashedFile, candidate_pairs, find_near
+    from gallerfs.indexer.duplicates.pair_cache import cached_pairs
 
     rng = np.random.default_rng(seed)
     n_clusters = n // 20
@@ -305,7 +305,7 @@ def bench_pixel_check(pairs: int, seed: int = 13) -> dict:
 
     from PIL import Image
 
-    from indexer.duplicates.look import look_of, same_picture
+    from gallerfs.indexer.duplicates.look import look_of, same_picture
 
     rng = np.random.default_rng(seed)
     thumbs: list[tuple[bytes, bytes, bytes]] = []

@@ -34,13 +34,13 @@ from gallerfs.config import Settings  # noqa: E402
 from gallerfs.db import sources as sources_db  # noqa: E402
 from gallerfs.db.connection import Database  # noqa: E402
 from gallerfs.paths import LibraryPaths  # noqa: E402
-from indexer.clip.model import ImageEncoder, default_threads  # noqa: E402
-from indexer.clip.preprocess import preprocess_file  # noqa: E402
-from indexer.embed import decode_workers, embed_library  # noqa: E402
-from indexer.scanner import scan_source  # noqa: E402
-from indexer.volumes import identify  # noqa: E402
-from models.manifest import FileSpec, ModelSpec  # noqa: E402
-from models.store import InstalledModel  # noqa: E402
+from gallerfs.indexer.clip.model import ImageEncoder, default_threads  # noqa: E402
+from gallerfs.indexer.clip.preprocess import preprocess_file  # noqa: E402
+from gallerfs.indexer.embed import decode_workers, embed_library  # noqa: E402
+from gallerfs.indexer.scanner import scan_source  # noqa: E402
+from gallerfs.indexer.volumes import identify  # noqa: E402
+from gallerfs.models.manifest import FileSpec, ModelSpec  # noqa: E402
+from gallerfs.models.store import InstalledModel  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gallerfs-bench"
 
@@ -121,7 +121,7 @@ def _make_previews(db: Database, paths: LibraryPaths, folder: Path) -> None:
     from PIL import Image
 
     from gallerfs.db import files as files_db
-    from indexer.thumbnails import fit, thumbnail_path, write_jpeg_atomic
+    from gallerfs.indexer.thumbnails import fit, thumbnail_path, write_jpeg_atomic
 
     from gallerfs.db.embeddings import todo_batch
 

@@ -35,8 +35,8 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import process_file as pf  # noqa: E402
-from indexer.hashing import perceptual_hashes  # noqa: E402
+from gallerfs.indexer import process_file as pf  # noqa: E402
+from gallerfs.indexer.hashing import perceptual_hashes  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "exif"
 SOURCE = CORPUS / "lychee" / "aarhus.jpg"  # 4032x3024 Nexus 5X photo with EXIF

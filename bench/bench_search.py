@@ -54,10 +54,10 @@ from gallerfs.paths import LibraryPaths  # noqa: E402
 from gallerfs.search import Filters, engine, memindex, search_files, vectorcache  # noqa: E402
 from gallerfs.search import filters as filters_mod  # noqa: E402
 from gallerfs.search.signals import VectorSignal  # noqa: E402
-from indexer.clip.model import text_encoder  # noqa: E402
-from models import store  # noqa: E402
-from models.download import sha256_file  # noqa: E402
-from models.manifest import FileSpec, ModelSpec  # noqa: E402
+from gallerfs.indexer.clip.model import text_encoder  # noqa: E402
+from gallerfs.models import store  # noqa: E402
+from gallerfs.models.download import sha256_file  # noqa: E402
+from gallerfs.models.manifest import FileSpec, ModelSpec  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gallerfs-bench"
 DIM = 512

@@ -43,8 +43,8 @@ from gallerfs.db import files as files_db  # noqa: E402
 from gallerfs.db import sources as sources_db  # noqa: E402
 from gallerfs.db.connection import Database  # noqa: E402
 from gallerfs.paths import LibraryPaths  # noqa: E402
-from indexer.thumbnails import thumbnail_path, write_thumbnails  # noqa: E402
-from viewer import create_app  # noqa: E402
+from gallerfs.indexer.thumbnails import thumbnail_path, write_thumbnails  # noqa: E402
+from gallerfs.viewer import create_app  # noqa: E402
 
 CAMERAS = [("Apple", "iPhone 12"), ("Canon", "EOS 5D"), ("Sony", "ILCE-7M3"), ("Google", "Pixel 7"), ("Nikon", "D750")]
 TEN_YEARS = 10 * 365 * 86400

@@ -37,7 +37,7 @@ def check_folder(folder: str | bytes, mounts: GallerfsMounts) -> bytes:
 
 def add_checked(db: Database, path: bytes, name: str | None = None) -> sources_db.Source:
     """Record a folder that passed ``check_folder`` (named after it unless ``name`` is given)."""
-    from indexer.volumes import identify
+    from gallerfs.indexer.volumes import identify
 
     taken = {s.name for s in sources_db.list_sources(db)}
     ident = identify(path)

@@ -63,7 +63,7 @@ def is_gallerfs(fs_type: str, fs_source: str) -> bool:
 
 def gallerfs_mounts() -> GallerfsMounts:
     """Read /proc/self/mountinfo (an unreadable one means no mounts are known)."""
-    from indexer.volumes import mount_table
+    from gallerfs.indexer.volumes import mount_table
 
     try:
         table = mount_table()

@@ -34,9 +34,9 @@ from gallerfs.db.embeddings import EmbedTask
 from gallerfs.db.state import bump_generation
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from indexer.clip.preprocess import ImageDecodeError, preprocess_file
-from indexer.thumbnails import thumbnail_path
-from models.store import NO_MODEL_MESSAGE, InstalledModel, current_model
+from gallerfs.indexer.clip.preprocess import ImageDecodeError, preprocess_file
+from gallerfs.indexer.thumbnails import thumbnail_path
+from gallerfs.models.store import NO_MODEL_MESSAGE, InstalledModel, current_model
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def embed_library(
     if model is None:
         log.info("%s; photos will be embedded by a later 'gallerfs index'", NO_MODEL_MESSAGE)
         return EmbedReport()
-    from indexer.clip.model import ImageEncoder  # onnxruntime loads only when there is work
+    from gallerfs.indexer.clip.model import ImageEncoder  # onnxruntime loads only when there is work
 
     report = EmbedReport(model=model.name)
     if embeddings_db.ensure_space(db, model.identity, model.dim):

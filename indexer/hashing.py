@@ -13,7 +13,7 @@ import logging
 import numpy as np
 from PIL import Image
 
-from indexer.content_hash import CHUNK, PARTIAL, file_hashes
+from gallerfs.indexer.content_hash import CHUNK, PARTIAL, file_hashes
 
 __all__ = ["CHUNK", "PARTIAL", "file_hashes", "dhash", "hamming", "perceptual_hashes", "phash", "to_signed64"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from indexer.metadata.sniff import HEAD_BYTES, sniff
+from gallerfs.indexer.metadata.sniff import HEAD_BYTES, sniff
 
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .tif .tiff .webp .gif .bmp .heic .heif .hif .avif .mpo .jxl".split()

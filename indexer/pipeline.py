@@ -34,8 +34,8 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.state import bump_generation
 from gallerfs.paths import LibraryPaths
-from indexer.process_file import FileResult, process_file
-from indexer.workers import Outcome, WorkerPool
+from gallerfs.indexer.process_file import FileResult, process_file
+from gallerfs.indexer.workers import Outcome, WorkerPool
 
 log = logging.getLogger(__name__)
 

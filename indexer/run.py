@@ -15,15 +15,15 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.sources import Source
 from gallerfs.paths import LibraryPaths
-from indexer.scanner import ScanReport, scan_source
-from indexer.thumbnails import missing_thumbnails
+from gallerfs.indexer.scanner import ScanReport, scan_source
+from gallerfs.indexer.thumbnails import missing_thumbnails
 
 log = logging.getLogger(__name__)
 
 # Stages after phase 2, in order, as "module:function" so that they are imported only when indexing
 # runs. Each is fn(db, paths, settings, progress) -> dict (a "summary" key is shown to the user).
 LATER_STAGES: tuple[tuple[str, str], ...] = (
-    ("embed", "indexer.embed:stage"),  # CLIP image vectors, when a model is installed
+    ("embed", "gallerfs.indexer.embed:stage"),  # CLIP image vectors, when a model is installed
     ("journal", "gallerfs.journal.entries:journal_index_stage"),  # entries and the photos they mention
 )
 
@@ -113,7 +113,7 @@ def process_pending(db: Database, paths: LibraryPaths, settings: Settings, progr
     with db.transaction():
         jobs_db.set_total(db, job.id, job.done + pending)
     update = progress.start("index", pending)
-    from indexer.pipeline import Phase2  # numpy, Pillow and the decoders: not needed by a phase-1-only run
+    from gallerfs.indexer.pipeline import Phase2  # numpy, Pillow and the decoders: not needed by a phase-1-only run
 
     try:
         report = Phase2(db, paths, settings, job.id, on_progress=update).run()

@@ -35,9 +35,9 @@ from gallerfs.db.files import FileRow, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
-from indexer.content_hash import file_hashes
-from indexer.media import kind_of, special_kind
-from indexer.volumes import source_presence
+from gallerfs.indexer.content_hash import file_hashes
+from gallerfs.indexer.media import kind_of, special_kind
+from gallerfs.indexer.volumes import source_presence
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
-from indexer.media import kind_of
-from indexer.pipeline import Phase2, make_pool
-from indexer.run import resolve
-from indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
+from gallerfs.indexer.media import kind_of
+from gallerfs.indexer.pipeline import Phase2, make_pool
+from gallerfs.indexer.run import resolve
+from gallerfs.indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class Watcher:
                 elif embed_due:
                     # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
                     embed_due = False
-                    resolve("indexer.embed:embed_library")(self.db, self.paths, self.settings)
+                    resolve("gallerfs.indexer.embed:embed_library")(self.db, self.paths, self.settings)
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from gallerfs.errors import GallerfsError
-from models.manifest import FileSpec
+from gallerfs.models.manifest import FileSpec
 
 log = logging.getLogger(__name__)
 

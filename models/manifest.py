@@ -82,7 +82,7 @@ class Manifest:
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("models").joinpath("manifest.json")))
+    return Path(str(resources.files("gallerfs.models").joinpath("manifest.json")))
 
 
 def parse_model(name: str, data: dict[str, Any], where: str) -> ModelSpec:

@@ -21,8 +21,8 @@ from typing import Callable
 
 from gallerfs.errors import EXIT_NO_MODEL, GallerfsError
 from gallerfs.paths import LibraryPaths
-from models import download
-from models.manifest import ModelSpec, parse_model
+from gallerfs.models import download
+from gallerfs.models.manifest import ModelSpec, parse_model
 
 log = logging.getLogger(__name__)
 

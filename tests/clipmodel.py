@@ -26,8 +26,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from indexer.clip.preprocess import MEAN, STD
-from indexer.clip.tokenizer import Tokenizer
+from gallerfs.indexer.clip.preprocess import MEAN, STD
+from gallerfs.indexer.clip.tokenizer import Tokenizer
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.85, 0.1, 0.1),

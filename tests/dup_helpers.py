@@ -11,9 +11,9 @@ from gallerfs.db import files as files_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.files import ScannedFile
-from indexer.hashing import file_hashes
-from indexer.media import media_kind
-from indexer.volumes import identify
+from gallerfs.indexer.hashing import file_hashes
+from gallerfs.indexer.media import media_kind
+from gallerfs.indexer.volumes import identify
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "corpora"

@@ -77,12 +77,12 @@ print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
 
 # Modules only some commands need: none of them may load for the commands that users run to look around.
 HEAVY = ("numpy", "PIL", "yaml", "trio", "pyfuse3", "onnxruntime", "tomllib", "platformdirs", "urllib.request",
-         "gallerfs.journal", "gallerfs.search", "gallerfs.db.embeddings", "indexer.scanner", "indexer.hashing",
-         "models.store")  # fmt: skip
+         "gallerfs.journal", "gallerfs.search", "gallerfs.db.embeddings", "gallerfs.indexer.scanner", "gallerfs.indexer.hashing",
+         "gallerfs.models.store")  # fmt: skip
 
 
 # 'sources' records presence through indexer.scanner.refresh_presence; the scanner itself must stay light.
-SCANNER_STACK = ("indexer.scanner",)
+SCANNER_STACK = ("gallerfs.indexer.scanner",)
 
 
 @pytest.mark.parametrize("argv", [["status"], ["sources"], ["jobs"], ["status", "--json"]])

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from gallerfs.errors import GallerfsError
-from indexer.clip.model import ImageEncoder, TextEncoder, Tower, providers_for
-from indexer.clip.preprocess import to_tensor
+from gallerfs.indexer.clip.model import ImageEncoder, TextEncoder, Tower, providers_for
+from gallerfs.indexer.clip.preprocess import to_tensor
 from tests import clipmodel
 
 

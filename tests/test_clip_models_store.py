@@ -14,8 +14,8 @@ import pytest
 
 from gallerfs.errors import EXIT_NO_MODEL, GallerfsError
 from gallerfs.paths import LibraryPaths
-from models import manifest as manifest_mod
-from models import store
+from gallerfs.models import manifest as manifest_mod
+from gallerfs.models import store
 from tests import clipmodel
 from tests.conftest import run_gallerfs
 

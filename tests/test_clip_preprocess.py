@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.clip.preprocess import MEAN, STD, ImageDecodeError, load_image, preprocess_file, resize_and_crop, to_tensor
-from indexer.media import media_kind
+from gallerfs.indexer.clip.preprocess import MEAN, STD, ImageDecodeError, load_image, preprocess_file, resize_and_crop, to_tensor
+from gallerfs.indexer.media import media_kind
 
 
 def _expected(rgb: tuple[int, int, int]) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.clip.tokenizer import CONTEXT_LENGTH, Tokenizer, clean, default_tokenizer
+from gallerfs.indexer.clip.tokenizer import CONTEXT_LENGTH, Tokenizer, clean, default_tokenizer
 
 # Produced with open_clip 3.3.0's SimpleTokenizer (same merges file) and, for the first
 # four, the examples of OpenAI's CLIP README.

@@ -14,12 +14,12 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db import files as files_db
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
-from indexer import trash as trash_mod
-from indexer.duplicates.exact import HEAD, HashStats, find_exact, partial_hash
-from indexer.duplicates.mih import near_pairs
-from indexer.duplicates.near import HashedFile, find_near, group_pairs
-from indexer.duplicates.sets import find_sets, keeper_order
-from indexer.hashing import file_hashes
+from gallerfs.indexer import trash as trash_mod
+from gallerfs.indexer.duplicates.exact import HEAD, HashStats, find_exact, partial_hash
+from gallerfs.indexer.duplicates.mih import near_pairs
+from gallerfs.indexer.duplicates.near import HashedFile, find_near, group_pairs
+from gallerfs.indexer.duplicates.sets import find_sets, keeper_order
+from gallerfs.indexer.hashing import file_hashes
 from tests.dup_helpers import CORPORA, add_source, scan, store
 
 
@@ -123,7 +123,7 @@ def test_transitive_groups_are_bounded() -> None:
 def test_flat_images_are_not_grouped_by_their_shared_hash(tmp_path: Path) -> None:
     from PIL import Image
 
-    from indexer.duplicates.look import load_look
+    from gallerfs.indexer.duplicates.look import load_look
 
     paths = {}
     for i, (colour, size) in enumerate([((255, 255, 255), (100, 150)), ((137, 137, 137), (400, 200)),
@@ -277,7 +277,7 @@ def test_clip_similarity_vetoes_hash_neighbours(db: Database, tmp_path: Path) ->
     """Where both photos are embedded, a pHash match also needs CLIP to agree; unembedded pairs go by hash."""
     from gallerfs.db import embeddings as emb
     from gallerfs.db.embeddings import EmbedTask
-    from indexer.duplicates.sets import near_sets
+    from gallerfs.indexer.duplicates.sets import near_sets
 
     from PIL import Image
 
@@ -341,7 +341,7 @@ def test_trash_a_name_that_is_not_utf8(
 def test_pixel_verdicts_are_stored_and_redone_when_a_file_changes(db: Database, tmp_path: Path) -> None:
     from PIL import Image
 
-    from indexer.duplicates.sets import near_sets
+    from gallerfs.indexer.duplicates.sets import near_sets
 
     src = tmp_path / "src"
     src.mkdir()
@@ -369,7 +369,7 @@ def test_pixel_verdicts_are_stored_and_redone_when_a_file_changes(db: Database, 
 
 
 def test_folder_names_are_stable_and_unique() -> None:
-    from indexer.duplicates.sets import DuplicateSet, folder_names
+    from gallerfs.indexer.duplicates.sets import DuplicateSet, folder_names
 
     a, b, c = _dup(1, relpath=b"x/IMG_1.jpg", width=400, height=300), _dup(2, width=200, height=150), _dup(3)
     near = DuplicateSet("near", "near:1", (b, a, c), True, 3)

@@ -17,8 +17,8 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db import files as files_db
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import HashUpdate
-from indexer.content_hash import file_hashes
-from indexer.duplicates.exact import HEAD, HashStats, find_exact
+from gallerfs.indexer.content_hash import file_hashes
+from gallerfs.indexer.duplicates.exact import HEAD, HashStats, find_exact
 from tests.dup_helpers import ROOT, add_source, scan, store
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import trash as trash_mod
+from gallerfs.indexer import trash as trash_mod
 from tests.conftest import loop_drive_at
 from tests.dup_helpers import CORPORA, gallerfs
 from tests.mountutil import Mount, wait_until

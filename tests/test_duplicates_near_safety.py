@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from indexer.duplicates.look import look_of, same_picture
+from gallerfs.indexer.duplicates.look import look_of, same_picture
 from tests.dup_helpers import CORPORA, ROOT, gallerfs
 from tests.mountutil import Mount, wait_until
 

@@ -12,9 +12,9 @@ import pytest
 from gallerfs.config import Settings
 from gallerfs.db import files as files_db
 from gallerfs.db.connection import Database
-from indexer.duplicates import pair_cache
-from indexer.duplicates.near import HashedFile, candidate_pairs
-from indexer.duplicates.pair_cache import FILE_NAME, cached_pairs
+from gallerfs.indexer.duplicates import pair_cache
+from gallerfs.indexer.duplicates.near import HashedFile, candidate_pairs
+from gallerfs.indexer.duplicates.pair_cache import FILE_NAME, cached_pairs
 from tests.dup_helpers import CORPORA, add_source, scan, store
 
 
@@ -120,8 +120,8 @@ def test_an_unwritable_cache_folder_only_costs_the_time(tmp_path: Path) -> None:
 def test_near_sets_use_the_cache_and_see_a_new_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
-    from indexer.duplicates import near
-    from indexer.duplicates.sets import near_sets
+    from gallerfs.indexer.duplicates import near
+    from gallerfs.indexer.duplicates.sets import near_sets
 
     (tmp_path / "lib").mkdir()
     db = Database(tmp_path / "lib" / "library.sqlite3")

@@ -16,8 +16,8 @@ from gallerfs.cli.duplicates_review import Review
 from gallerfs.config import Settings
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
-from indexer.duplicates.remove import trash_copy
-from indexer.duplicates.sets import find_sets
+from gallerfs.indexer.duplicates.remove import trash_copy
+from gallerfs.indexer.duplicates.sets import find_sets
 from tests.dup_helpers import ROOT, add_source, scan, store
 
 

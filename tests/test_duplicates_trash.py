@@ -13,9 +13,9 @@ import pytest
 from gallerfs.config import Settings
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
-from indexer import trash as trash_mod
-from indexer.duplicates.remove import LastCopyError, NotTrashableError, trash_copy
-from indexer.duplicates.sets import find_sets
+from gallerfs.indexer import trash as trash_mod
+from gallerfs.indexer.duplicates.remove import LastCopyError, NotTrashableError, trash_copy
+from gallerfs.indexer.duplicates.sets import find_sets
 from tests.conftest import loop_drive_at
 from tests.dup_helpers import ROOT, add_source, scan, store
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from indexer.hashing import (
+from gallerfs.indexer.hashing import (
     CHUNK,
     PARTIAL,
     file_hashes,
@@ -93,7 +93,7 @@ NEAR_GROUPS = ("r02_iphone_hdr", "r03_landscape_orientation", "r04_portrait_orie
 
 def test_corpus_near_duplicate_groups_are_close() -> None:
     """Orientation variants (after orientation is applied) and re-encodes of one photo."""
-    from indexer.metadata.image import decode_oriented
+    from gallerfs.indexer.metadata.image import decode_oriented
 
     for group in GROUPS["real"]:
         if group["group"] not in NEAR_GROUPS:

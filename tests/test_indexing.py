@@ -50,7 +50,7 @@ def test_add_index_status_and_json(library, cli, corpus, tmp_path):
     db = _db(library)
     on_disk = sum(1 for p in photos.rglob("*") if p.is_file() and not p.name.startswith("."))
     indexed = db.value("SELECT count(*) FROM files")
-    from indexer.media import media_kind
+    from gallerfs.indexer.media import media_kind
 
     assert indexed == sum(1 for p in photos.rglob("*") if p.is_file() and media_kind(p.name)) <= on_disk
     assert status["files"] == indexed
@@ -256,7 +256,7 @@ def test_job_left_running_by_a_reused_pid_is_resumed(library, tmp_path):
 
 
 def test_running_job_shows_running_while_the_lock_is_held(library, tmp_path):
-    from indexer.lock import IndexerLock
+    from gallerfs.indexer.lock import IndexerLock
 
     (tmp_path / "photos").mkdir()
     run_gallerfs(library, "add", str(tmp_path / "photos"))

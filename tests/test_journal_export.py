@@ -15,7 +15,7 @@ from PIL import Image
 
 from gallerfs.db import files as files_db
 from gallerfs.db.connection import Database
-from indexer.thumbnails import thumbnail_path
+from gallerfs.indexer.thumbnails import thumbnail_path
 from tests.journal_support import build_library, gallerfs
 
 

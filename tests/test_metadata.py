@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import MediaError
-from indexer.media import media_kind
-from indexer.metadata import Metadata, extract
-from indexer.metadata.dates import parse_date, sort_time
+from gallerfs.indexer.errors import MediaError
+from gallerfs.indexer.media import media_kind
+from gallerfs.indexer.metadata import Metadata, extract
+from gallerfs.indexer.metadata.dates import parse_date, sort_time
 
 PROJECT = Path(__file__).resolve().parent.parent
 CORPUS = (PROJECT.parent / "shared" / "corpora" / "exif").resolve()
@@ -255,8 +255,8 @@ def test_exifread_fallback_reads_the_same_fields(rel: str) -> None:
     import exifread
     from PIL import Image
 
-    from indexer.metadata import exif as exifmod
-    from indexer.metadata.dates import Taken
+    from gallerfs.indexer.metadata import exif as exifmod
+    from gallerfs.indexer.metadata.dates import Taken
 
     with open(CORPUS / rel, "rb") as f:
         tags = exifread.process_file(f, details=False)

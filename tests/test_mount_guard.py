@@ -15,7 +15,7 @@ from PIL import Image
 from gallerfs.db.connection import Database
 from gallerfs.errors import EXIT_OVERLAP
 from gallerfs.mountguard import gallerfs_mounts
-from indexer.scanner import GALLERFS_MOUNT, ScannedFile, WalkProblem, walk
+from gallerfs.indexer.scanner import GALLERFS_MOUNT, ScannedFile, WalkProblem, walk
 from tests.conftest import gallerfs_env
 from tests.mountutil import Mount, force_unmount, wait_until
 

@@ -20,7 +20,7 @@ from PIL import Image
 from gallerfs.config import Settings
 from gallerfs.db.connection import Database
 from gallerfs.paths import LibraryPaths
-from indexer.pipeline import TEST_CRASH_ENV, TEST_HANG_ENV, Phase2
+from gallerfs.indexer.pipeline import TEST_CRASH_ENV, TEST_HANG_ENV, Phase2
 from tests.conftest import gallerfs_env, run_gallerfs
 
 

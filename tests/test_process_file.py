@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.media import media_kind
-from indexer.process_file import FileResult, process_file
-from indexer.thumbnails import thumbnail_path
+from gallerfs.indexer.media import media_kind
+from gallerfs.indexer.process_file import FileResult, process_file
+from gallerfs.indexer.thumbnails import thumbnail_path
 
 CORPUS = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "exif").resolve()
 STAGES = {"hash", "metadata", "decode", "thumbnail", "phash"}
@@ -280,7 +280,7 @@ def test_jpeg_data_check_agrees_with_djpeg() -> None:
     are deliberately not errors."""
     import json
 
-    from indexer.metadata.image import check_jpeg_data
+    from gallerfs.indexer.metadata.image import check_jpeg_data
 
     truth = json.loads((CORPUS / "ground_truth.json").read_text())
     checked = 0

@@ -15,7 +15,7 @@ from gallerfs.db import files as files_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.state import generation
-from indexer.scanner import scan_source
+from gallerfs.indexer.scanner import scan_source
 from tests.dup_helpers import add_source
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ import os, sys
 from pathlib import Path
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
-from indexer.scanner import scan_source
+from gallerfs.indexer.scanner import scan_source
 db = Database(Path(sys.argv[1]))
 scan_source(db, sources_db.list_sources(db)[0], batch_size=10, on_progress=lambda n: os._exit(9))
 """

@@ -22,11 +22,11 @@ from gallerfs.paths import LibraryPaths
 from gallerfs.search import Filters, search_files, similar_files
 from gallerfs.search import engine, filters as filters_mod
 from gallerfs.search.signals import VectorSignal
-from indexer.embed import embed_library
-from indexer.scanner import scan_source
-from indexer.volumes import identify
-from models import manifest as manifest_mod
-from models import store
+from gallerfs.indexer.embed import embed_library
+from gallerfs.indexer.scanner import scan_source
+from gallerfs.indexer.volumes import identify
+from gallerfs.models import manifest as manifest_mod
+from gallerfs.models import store
 from tests import clipmodel
 
 PHOTOS = {"red": 4, "blue": 3, "green": 3, "yellow": 2}
@@ -249,7 +249,7 @@ def test_memory_index_matches_vec0_and_never_serves_stale_vectors(lib: Lib) -> N
 
 def test_prepare_warms_up_text_tower_and_memory_index(lib: Lib) -> None:
     from gallerfs.search import memindex, prepare
-    from indexer.clip.model import text_encoder
+    from gallerfs.indexer.clip.model import text_encoder
 
     embed_library(lib.db, lib.paths, lib.settings)
     text_encoder.cache_clear()
@@ -269,7 +269,7 @@ def test_prepare_warms_up_text_tower_and_memory_index(lib: Lib) -> None:
 
 
 def test_processed_files_are_embedded_from_their_preview_even_offline(lib: Lib) -> None:
-    from indexer.thumbnails import thumbnail_path
+    from gallerfs.indexer.thumbnails import thumbnail_path
 
     # Phase 2 made previews for two photos; for green_2 it shows red (so the test can tell which was used).
     for name, colour in (("green_2", "red"), ("blue_2", "blue")):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.process_file import process_file
-from indexer.thumbnails import fit, thumbnail_path, write_jpeg_atomic
+from gallerfs.indexer.process_file import process_file
+from gallerfs.indexer.thumbnails import fit, thumbnail_path, write_jpeg_atomic
 
 CORPORA = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpora").resolve()
 GROUPS = {g["group"]: g for g in json.loads((CORPORA / "neardup" / "groups.json").read_text())["real"]}

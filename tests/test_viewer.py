@@ -23,12 +23,12 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
 from gallerfs.units import human_bytes
-from indexer.thumbnails import thumbnail_path
+from gallerfs.indexer.thumbnails import thumbnail_path
 from tests.conftest import gallerfs_env, run_gallerfs
 from tests.mountutil import build_library
 from tests.viewer_support import HOST, free_port, iter_links, make_app
-from viewer import urlfilters
-from viewer.security import CSP
+from gallerfs.viewer import urlfilters
+from gallerfs.viewer.security import CSP
 
 PAGES = ("/", "/search", "/search?q=dog", "/albums", "/sources", "/jobs")
 
@@ -467,7 +467,7 @@ def test_a_file_without_thumbnail_gets_a_placeholder_not_a_broken_image(client, 
 def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Path) -> None:
     """A cached view's order is dropped as soon as the library changes (here: a new album)."""
     from gallerfs.db import albums as albums_db
-    from viewer.views import ViewCache
+    from gallerfs.viewer.views import ViewCache
 
     cache = ViewCache(vq.ordered_ids, max_views=2)
     spec = Filters(album="Viewer test").to_spec()
@@ -580,7 +580,7 @@ def test_serve_open_starts_the_browser_with_xdg_open(corpus_library: Path, tmp_p
 
 
 def test_live_streams_are_capped_and_released(app, client) -> None:
-    from viewer import api
+    from gallerfs.viewer import api
 
     responses = [get(client, "/events/jobs") for _ in range(api.MAX_STREAMS)]
     assert all(r.status_code == 200 for r in responses)

@@ -11,7 +11,7 @@ import pytest
 from gallerfs.db import duplicates as dup_db
 from gallerfs.db import journal as journal_db
 from gallerfs.db.connection import Database
-from indexer.duplicates.look import RULE
+from gallerfs.indexer.duplicates.look import RULE
 from tests.mountutil import build_library
 from tests.viewer_support import HOST, make_app
 

@@ -12,10 +12,10 @@ import pytest
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.mountguard import GallerfsMounts
-from indexer.lock import IndexerLock
+from gallerfs.indexer.lock import IndexerLock
 from tests.mountutil import JPG, build_library
 from tests.viewer_support import HOST, make_app
-from viewer.sources import rescans
+from gallerfs.viewer.sources import rescans
 
 
 @pytest.fixture
@@ -120,17 +120,17 @@ def test_a_busy_lock_is_said_clearly(app, library) -> None:
 
 
 def test_a_second_rescan_while_one_runs_is_refused(app, library, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.run
+    import gallerfs.indexer.run
 
     release, started = threading.Event(), threading.Event()
-    real = indexer.run.rescan_library
+    real = gallerfs.indexer.run.rescan_library
 
     def slow(*args, **kw):
         started.set()
         assert release.wait(60)
         return real(*args, **kw)
 
-    monkeypatch.setattr(indexer.run, "rescan_library", slow)
+    monkeypatch.setattr(gallerfs.indexer.run, "rescan_library", slow)
     assert post(app, "/sources/rescan").status_code == 303
     assert started.wait(30)
     try:
@@ -195,13 +195,13 @@ def test_add_refuses_what_the_cli_refuses(app, library, tmp_path: Path) -> None:
 
 def test_add_refuses_a_folder_inside_a_gallerfs_mount(app, library, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    import viewer.sources
+    import gallerfs.viewer.sources
 
     lib, _ = library
     mount = tmp_path / "mnt"
     (mount / "by-date").mkdir(parents=True)
     fake = GallerfsMounts(frozenset({str(mount).encode()}), frozenset())
-    monkeypatch.setattr(viewer.sources, "gallerfs_mounts", lambda: fake)
+    monkeypatch.setattr(gallerfs.viewer.sources, "gallerfs_mounts", lambda: fake)
     before = sources(lib)
     for folder in (mount, mount / "by-date"):
         r = post(app, "/sources/add", folder=str(folder))

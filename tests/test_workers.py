@@ -1,4 +1,4 @@
-"""indexer.workers: each task's end is attributed to it, hung workers are killed and dead ones replaced."""
+"""gallerfs.indexer.workers: each task's end is attributed to it, hung workers are killed and dead ones replaced."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from indexer.workers import Outcome, WorkerPool
+from gallerfs.indexer.workers import Outcome, WorkerPool
 
 
 def _pid() -> int:

@@ -11,7 +11,7 @@ from flask import Flask
 
 from gallerfs import config
 from gallerfs.paths import resolve_library
-from viewer import create_app
+from gallerfs.viewer import create_app
 
 HOST = {"Host": "127.0.0.1:8765"}
 
@@ -83,7 +83,7 @@ def build_large_library(root: Path, n: int, thumbs_at_ends: int = 60) -> Path:
     from gallerfs.db import sources as sources_db
     from gallerfs.db.connection import Database
     from gallerfs.paths import LibraryPaths
-    from indexer.thumbnails import write_thumbnails
+    from gallerfs.indexer.thumbnails import write_thumbnails
 
     paths = LibraryPaths(root=root / "library", config_file=root / "library" / "config.toml")
     paths.ensure()

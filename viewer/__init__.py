@@ -17,9 +17,9 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from viewer import albums, api, errors, media, pages, security, sources
-    from viewer.library import Library
-    from viewer.rescans import Rescans
+    from gallerfs.viewer import albums, api, errors, media, pages, security, sources
+    from gallerfs.viewer.library import Library
+    from gallerfs.viewer.rescans import Rescans
 
     app = Flask(__name__)
     app.config.update(PORT=None, MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from gallerfs.db import albums as albums_db
 from gallerfs.db import tree as tree_db
 from gallerfs.search import Filters
-from viewer import present, urlfilters
-from viewer.errors import ViewerError, bad_request
-from viewer.ids import parse_id
-from viewer.library import library
+from gallerfs.viewer import present, urlfilters
+from gallerfs.viewer.errors import ViewerError, bad_request
+from gallerfs.viewer.ids import parse_id
+from gallerfs.viewer.library import library
 
 bp = Blueprint("albums", __name__)
 

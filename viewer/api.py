@@ -11,12 +11,12 @@ from typing import Callable, Iterator
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gallerfs.db import viewer_queries as vq
-from viewer import jobs_view, urlfilters
-from viewer.errors import ViewerError, bad_request
-from viewer.ids import parse_id, parse_int
-from viewer.library import library
-from viewer.media import has_thumbnail
-from viewer.pages import set_favourite
+from gallerfs.viewer import jobs_view, urlfilters
+from gallerfs.viewer.errors import ViewerError, bad_request
+from gallerfs.viewer.ids import parse_id, parse_int
+from gallerfs.viewer.library import library
+from gallerfs.viewer.media import has_thumbnail
+from gallerfs.viewer.pages import set_favourite
 
 log = logging.getLogger(__name__)
 

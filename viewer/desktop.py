@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from urllib.parse import quote
 
-from viewer.errors import ViewerError
+from gallerfs.viewer.errors import ViewerError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from viewer.errors import bad_request
+from gallerfs.viewer.errors import bad_request
 
 _ID = re.compile(r"^[1-9][0-9]{0,17}$")  # positive, below 2**63
 

@@ -9,15 +9,15 @@ from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.units import human_bytes
-from viewer import present
-from viewer.library import Library
+from gallerfs.viewer import present
+from gallerfs.viewer.library import Library
 
 JOBS_SHOWN = 50
 
 
 def sources(lib: Library) -> list[dict[str, Any]]:
     """Every source with its presence checked now (the one rule, indexer.volumes.source_presence)."""
-    from indexer.volumes import source_presence
+    from gallerfs.indexer.volumes import source_presence
 
     db = lib.reader()
     per_source = files_db.files_per_source(db)
@@ -37,7 +37,7 @@ def sources(lib: Library) -> list[dict[str, Any]]:
 
 def jobs(lib: Library) -> list[dict[str, Any]]:
     """Recent jobs, newest first; a running job whose process is gone shows as 'interrupted'."""
-    from indexer.lock import lock_holder
+    from gallerfs.indexer.lock import lock_holder
 
     holder = lock_holder(lib.paths.run_dir)
     out = []

@@ -13,7 +13,7 @@ from gallerfs.config import Settings
 from gallerfs.db.connection import Database, ReaderPool
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from viewer.views import Views
+from gallerfs.viewer.views import Views
 
 WRITE_BUSY_TIMEOUT_MS = 5_000  # a page waits a few seconds for a busy indexer, then says so
 

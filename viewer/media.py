@@ -17,11 +17,11 @@ import os
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
 from gallerfs.db import viewer_queries as vq
-from indexer.thumbnails import SIZE_NAMES, thumbnail_path
-from viewer.errors import ViewerError, bad_request
-from viewer.ids import parse_id
-from viewer import desktop, urlfilters
-from viewer.library import library
+from gallerfs.indexer.thumbnails import SIZE_NAMES, thumbnail_path
+from gallerfs.viewer.errors import ViewerError, bad_request
+from gallerfs.viewer.ids import parse_id
+from gallerfs.viewer import desktop, urlfilters
+from gallerfs.viewer.library import library
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
-from viewer import jobs_view, photo_links, present, urlfilters
-from viewer.errors import ViewerError
-from viewer.ids import parse_id
-from viewer.library import library
-from viewer.media import has_thumbnail
+from gallerfs.viewer import jobs_view, photo_links, present, urlfilters
+from gallerfs.viewer.errors import ViewerError
+from gallerfs.viewer.ids import parse_id
+from gallerfs.viewer.library import library
+from gallerfs.viewer.media import has_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def search() -> str:
 
 @bp.get("/sources")
 def sources() -> str:
-    from viewer.sources import rescans
+    from gallerfs.viewer.sources import rescans
 
     return render_template(
         "sources.html", page="sources", sources=jobs_view.sources(library()), rescan_running=rescans().running(),

@@ -10,7 +10,7 @@ from gallerfs.db import duplicates as dup_db
 from gallerfs.db import journal as journal_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
-from viewer import present
+from gallerfs.viewer import present
 
 OTHERS_SHOWN = 50  # per entry and per kind of duplicate: a page, not a report
 
@@ -43,7 +43,7 @@ def journal_entries(db: Database, file_id: int) -> list[dict[str, Any]]:
 
 
 def duplicates(db: Database, file_id: int) -> dict[str, list[dict[str, Any]]]:
-    from indexer.duplicates.look import RULE
+    from gallerfs.indexer.duplicates.look import RULE
 
     exact = vq.exact_copies(db, file_id)
     near = [i for i in vq.near_copies(db, file_id, RULE) if i not in set(exact)]

@@ -15,9 +15,9 @@ import threading
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from indexer.lock import IndexerLock
-from viewer.errors import ViewerError
-from viewer.library import Library
+from gallerfs.indexer.lock import IndexerLock
+from gallerfs.viewer.errors import ViewerError
+from gallerfs.viewer.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Rescans:
             return [s.name for s in chosen]
 
     def _run(self, lib: Library, lock: IndexerLock, chosen: list[sources_db.Source]) -> None:
-        from indexer.run import rescan_library
+        from gallerfs.indexer.run import rescan_library
 
         try:
             with lock:

@@ -16,7 +16,7 @@ import secrets
 
 from flask import Flask, Response, current_app, g, request
 
-from viewer.errors import ViewerError
+from gallerfs.viewer.errors import ViewerError
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 CSRF_HEADER = "X-CSRF-Token"

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from gallerfs.addsource import add_checked, check_folder
 from gallerfs.mountguard import gallerfs_mounts
-from viewer.errors import bad_request
-from viewer.ids import parse_id
-from viewer.library import library
-from viewer.rescans import Rescans
+from gallerfs.viewer.errors import bad_request
+from gallerfs.viewer.ids import parse_id
+from gallerfs.viewer.library import library
+from gallerfs.viewer.rescans import Rescans
 
 bp = Blueprint("sources", __name__)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
 from gallerfs.search.filters import check_names
-from viewer.errors import bad_request
+from gallerfs.viewer.errors import bad_request
 
 TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind")
 FLAG_KEYS = ("favourites", "journaled")

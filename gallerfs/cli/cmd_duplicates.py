@@ -110,8 +110,8 @@ def _settings_and_db(ctx: Context) -> Database:
 
 
 def run_list(ctx: Context) -> int:
-    from indexer.duplicates.exact import HashStats
-    from indexer.duplicates.sets import find_sets, folder_names
+    from gallerfs.indexer.duplicates.exact import HashStats
+    from gallerfs.indexer.duplicates.sets import find_sets, folder_names
 
     db = _settings_and_db(ctx)
     stats = HashStats()
@@ -184,7 +184,7 @@ def resolve_target(db: Database, target: str) -> DupFile:
 
 
 def run_trash(ctx: Context) -> int:
-    from indexer.duplicates.remove import trash_copy
+    from gallerfs.indexer.duplicates.remove import trash_copy
 
     db = _settings_and_db(ctx)
     item = resolve_target(db, ctx.args.target)
@@ -198,7 +198,7 @@ def run_trash(ctx: Context) -> int:
 
 
 def run_keep(ctx: Context) -> int:
-    from indexer.duplicates.sets import set_of
+    from gallerfs.indexer.duplicates.sets import set_of
 
     db = _settings_and_db(ctx)
     item = resolve_target(db, ctx.args.target)

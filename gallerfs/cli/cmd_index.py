@@ -68,8 +68,8 @@ def _summary(report) -> str:
 
 
 def run_index(ctx: Context) -> int:
-    from indexer.lock import IndexerLock
-    from indexer.run import index_library
+    from gallerfs.indexer.lock import IndexerLock
+    from gallerfs.indexer.run import index_library
 
     db = ctx.open_db()
     chosen = _chosen(ctx, db)
@@ -84,8 +84,8 @@ def run_index(ctx: Context) -> int:
 
 
 def run_rescan(ctx: Context) -> int:
-    from indexer.lock import IndexerLock
-    from indexer.run import rescan_library
+    from gallerfs.indexer.lock import IndexerLock
+    from gallerfs.indexer.run import rescan_library
 
     db = ctx.open_db()
     chosen = _chosen(ctx, db)

@@ -15,8 +15,8 @@ from gallerfs.cli.context import Context, add_json_flag
 from gallerfs.errors import GallerfsError
 
 if TYPE_CHECKING:
-    from models import store
-    from models.download import Progress
+    from gallerfs.models import store
+    from gallerfs.models.download import Progress
 
 # The model store and manifest (urllib, hashing, JSON schemas) load only when a models command runs.
 
@@ -78,8 +78,8 @@ def _summary(model: store.InstalledModel) -> dict[str, Any]:
 
 
 def run_install(ctx: Context) -> int:
-    from models import manifest as manifest_mod
-    from models import store
+    from gallerfs.models import manifest as manifest_mod
+    from gallerfs.models import store
 
     spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
     ctx.paths.ensure()
@@ -90,8 +90,8 @@ def run_install(ctx: Context) -> int:
 
 
 def run_import(ctx: Context) -> int:
-    from models import manifest as manifest_mod
-    from models import store
+    from gallerfs.models import manifest as manifest_mod
+    from gallerfs.models import store
 
     spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
     ctx.paths.ensure()
@@ -101,8 +101,8 @@ def run_import(ctx: Context) -> int:
 
 
 def run_list(ctx: Context) -> int:
-    from models import manifest as manifest_mod
-    from models import store
+    from gallerfs.models import manifest as manifest_mod
+    from gallerfs.models import store
 
     manifest = manifest_mod.load(ctx.args.manifest)
     current = store.current_model(ctx.paths)
@@ -136,7 +136,7 @@ def run_list(ctx: Context) -> int:
 
 
 def run_verify(ctx: Context) -> int:
-    from models import store
+    from gallerfs.models import store
 
     model = store.require_model(ctx.paths)
     problems = store.verify(model)

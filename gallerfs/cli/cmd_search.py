@@ -108,7 +108,7 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
 def run_search(ctx: Context) -> int:
     from gallerfs.db import embeddings as embeddings_db
     from gallerfs.search import search_files
-    from models.store import require_model
+    from gallerfs.models.store import require_model
 
     require_model(ctx.paths)  # says how to install one before anything else
     db = ctx.open_reader()

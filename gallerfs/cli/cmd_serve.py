@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(ctx: Context) -> int:
     from gallerfs.search import prepare
-    from viewer import create_app
-    from viewer.server import serve
+    from gallerfs.viewer import create_app
+    from gallerfs.viewer.server import serve
 
     if not ctx.paths.db.exists():
         raise GallerfsError(f"no library at {ctx.paths.root} (run 'gallerfs add FOLDER' first)")

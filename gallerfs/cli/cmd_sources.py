@@ -63,7 +63,7 @@ def _when(ts: float | None) -> str:
 
 
 def run_sources(ctx: Context) -> int:
-    from indexer.scanner import refresh_presence
+    from gallerfs.indexer.scanner import refresh_presence
 
     db = ctx.open_db()
     counts = files_db.files_per_source(db)

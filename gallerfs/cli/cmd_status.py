@@ -33,13 +33,13 @@ def job_state(job: jobs_db.Job, holder: int | None) -> str:
 
 
 def _lock_holder(ctx: Context) -> int | None:
-    from indexer.lock import lock_holder
+    from gallerfs.indexer.lock import lock_holder
 
     return lock_holder(ctx.paths.run_dir)
 
 
 def run_status(ctx: Context) -> int:
-    from indexer.volumes import source_presence
+    from gallerfs.indexer.volumes import source_presence
 
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
     counts = files_db.counts(db)

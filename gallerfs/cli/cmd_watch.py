@@ -24,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_watch(ctx: Context) -> int:
-    from indexer.lock import IndexerLock
-    from indexer.run import Progress, scan_sources
-    from indexer.watcher import Watcher
+    from gallerfs.indexer.lock import IndexerLock
+    from gallerfs.indexer.run import Progress, scan_sources
+    from gallerfs.indexer.watcher import Watcher
 
     db = ctx.open_db()
     with IndexerLock(ctx.paths.run_dir) as lock:

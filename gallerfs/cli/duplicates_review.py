@@ -174,8 +174,8 @@ class Review:
 def review(
     db: Database, settings: Settings, *, exact: bool = True, near: bool = True
 ) -> int:
-    from indexer.duplicates.remove import trash_copy
-    from indexer.duplicates.sets import find_sets
+    from gallerfs.indexer.duplicates.remove import trash_copy
+    from gallerfs.indexer.duplicates.sets import find_sets
 
     sets = find_sets(db, settings, exact=exact, near=near)
     state = Review(

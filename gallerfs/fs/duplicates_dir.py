@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def _sets(ctx: TreeContext) -> list:
-    from indexer.duplicates.sets import find_sets
+    from gallerfs.indexer.duplicates.sets import find_sets
 
     def build() -> list:
         found = find_sets(ctx.db, ctx.settings)
@@ -59,7 +59,7 @@ class DuplicatesRoot(DirNode):
     key = ("top", b"duplicates")
 
     def list(self, ctx: TreeContext) -> list[Entry]:
-        from indexer.duplicates.sets import folder_names
+        from gallerfs.indexer.duplicates.sets import folder_names
 
         sets = _sets(ctx)
         names = folder_names(sets)
@@ -91,7 +91,7 @@ class DupSetDir(DirNode):
         return [Entry(name, LibraryFile(row)) for name, row in unique_names(rows)]
 
     def remove_file(self, ctx: TreeContext, file_id: int, name: bytes) -> None:
-        from indexer.duplicates.remove import (
+        from gallerfs.indexer.duplicates.remove import (
             LastCopyError,
             NotTrashableError,
             trash_copy,

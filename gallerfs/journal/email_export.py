@@ -36,7 +36,7 @@ from gallerfs.journal.links import PhotoRef, parse_photo_target, photo_refs, rep
 from gallerfs.journal.periods import Period, missing_entry
 from gallerfs.journal.photos import resolve_refs
 from gallerfs.journal.template import split_front_matter, title
-from indexer.thumbnails import thumbnail_path
+from gallerfs.indexer.thumbnails import thumbnail_path
 
 if TYPE_CHECKING:
     from gallerfs.config import Settings

@@ -25,8 +25,8 @@ from gallerfs.search import engine, memindex
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
 from gallerfs.search.signals import VectorSignal
-from models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
-from models.store import current_model as store_current_model
+from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
+from gallerfs.models.store import current_model as store_current_model
 
 __all__ = [
     "Filters",
@@ -72,7 +72,7 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
 
         def load_text_tower() -> None:
             try:
-                from indexer.clip.model import text_encoder
+                from gallerfs.indexer.clip.model import text_encoder
 
                 text_encoder(str(model.text_path), settings.embed_device).encode_one("a photo")
             except Exception:  # the first query will report the problem in its own words
@@ -104,7 +104,7 @@ def search_files(
     the_scope = scope(reader_db, filters)
     if not _check_space(reader_db, model.identity):
         return []
-    from indexer.clip.model import text_encoder  # onnxruntime loads only when a search runs
+    from gallerfs.indexer.clip.model import text_encoder  # onnxruntime loads only when a search runs
 
     vector = text_encoder(str(model.text_path), settings.embed_device).encode_one(query)
     return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)

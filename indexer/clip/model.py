@@ -22,7 +22,7 @@ import onnxruntime as ort
 
 from gallerfs.errors import GallerfsError
 from gallerfs.lru import LRU
-from indexer.clip.tokenizer import CONTEXT_LENGTH, default_tokenizer
+from gallerfs.indexer.clip.tokenizer import CONTEXT_LENGTH, default_tokenizer
 
 log = logging.getLogger(__name__)
 

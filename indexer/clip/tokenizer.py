@@ -35,7 +35,7 @@ _PATTERN = regex.compile(
 
 
 def vocab_path() -> Path:
-    return Path(str(resources.files("models").joinpath("bpe_simple_vocab_16e6.txt.gz")))
+    return Path(str(resources.files("gallerfs.models").joinpath("bpe_simple_vocab_16e6.txt.gz")))
 
 
 @functools.lru_cache(maxsize=1)

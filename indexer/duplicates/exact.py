@@ -39,7 +39,7 @@ from typing import TypeVar
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile, HashUpdate
-from indexer.content_hash import CHUNK, PARTIAL, partial_digest
+from gallerfs.indexer.content_hash import CHUNK, PARTIAL, partial_digest
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.duplicates.look import Look, same_picture
-from indexer.duplicates.mih import near_pairs, to_unsigned
+from gallerfs.indexer.duplicates.look import Look, same_picture
+from gallerfs.indexer.duplicates.mih import near_pairs, to_unsigned
 
 log = logging.getLogger(__name__)
 

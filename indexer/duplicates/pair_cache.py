@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.duplicates.near import HashedFile
+from gallerfs.indexer.duplicates.near import HashedFile
 
 log = logging.getLogger(__name__)
 

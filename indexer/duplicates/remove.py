@@ -32,10 +32,10 @@ from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from gallerfs.errors import GallerfsError
-from indexer import trash as trash_mod
-from indexer.duplicates.exact import full_hash
-from indexer.duplicates.sets import DuplicateSet, only_full_resolution, set_of
-from indexer.volumes import check_presence
+from gallerfs.indexer import trash as trash_mod
+from gallerfs.indexer.duplicates.exact import full_hash
+from gallerfs.indexer.duplicates.sets import DuplicateSet, only_full_resolution, set_of
+from gallerfs.indexer.volumes import check_presence
 
 log = logging.getLogger(__name__)
 

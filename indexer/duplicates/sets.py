@@ -25,13 +25,13 @@ from gallerfs.config import Settings
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
-from indexer.duplicates.exact import HashStats, find_exact
+from gallerfs.indexer.duplicates.exact import HashStats, find_exact
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from indexer.duplicates.look import Look, LookCache
-    from indexer.duplicates.near import PairCheck
+    from gallerfs.indexer.duplicates.look import Look, LookCache
+    from gallerfs.indexer.duplicates.near import PairCheck
 
 # Exact sets need none of numpy, Pillow, the pixel check or the perceptual-hash grouping: those are
 # imported by the near-duplicate functions, so that 'duplicates --exact' starts without them.
@@ -146,12 +146,12 @@ def exact_sets(db: Database, stats: HashStats | None = None) -> list[DuplicateSe
 
 def pixel_check(db: Database, files: dict[int, DupFile]) -> LookCache:
     """Looks of library files from their cached grid thumbnails (the original where none is cached)."""
-    from indexer.duplicates.look import LookCache, load_look
+    from gallerfs.indexer.duplicates.look import LookCache, load_look
 
     thumbs = thumbnail_root(db)
 
     def load(file_id: int) -> Look | None:
-        from indexer.thumbnails import thumbnail_path  # Pillow: only once a picture is compared
+        from gallerfs.indexer.thumbnails import thumbnail_path  # Pillow: only once a picture is compared
 
         f = files.get(file_id) or dupdb.file_info(db, file_id)
         if f is None:
@@ -181,9 +181,9 @@ def near_sets(db: Database, settings: Settings) -> list[DuplicateSet]:
     """
     import numpy as np
 
-    from indexer.duplicates.look import RULE, TINY_PX
-    from indexer.duplicates.near import HashedFile, candidate_pairs, find_near
-    from indexer.duplicates.pair_cache import cached_pairs
+    from gallerfs.indexer.duplicates.look import RULE, TINY_PX
+    from gallerfs.indexer.duplicates.near import HashedFile, candidate_pairs, find_near
+    from gallerfs.indexer.duplicates.pair_cache import cached_pairs
 
     rows = dupdb.perceptual_hashes(db)
     # Known to be tiny from its metadata (otherwise its Look tells): never a candidate.
