@@ -11,8 +11,6 @@ key, so the mount never gives one inode number to two different files. All funct
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -25,23 +23,6 @@ from typing import Any, Hashable
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 
 log = logging.getLogger(__name__)
-
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def renameat2(old: bytes, new: bytes, flags: int) -> None:
-    """rename(2) with RENAME_NOREPLACE / RENAME_EXCHANGE, atomically."""
-    if not flags:
-        os.rename(old, new)
-        return
-    if _libc.renameat2(_AT_FDCWD, old, _AT_FDCWD, new, ctypes.c_uint(flags)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), old)
-
 
 class JournalNode(Node):
     """A file or folder inside the journal; ``path`` is where it was last seen."""

@@ -7,10 +7,8 @@ Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
 from __future__ import annotations
 
 import errno
-from operator import attrgetter
 import logging
 import os
-import re
 import stat
 import threading
 import time
@@ -18,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple
 
 from gallerfs.db.tree import FileRow
+from gallerfs.filenames import strip_suffix as strip_suffix  # re-exported: the tree's naming rules
+from gallerfs.filenames import unique_names as unique_names
+from gallerfs.filenames import with_suffix as with_suffix
 from gallerfs.lru import LRU
 
 if TYPE_CHECKING:
@@ -211,53 +212,6 @@ class StaticDir(DirNode):
 
     def list(self, ctx: TreeContext) -> list[Entry]:
         return self.children(ctx)
-
-
-_SUFFIXED = re.compile(rb"^(.*) \((\d+)\)$")
-
-
-def with_suffix(name: bytes, n: int) -> bytes:
-    """``IMG_0001.jpg`` -> ``IMG_0001 (2).jpg`` (hidden files and no extension handled)."""
-    stem, ext = os.path.splitext(name)
-    if not stem:  # '.hidden'
-        stem, ext = name, b""
-    return stem + b" (%d)" % n + ext
-
-
-def strip_suffix(name: bytes) -> bytes:
-    """The name a de-duplicated ``IMG_0001 (2).jpg`` was made from."""
-    stem, ext = os.path.splitext(name)
-    m = _SUFFIXED.match(stem)
-    return m.group(1) + ext if m else name
-
-
-def unique_names(files: Iterable[FileRow], taken: Iterable[bytes] = ()) -> list[tuple[bytes, FileRow]]:
-    """Deterministic names for files shown together in one folder.
-
-    Files are ordered by (name, id); the lowest id keeps its name, the next ones
-    get `` (2)``, `` (3)``… skipping names already used. Names in *taken* (e.g.
-    subfolders) are never reused.
-    """
-    ordered = sorted(files, key=attrgetter("name", "id"))
-    used = set(taken)
-    first: list[FileRow] = []
-    later: list[FileRow] = []
-    for row in ordered:
-        if row.name in used:
-            later.append(row)
-        else:
-            used.add(row.name)
-            first.append(row)
-    out = [(r.name, r) for r in first]
-    for row in later:
-        n = 2
-        while with_suffix(row.name, n) in used:
-            n += 1
-        name = with_suffix(row.name, n)
-        used.add(name)
-        out.append((name, row))
-    out.sort(key=lambda e: e[0])
-    return out
 
 
 def file_entries(

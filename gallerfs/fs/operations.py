@@ -45,6 +45,7 @@ from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGates
 from gallerfs.fs.toplevel import RootDir
 from gallerfs.fs.xattrs import XattrHandlers, XattrSource
 from gallerfs.paths import LibraryPaths
+from gallerfs.renameat import RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2
 
 log = logging.getLogger(__name__)
 
@@ -412,12 +413,12 @@ class Operations(ChangeTracking, AlbumCopies, XattrHandlers, pyfuse3.Operations)
             dst = new_parent.path + b"/" + name_new  # type: ignore[attr-defined]
 
             def move() -> None:
-                if flags & ~(jr.RENAME_NOREPLACE | jr.RENAME_EXCHANGE):
+                if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
                     raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-                if not flags & jr.RENAME_EXCHANGE and os.path.lexists(dst):
+                if not flags & RENAME_EXCHANGE and os.path.lexists(dst):
                     self.journal.forget_path(dst)
-                jr.renameat2(src, dst, flags)
-                if flags & jr.RENAME_EXCHANGE:
+                renameat2(src, dst, flags)
+                if flags & RENAME_EXCHANGE:
                     tmp = dst + b"\x00swap"
                     self.journal.moved(src, tmp)
                     self.journal.moved(dst, src)
