@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -193,3 +194,47 @@ class UploadHandle(Handle):
         for fd in self.candidates.values():
             os.close(fd)
         self.candidates.clear()
+
+
+class HandleTable:
+    """Open file handles by number, and the numbers of directory handles (the trio thread only).
+
+    File and directory handles share one counter, so a number is never both.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[int, Handle] = {}
+        self._next = itertools.count(1)
+
+    def number(self) -> int:
+        """A fresh handle number (directory handles take theirs here too)."""
+        return next(self._next)
+
+    def add(self, handle: Handle) -> int:
+        fh = self.number()
+        self._files[fh] = handle
+        return fh
+
+    def __getitem__(self, fh: int) -> Handle:
+        return self._files[fh]
+
+    def get(self, fh: int | None) -> Handle | None:
+        return None if fh is None else self._files.get(fh)
+
+    def replace(self, fh: int, handle: Handle) -> None:
+        self._files[fh] = handle
+
+    def pop(self, fh: int) -> Handle | None:
+        return self._files.pop(fh, None)
+
+    def originals(self) -> list[OriginalHandle]:
+        return [h for h in self._files.values() if isinstance(h, OriginalHandle)]
+
+    def close_all(self) -> None:
+        """At unmount: close whatever is still open."""
+        for handle in list(self._files.values()):
+            try:
+                handle.close()
+            except OSError:
+                pass
+        self._files.clear()
