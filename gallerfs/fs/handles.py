@@ -11,9 +11,12 @@ import itertools
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Hashable
 
 from gallerfs.fs.nodes import Attr, FILE_MODE, Node
+
+if TYPE_CHECKING:
+    from gallerfs.fs.sourceio import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class OriginalHandle(Handle):
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False
-        self.ahead: Any = None  # the Operations class's read-ahead for read-only handles
+        self.ahead: ReadAhead | None = None  # read-ahead, for read-only handles (gallerfs.fs.originals)
 
     @classmethod
     def open(cls, path: bytes, file_id: int, source_id: int, ino: int, writable: bool, truncate: bool) -> OriginalHandle:
@@ -136,6 +139,8 @@ class OriginalHandle(Handle):
 
 class UploadNode(Node):
     """The file ``cp`` creates inside an album until the copy is recognised."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, serial: int) -> None:
         self.key = ("upload", serial)

@@ -18,7 +18,9 @@ import stat
 import itertools
 import threading
 import weakref
-from typing import Any, Hashable
+from typing import Hashable
+
+import pyfuse3
 
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 class JournalNode(Node):
     """A file or folder inside the journal; ``path`` is where it was last seen."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, key: tuple[Hashable, ...], path: bytes, is_dir: bool) -> None:
         self.key = key
@@ -38,6 +42,8 @@ class JournalNode(Node):
 
 class JournalRoot(DirNode):
     """The top-level ``journal/`` entry; the Operations class passes everything below it through."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, path: bytes, serial: int = 0) -> None:
         self.path = path
@@ -104,7 +110,7 @@ class JournalNodes:
         return out
 
 
-def apply_setattr(target: bytes | int, attr: Any, fields: Any) -> None:
+def apply_setattr(target: bytes | int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields) -> None:
     """setattr on a real file, by path or by open descriptor: truncate, chmod, chown, utimens."""
     if fields.update_size:
         os.truncate(target, attr.st_size)

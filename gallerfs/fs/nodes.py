@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple, TypeVar, cast
 
 from gallerfs.db.tree import FileRow
 from gallerfs.filenames import strip_suffix as strip_suffix  # re-exported: the tree's naming rules
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from gallerfs.paths import LibraryPaths
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
@@ -73,17 +75,19 @@ class Memo:
         self._recent: LRU[Hashable, Any] = LRU(self.RECENT_KEPT)
         self._lock = threading.Lock()
 
-    def get_recent(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    # Values of any type share one store: each key is only ever computed by one function, so the
+    # value found under it is what that function returns (the casts say so).
+    def get_recent(self, key: Hashable, compute: Callable[[], V]) -> V:
         """``get`` for values of an unbounded key space: only the most recently used are kept."""
-        return self._recent.get_or_compute(key, compute)
+        return cast(V, self._recent.get_or_compute(key, compute))
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, compute: Callable[[], V]) -> V:
         with self._lock:
             if key in self._values:
-                return self._values[key]
+                return cast(V, self._values[key])
         value = compute()
         with self._lock:
-            return self._values.setdefault(key, value)
+            return cast(V, self._values.setdefault(key, value))
 
 
 @dataclass
@@ -104,9 +108,19 @@ class TreeContext:
 
 
 class Node:
-    """Anything in the tree. ``key`` is its identity: same key, same inode."""
+    """Anything in the tree. ``key`` is its identity: same key, same inode.
 
-    key: tuple[Hashable, ...] = ()
+    A kind of node gives its key as a class attribute, an attribute set in
+    ``__init__`` or a property (frozen dataclasses: computed from their fields).
+    """
+
+    if TYPE_CHECKING:  # to the type checker a read-only property, which any of the three may override
+
+        @property
+        def key(self) -> tuple[Hashable, ...]: ...
+
+    else:
+        key: tuple[Hashable, ...] = ()
     is_dir = False
 
     def attr(self) -> Attr:
@@ -181,7 +195,7 @@ class LibraryFile(Node):
         self.member_of = member_of
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         if self.member_of is not None:
             return ("member", self.member_of, self.row.id)
         return ("file", self.row.id)
@@ -193,6 +207,8 @@ class LibraryFile(Node):
 
 class TextFile(Node):
     """A small generated read-only file (``.gallerfs/``). Content is rebuilt on every open."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, key: tuple[Hashable, ...], produce: Callable[[TreeContext], bytes], size: int) -> None:
         self.key = key

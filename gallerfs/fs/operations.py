@@ -129,7 +129,7 @@ class FuseOperations(pyfuse3.Operations):
 
     # -- lookups and attributes ------------------------------------------------
     @fuse_errors
-    async def lookup(self, parent_inode: int, name: bytes, ctx: Any = None) -> pyfuse3.EntryAttributes:
+    async def lookup(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext | None = None) -> pyfuse3.EntryAttributes:
         attrs, node = await self._lookup(parent_inode, name)
         self.inodes.ref(attrs.st_ino, node, None if name in (b".", b"..") else parent_inode)  # the kernel's reference
         return attrs
@@ -156,18 +156,18 @@ class FuseOperations(pyfuse3.Operations):
             log.exception("forget failed")
 
     @fuse_errors
-    async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
+    async def getattr(self, inode: int, ctx: pyfuse3.RequestContext | None = None) -> pyfuse3.EntryAttributes:
         node = await self.known_node(inode)
         return await self.provider_of(node).getattr(inode, node)
 
     @fuse_errors
     async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields, fh: int | None,
-                      ctx: Any) -> pyfuse3.EntryAttributes:  # fmt: skip
+                      ctx: pyfuse3.RequestContext | None) -> pyfuse3.EntryAttributes:  # fmt: skip
         node = self.inodes.node(inode)
         return await self.provider_of(node).setattr(inode, node, attr, fields, fh)
 
     @fuse_errors
-    async def readlink(self, inode: int, ctx: Any) -> bytes:
+    async def readlink(self, inode: int, ctx: pyfuse3.RequestContext | None) -> bytes:
         node = self.inodes.node(inode)
         return await self.provider_of(node).readlink(inode, node)
 
@@ -176,7 +176,7 @@ class FuseOperations(pyfuse3.Operations):
         return os.statvfs(journal if os.path.isdir(journal) else self.config.paths.root)
 
     @fuse_errors
-    async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
+    async def statfs(self, ctx: pyfuse3.RequestContext | None) -> pyfuse3.StatvfsData:
         st = await self.workers.statfs(self._statvfs)
         out = pyfuse3.StatvfsData()
         for name in ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree", "f_favail"):
@@ -186,7 +186,7 @@ class FuseOperations(pyfuse3.Operations):
 
     # -- directories --------------------------------------------------------------
     @fuse_errors
-    async def opendir(self, inode: int, ctx: Any) -> int:
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext | None) -> int:
         node = self.inodes.node(inode)
         listing = await self.provider_of(node).opendir(inode, node)
         fh = self.handles.number()
@@ -210,24 +210,24 @@ class FuseOperations(pyfuse3.Operations):
         self.dir_parent.pop(fh, None)
 
     @fuse_errors
-    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> pyfuse3.EntryAttributes:
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext | None) -> pyfuse3.EntryAttributes:
         parent = self.inodes.node(parent_inode)
         await self.provider_of(parent).mkdir(parent_inode, parent, name, mode)
         return await self.lookup(parent_inode, name)
 
     @fuse_errors
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext | None) -> None:
         parent = self.inodes.node(parent_inode)
         await self.provider_of(parent).rmdir(parent_inode, parent, name)
 
     @fuse_errors
-    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext | None) -> None:
         parent = self.inodes.node(parent_inode)
         await self.provider_of(parent).unlink(parent_inode, parent, name)
 
     @fuse_errors
     async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int, name_new: bytes, flags: int,
-                     ctx: Any) -> None:  # fmt: skip
+                     ctx: pyfuse3.RequestContext | None) -> None:  # fmt: skip
         old_parent, new_parent = self.inodes.node(parent_inode_old), self.inodes.node(parent_inode_new)
         provider = self.provider_of(old_parent)
         if self.provider_of(new_parent) is not provider:
@@ -235,7 +235,7 @@ class FuseOperations(pyfuse3.Operations):
         await provider.rename(parent_inode_old, old_parent, name_old, parent_inode_new, new_parent, name_new, flags)
 
     @fuse_errors
-    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: Any) -> pyfuse3.EntryAttributes:
+    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext | None) -> pyfuse3.EntryAttributes:
         node, parent = self.inodes.node(inode), self.inodes.node(new_parent_inode)
         attrs, found, under = await self.provider_of(parent).link(inode, node, new_parent_inode, parent, new_name)
         self.inodes.ref(attrs.st_ino, found, under)  # link's reply is one more kernel reference
@@ -248,21 +248,20 @@ class FuseOperations(pyfuse3.Operations):
         return pyfuse3.FileInfo(fh=fh, direct_io=opened.direct_io, keep_cache=opened.keep_cache)
 
     @fuse_errors
-    async def open(self, inode: int, flags: int, ctx: Any) -> pyfuse3.FileInfo:
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext | None) -> pyfuse3.FileInfo:
         node = self.inodes.node(inode)
         provider = self.provider_of(node)
         return self._opened(provider, await provider.open(inode, node, flags))
 
     @fuse_errors
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
-                     ctx: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:  # fmt: skip
+                     ctx: pyfuse3.RequestContext | None) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:  # fmt: skip
         parent = self.inodes.node(parent_inode)
         provider = self.provider_of(parent)
         opened, attrs = await provider.create(parent_inode, parent, name, mode, flags)  # counted by the provider
         return self._opened(provider, opened), attrs
 
-    # pyfuse3 accepts any buffer as a read's reply; read-ahead answers with views of its chunks
-    async def read(self, fh: int, off: int, size: int) -> bytes | memoryview:  # type: ignore[override]
+    async def read(self, fh: int, off: int, size: int) -> bytes | memoryview:  # type: ignore[override]  # stub: bytes; pyfuse3 takes any buffer (read-ahead: views, no copy)
         # The hot path of every read, so no fuse_errors wrapper.
         try:
             return await self.owners[fh].read(self.handles[fh], off, size)
@@ -297,28 +296,28 @@ class FuseOperations(pyfuse3.Operations):
 
     # -- extended attributes (served with --xattrs only; ENOSYS makes the kernel stop asking) -----
     @fuse_errors
-    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext | None) -> bytes:
         if not self.config.xattrs:
             raise pyfuse3.FUSEError(errno.ENOSYS)
         node = self.inodes.node(inode)
         return await self.provider_of(node).getxattr(inode, node, name)
 
     @fuse_errors
-    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext | None) -> list[bytes]:
         if not self.config.xattrs:
             raise pyfuse3.FUSEError(errno.ENOSYS)
         node = self.inodes.node(inode)
         return await self.provider_of(node).listxattr(inode, node)
 
     @fuse_errors
-    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
+    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext | None) -> None:
         node = self.inodes.node(inode)
         if not self.config.xattrs:
             raise pyfuse3.FUSEError(errno.ENOSYS)
         await self.provider_of(node).setxattr(inode, node, name, value)
 
     @fuse_errors
-    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
+    async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext | None) -> None:
         node = self.inodes.node(inode)
         if not self.config.xattrs:
             raise pyfuse3.FUSEError(errno.ENOSYS)

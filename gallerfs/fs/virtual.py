@@ -19,9 +19,9 @@ from gallerfs.db import tree as q
 from gallerfs.fs.copies import AlbumCopies
 from gallerfs.fs.fuseutil import Listing, unchanged
 from gallerfs.fs.handles import Handle, HandleTable, OriginalHandle, TextHandle, UploadHandle, UploadNode
-from gallerfs.fs.inodes import MEMBER_INODE_BASE, InodeTable, computed
+from gallerfs.fs.inodes import InodeTable, computed
 from gallerfs.fs.lister import TreeLister
-from gallerfs.fs.nodes import DirNode, LibraryFile, Node, TextFile, erofs, file_id_of_inode
+from gallerfs.fs.nodes import MEMBER_INODE_BASE, DirNode, LibraryFile, Node, TextFile, erofs, file_id_of_inode
 from gallerfs.fs.originals import Originals
 from gallerfs.fs.provider import Opened
 from gallerfs.fs.refresh import invalidate_inodes
