@@ -13,6 +13,7 @@ in the real-mount tests (``test_fs_mount.py``, ``test_fs_albums.py``,
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import shutil
@@ -391,6 +392,41 @@ def test_between_providers_only_exdev(mounted: tuple[FuseOperations, Kernel, Pat
         assert await kernel.listdir(trip.st_ino) == {}
 
     run(ops, test)
+
+
+class Recording:
+    """A provider that records which handlers it was asked for, then delegates to the real one."""
+
+    def __init__(self, real: Any, calls: list[str]) -> None:
+        self.real, self.calls = real, calls
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.real, name)
+
+
+def test_each_inode_goes_to_its_own_provider(mounted: tuple[FuseOperations, Kernel, Path],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    ops, _, journal = mounted
+    (journal / "a.md").write_text("a\n")
+    tree_calls: list[str] = []
+    journal_calls: list[str] = []
+    parts = dataclasses.replace(ops.parts, tree=Recording(ops.tree, tree_calls), journal=Recording(ops.journal, journal_calls))
+    recorded = FuseOperations(parts)
+    kernel = Kernel(recorded, monkeypatch)
+
+    async def test() -> None:
+        jino = await kernel.walk(b"journal")  # the root's listing is the tree's; journal/ itself is the journal's
+        assert tree_calls == ["lookup"] and journal_calls == []
+        await kernel.read_all((await recorded.lookup(jino, b"a.md", None)).st_ino)
+        assert journal_calls == ["lookup", "open", "read", "read", "release"] and tree_calls == ["lookup"]
+        photos = await recorded.lookup(jino, b"_photos", None)  # named by the journal, served by the tree
+        await kernel.listdir(photos.st_ino)
+        assert journal_calls[-1] == "lookup" and tree_calls[-1] == "opendir"
+        assert await fuse_errno(lambda: recorded.rename(jino, b"a.md", ROOT_INODE, b"a.md", 0, None))() == errno.EXDEV
+        assert tree_calls[-1] == "opendir" and journal_calls[-1] == "lookup"  # refused before either is asked
+
+    run(recorded, test)
 
 
 class _Fields:

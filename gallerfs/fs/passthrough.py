@@ -155,9 +155,9 @@ class JournalPassthrough:
     async def link(self, inode: int, node: Node, new_parent: int, parent_node: Node,
                    new_name: bytes) -> tuple[pyfuse3.EntryAttributes, Node, int | None]:  # fmt: skip
         if not isinstance(node, JournalNode):
-            # a library file linked into journal/ itself is refused as by any read-only folder
-            raise erofs() if isinstance(node, LibraryFile) and isinstance(parent_node, JournalRoot) else OSError(
-                errno.EXDEV, os.strerror(errno.EXDEV))
+            if isinstance(node, LibraryFile) and isinstance(parent_node, JournalRoot):
+                raise erofs()  # journal/ itself refuses a library file as the tree's read-only folders do
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
         check_name(new_name)
         await self.workers.read(lambda: os.link(node.path, _real(parent_node) + b"/" + new_name, follow_symlinks=False))
         attrs, found = await self.lookup(new_parent, parent_node, new_name)
