@@ -166,6 +166,7 @@ def test_sources_open_read_and_release(mounted: tuple[FuseOperations, Kernel, Pa
         assert a.st_ino == listed[b"A.jpg"].st_ino  # one number wherever it is listed
         assert await kernel.read_all(a.st_ino) == FILES["cams/A.jpg"]
         info = await ops.open(a.st_ino, os.O_RDONLY, None)
+        assert info.keep_cache and not info.direct_io  # unchanged since indexed: the kernel keeps its pages
         assert bytes(await ops.read(info.fh, 5, 10)) == FILES["cams/A.jpg"][5:15]
         await ops.release(info.fh)
         assert await fuse_errno(lambda: ops.read(info.fh, 0, 10))() == errno.EBADF
@@ -305,6 +306,7 @@ def test_journal_create_write_rename_unlink(mounted: tuple[FuseOperations, Kerne
         jino = await kernel.walk(b"journal")
         assert ops.provider_of(ops.inodes.node(jino)) is ops.journal
         info, note = await ops.create(jino, b"notes.md", 0o644, os.O_WRONLY, None)
+        assert info.keep_cache and not info.direct_io  # a plain file, cached as pyfuse3 does by default
         assert ops.inodes.count(note.st_ino) == 1  # create's reply is a reference
         assert await ops.write(info.fh, 0, b"# notes\n") == 8
         await ops.fsync(info.fh, False)

@@ -46,7 +46,7 @@ class Opened:
 
     handle: Handle
     direct_io: bool = False
-    keep_cache: bool = False
+    keep_cache: bool = True  # pyfuse3.FileInfo's default
 
 
 class Provider(Protocol):
