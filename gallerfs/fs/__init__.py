@@ -7,9 +7,15 @@ Layers, each testable on its own:
   ``LibraryFile`` (an original), ``TextFile`` (generated status) nodes.
 - ``library_dirs`` / ``status`` / ``journal``: one class per kind of directory.
 - ``toplevel``: THE registry of top-level directories (``TOP_LEVEL``).
-- ``operations``: the pyfuse3 ``Operations`` class; it only maps inodes,
-  handles and errors onto the tree, and caches listings.
-- ``mount``: mount lifecycle (daemonising, signals, stale mounts, unmount).
+- ``provider``: the interface of a provider of inodes; two implement it:
+  ``virtual`` (the tree above, with ``lister`` for its cached listings,
+  ``originals`` for files of the sources, ``copies`` for copies dropped into
+  albums) and ``passthrough`` (``journal/``, read-write onto the real folder).
+- ``operations``: the pyfuse3 ``Operations`` class, a thin dispatcher: it
+  picks the provider of each inode, counts the kernel's references and holds
+  the handle numbers; ``refresh`` follows the library's changes.
+- ``mount``: the composition root (``build_parts``) and the mount lifecycle
+  (daemonising, signals, stale mounts, unmount).
 
 Adding a top-level directory (``search/``, ``duplicates/``)
 ------------------------------------------------------------

@@ -1,46 +1,66 @@
-"""Copies dropped into albums (recognised, never stored) and edits of originals (re-indexed).
+"""Copies dropped into albums: recognised as library files, never stored.
 
-A mixin of ``gallerfs.fs.operations.Operations``.
+``cp photo.jpg by-album/Trip/`` creates an upload (``handles.UploadNode``)
+whose bytes are compared, as they arrive, with the originals of the same name;
+when it is closed the file it matched (or, renamed on the way, the file with
+its SHA-256) is added to the album. Overwriting a file inside an album (``cp``
+onto an existing name, ``O_TRUNC``) is an upload too, never an edit of the
+original.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
-from typing import Any
 
 import pyfuse3
-import trio
 
-from gallerfs.db import albums as album_db
 from gallerfs.db import tree as q
-from gallerfs.fs.handles import OriginalHandle, UploadHandle, UploadNode
-from gallerfs.fs.nodes import DirNode, LibraryFile, strip_suffix
+from gallerfs.fs.handles import UploadHandle, UploadNode
+from gallerfs.fs.inodes import InodeTable
+from gallerfs.fs.lister import TreeLister
+from gallerfs.fs.nodes import DirNode, strip_suffix
+from gallerfs.fs.workers import Workers
 
 log = logging.getLogger(__name__)
 
 
 class AlbumCopies:
-    inodes: Any
-    pool: Any
-    _uploads: Any
-    in_copy_thread: Any
-    uploads: dict[tuple[int, bytes], int]
+    def __init__(self, lister: TreeLister, inodes: InodeTable, workers: Workers) -> None:
+        self.lister = lister
+        self.inodes = inodes
+        self.workers = workers
+        self.uploads: dict[tuple[int, bytes], int] = {}  # (folder inode, name) -> the upload's inode
+        self._serial = itertools.count(1)
 
-    async def _member_upload(self, inode: int) -> UploadHandle:
+    def new_node(self) -> UploadNode:
+        return UploadNode(next(self._serial))
+
+    async def start(self, parent: int, name: bytes) -> tuple[UploadHandle, int]:
+        """``create`` in a folder that accepts files: the upload's handle and its (counted) inode."""
+        upload = self.new_node()
+        ino = self.inodes.held_ino(upload, parent)  # create's reply is a kernel reference
+        handle = UploadHandle(upload, parent, name)
+        await self.workers.copy(self.open_candidates, handle)
+        self.uploads[(parent, name)] = ino
+        return handle, ino
+
+    async def member_upload(self, inode: int) -> UploadHandle:
         """A file in an album is being overwritten: whatever is written is a copy to add, not an edit."""
         parent = self.inodes.parent(inode)
-        listing = await self.listing(parent)
+        listing = await self.lister.listing(parent)
         name = next((n for n, i in zip(listing.names, listing.inos) if i == inode), b"")
-        upload = UploadNode(next(self._uploads))
+        upload = self.new_node()
         self.inodes.ino(upload, parent)
         handle = UploadHandle(upload, parent, name)
-        await self.in_copy_thread(self._open_candidates, handle)
+        await self.workers.copy(self.open_candidates, handle)
         return handle
 
-    def _open_candidates(self, handle: UploadHandle) -> None:
-        db = self.pool.get()
+    def open_candidates(self, handle: UploadHandle) -> None:
+        """On a copy thread: open the originals the upload may be a copy of (same name, online)."""
+        db = self.workers.pool.get()
         names = {handle.name, strip_suffix(handle.name)}
         for name in names:
             for loc in q.files_named(db, name):
@@ -50,22 +70,17 @@ class AlbumCopies:
                     except OSError:
                         continue
 
-    async def finish_original(self, handle: OriginalHandle) -> None:
-        st = await self.original_io(handle, handle.finish)  # ftruncate, fsync: on the source's threads
-        if st is not None:
-            await self.original_changed(handle, st)
-
-    async def adopt_upload(self, handle: UploadHandle) -> None:
+    async def adopt(self, handle: UploadHandle) -> None:
         """A copy into an album was closed: find which library file it is and add that file."""
         def identify() -> int | None:
             ids = handle.matching_ids()
             if ids:
                 return ids[0]
             digest = handle.digest()
-            found = q.files_with_hash(self.pool.get(), handle.node.size, digest) if digest else []
+            found = q.files_with_hash(self.workers.pool.get(), handle.node.size, digest) if digest else []
             return found[0] if found else None
 
-        file_id = await self.in_copy_thread(identify)
+        file_id = await self.workers.copy(identify)
         self.uploads.pop((handle.parent, handle.name), None)
         pyfuse3.invalidate_entry_async(handle.parent, handle.name, ignore_enoent=True)
         if file_id is None:
@@ -73,15 +88,7 @@ class AlbumCopies:
             handle.result = -1
             raise OSError(errno.EROFS, "only files of the library can be added")
         parent = self.inodes.node(handle.parent)
-        assert isinstance(parent, DirNode)
-        await self.library_write(lambda c: parent.add_file(c, file_id), handle.parent)
+        if not isinstance(parent, DirNode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        await self.lister.write(lambda c: parent.add_file(c, file_id), handle.parent)
         handle.result = file_id
-
-    async def original_changed(self, handle: OriginalHandle, st: os.stat_result) -> None:
-        await self.in_writer(album_db.mark_file_pending, self._writer_db(), handle.file_id, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        node = self.inodes.get(handle.ino)
-        if isinstance(node, LibraryFile):
-            row = node.row
-            node.row = type(row)(row.id, row.source_id, row.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        await trio.to_thread.run_sync(self._invalidate_inodes, [handle.ino])
-        await self.check_generation()

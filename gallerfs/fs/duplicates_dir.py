@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gallerfs.db.duplicates import DupFile
 from gallerfs.db.tree import FileRow
@@ -33,13 +34,16 @@ from gallerfs.fs.nodes import (
     unique_names,
 )
 
+if TYPE_CHECKING:
+    from gallerfs.indexer.duplicates.sets import DuplicateSet
+
 log = logging.getLogger(__name__)
 
 
-def _sets(ctx: TreeContext) -> list:
+def _sets(ctx: TreeContext) -> list[DuplicateSet]:
     from gallerfs.indexer.duplicates.sets import find_sets
 
-    def build() -> list:
+    def build() -> list[DuplicateSet]:
         found = find_sets(ctx.db, ctx.settings)
         return sorted(found, key=lambda s: (-s.reclaimable, s.kind != "exact", s.key))
 
@@ -71,10 +75,10 @@ class DupSetDir(DirNode):
     set_key: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("dupset", self.set_key)
 
-    def _set(self, ctx: TreeContext) -> object | None:
+    def _set(self, ctx: TreeContext) -> DuplicateSet | None:
         for s in _sets(ctx):
             if s.key == self.set_key:
                 return s

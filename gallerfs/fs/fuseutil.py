@@ -7,29 +7,30 @@ import functools
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, Coroutine, ParamSpec, TypeVar
 
 import apsw
 import pyfuse3
 
 from gallerfs.errors import LibraryBusyError
-from gallerfs.fs.nodes import Attr
+from gallerfs.fs.nodes import Attr, Node
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 LIBRARY_TIMEOUT = 300.0  # s; changes are pushed to the kernel explicitly
 VOLATILE_TIMEOUT = 1.0  # s; journal (may change behind our back) and status files
 POLL_INTERVAL = 1.0  # s between checks of library_state.generation
 WRITE_WAIT_MS = 5000  # how long a write through the mount waits for another process's write lock
 
 
-def fuse_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+def fuse_errors(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """OSError -> FUSEError(errno); the library's write lock held elsewhere -> EBUSY (logged);
     anything unexpected is logged and becomes EIO."""
 
     @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> T:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
@@ -54,7 +55,7 @@ class Listing:
     inos: list[int]
     attrs: list[pyfuse3.EntryAttributes]
     index: dict[bytes, int]
-    nodes: list[Any] = field(default_factory=list)  # the entries' nodes, for counting the kernel's references
+    nodes: list[Node] = field(default_factory=list)  # the entries' nodes, for counting the kernel's references
 
 
 def entry_attrs(ino: int, attr: Attr, uid: int, gid: int, timeout: float = LIBRARY_TIMEOUT) -> pyfuse3.EntryAttributes:
@@ -88,9 +89,9 @@ def stat_attrs(ino: int, st: os.stat_result, timeout: float = VOLATILE_TIMEOUT) 
     return e
 
 
-def unchanged(current: pyfuse3.EntryAttributes, attr: pyfuse3.EntryAttributes, fields: Any) -> bool:
+def unchanged(current: pyfuse3.EntryAttributes, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields) -> bool:
     """Whether a setattr asks for exactly what is already there (mode, owner, times)."""
-    checks = [
+    checks: list[tuple[bool, Callable[[], bool]]] = [
         (fields.update_mode, lambda: attr.st_mode & 0o7777 == current.st_mode & 0o7777),
         (fields.update_uid, lambda: attr.st_uid == current.st_uid),
         (fields.update_gid, lambda: attr.st_gid == current.st_gid),

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Hashable
 
 from gallerfs.fs.nodes import Attr, FILE_MODE, Node
+
+if TYPE_CHECKING:
+    from gallerfs.fs.sourceio import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class OriginalHandle(Handle):
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False
-        self.ahead: Any = None  # the Operations class's read-ahead for read-only handles
+        self.ahead: ReadAhead | None = None  # read-ahead, for read-only handles (gallerfs.fs.originals)
 
     @classmethod
     def open(cls, path: bytes, file_id: int, source_id: int, ino: int, writable: bool, truncate: bool) -> OriginalHandle:
@@ -136,6 +140,8 @@ class OriginalHandle(Handle):
 class UploadNode(Node):
     """The file ``cp`` creates inside an album until the copy is recognised."""
 
+    key: tuple[Hashable, ...]
+
     def __init__(self, serial: int) -> None:
         self.key = ("upload", serial)
         self.size = 0
@@ -193,3 +199,47 @@ class UploadHandle(Handle):
         for fd in self.candidates.values():
             os.close(fd)
         self.candidates.clear()
+
+
+class HandleTable:
+    """Open file handles by number, and the numbers of directory handles (the trio thread only).
+
+    File and directory handles share one counter, so a number is never both.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[int, Handle] = {}
+        self._next = itertools.count(1)
+
+    def number(self) -> int:
+        """A fresh handle number (directory handles take theirs here too)."""
+        return next(self._next)
+
+    def add(self, handle: Handle) -> int:
+        fh = self.number()
+        self._files[fh] = handle
+        return fh
+
+    def __getitem__(self, fh: int) -> Handle:
+        return self._files[fh]
+
+    def get(self, fh: int | None) -> Handle | None:
+        return None if fh is None else self._files.get(fh)
+
+    def replace(self, fh: int, handle: Handle) -> None:
+        self._files[fh] = handle
+
+    def pop(self, fh: int) -> Handle | None:
+        return self._files.pop(fh, None)
+
+    def originals(self) -> list[OriginalHandle]:
+        return [h for h in self._files.values() if isinstance(h, OriginalHandle)]
+
+    def close_all(self) -> None:
+        """At unmount: close whatever is still open."""
+        for handle in list(self._files.values()):
+            try:
+                handle.close()
+            except OSError:
+                pass
+        self._files.clear()

@@ -55,8 +55,15 @@ def computed(ino: int) -> bool:
 
 def _computed_number(key: tuple[Hashable, ...]) -> int | None:
     if key and key[0] == "file":
-        return FILE_INODE_BASE + int(key[1])  # type: ignore[call-overload]
+        return FILE_INODE_BASE + _file_id(key[1])
     return None
+
+
+def _file_id(part: Hashable) -> int:
+    """The file id in a library file's key (``("file", id)``, ``("member", folder, id)``)."""
+    if not isinstance(part, int):
+        raise TypeError(f"a file key holds its id, not {part!r}")
+    return part
 
 
 class _Slot:
@@ -79,8 +86,8 @@ class InodeTable:
         self._unheld: OrderedDict[int, None] = OrderedDict()  # counter numbers at count 0, oldest first
         self.unheld_kept = unheld_kept
         self._next = itertools.count(ROOT_INODE + 1)
-        self._member_folders: dict[Hashable, int] = {}  # folder key -> serial (bounded by folders)
-        self._member_keys: dict[int, Hashable] = {}  # serial -> folder key
+        self._member_folders: dict[tuple[Hashable, ...], int] = {}  # folder key -> serial (bounded by folders)
+        self._member_keys: dict[int, tuple[Hashable, ...]] = {}  # serial -> folder key
         self._lock = threading.Lock()
         self._peak = 0  # most slots since the table was last compacted
         self.epoch = (time.time_ns() // 1_000_000) & 0xFFFFFFFF or 1  # a generation of this mount
@@ -92,11 +99,14 @@ class InodeTable:
         if ino is not None:
             return ino
         if key[0] == "member":  # ("member", folder key, file id)
-            folder = self._member_folders.get(key[1])
+            folder_key = key[1]
+            if not isinstance(folder_key, tuple):
+                raise TypeError(f"a member key holds its folder's key, not {folder_key!r}")
+            folder = self._member_folders.get(folder_key)
             if folder is None:
-                folder = self._member_folders[key[1]] = len(self._member_folders) + 1
-                self._member_keys[folder] = key[1]
-            return MEMBER_INODE_BASE | folder << MEMBER_ID_BITS | int(key[2])  # type: ignore[call-overload]
+                folder = self._member_folders[folder_key] = len(self._member_folders) + 1
+                self._member_keys[folder] = folder_key
+            return MEMBER_INODE_BASE | folder << MEMBER_ID_BITS | _file_id(key[2])
         ino = self._by_key.get(key)
         if ino is None:
             ino = self._by_key[key] = next(self._next)
@@ -261,7 +271,7 @@ class InodeTable:
         slot = self._slots.get(ino)
         return 0 if slot is None else slot.count
 
-    def member_folder(self, ino: int) -> Hashable | None:
+    def member_folder(self, ino: int) -> tuple[Hashable, ...] | None:
         """The folder key a member inode belongs to (to rebuild it), or None."""
         if ino < MEMBER_INODE_BASE:
             return None

@@ -11,8 +11,6 @@ key, so the mount never gives one inode number to two different files. All funct
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -20,31 +18,18 @@ import stat
 import itertools
 import threading
 import weakref
-from typing import Any, Hashable
+from typing import Hashable
+
+import pyfuse3
 
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 
 log = logging.getLogger(__name__)
 
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def renameat2(old: bytes, new: bytes, flags: int) -> None:
-    """rename(2) with RENAME_NOREPLACE / RENAME_EXCHANGE, atomically."""
-    if not flags:
-        os.rename(old, new)
-        return
-    if _libc.renameat2(_AT_FDCWD, old, _AT_FDCWD, new, ctypes.c_uint(flags)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), old)
-
-
 class JournalNode(Node):
     """A file or folder inside the journal; ``path`` is where it was last seen."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, key: tuple[Hashable, ...], path: bytes, is_dir: bool) -> None:
         self.key = key
@@ -57,6 +42,8 @@ class JournalNode(Node):
 
 class JournalRoot(DirNode):
     """The top-level ``journal/`` entry; the Operations class passes everything below it through."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, path: bytes, serial: int = 0) -> None:
         self.path = path
@@ -123,7 +110,7 @@ class JournalNodes:
         return out
 
 
-def apply_setattr(target: bytes | int, attr: Any, fields: Any) -> None:
+def apply_setattr(target: bytes | int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields) -> None:
     """setattr on a real file, by path or by open descriptor: truncate, chmod, chown, utimens."""
     if fields.update_size:
         os.truncate(target, attr.st_size)

@@ -58,7 +58,7 @@ class JournalPhotosDay(DirNode):
     day: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("journal-photos", self.year, self.month, self.day)
 
     def list(self, ctx: TreeContext) -> list[Entry]:

@@ -50,7 +50,7 @@ class SourceFolder(DirNode):
     dir: bytes  # '' for the source root
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("src", self.source_id, self.dir)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -100,7 +100,7 @@ class YearDir(DirNode):
     year: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("year", self.year)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -114,7 +114,7 @@ class MonthDir(DirNode):
     month: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("month", self.year, self.month)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -129,7 +129,7 @@ class DayDir(DirNode):
     day: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("day", self.year, self.month, self.day)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -193,7 +193,7 @@ class AlbumDir(DirNode):
     name: str
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("album", self.album_id)
 
     def list(self, ctx: TreeContext) -> list[Entry]:

@@ -19,11 +19,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gallerfs.config import Settings, journal_dir
 from gallerfs.errors import EXIT_LOCKED, GallerfsError
 from gallerfs.paths import LibraryPaths
 from gallerfs.sdnotify import notify
+
+if TYPE_CHECKING:
+    from gallerfs.fs.operations import FuseOperations, MountParts
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +186,49 @@ def _daemonise(log_path: Path) -> bool:
     return True
 
 
+def build_parts(paths: LibraryPaths, settings: Settings, journal_dir: os.PathLike[str] | str, *,
+                xattrs: bool = False) -> MountParts:  # fmt: skip
+    """The composition root: every collaborator of the mount's ``Operations``, wired together."""
+    from gallerfs.fs.copies import AlbumCopies
+    from gallerfs.fs.fuseutil import WRITE_WAIT_MS
+    from gallerfs.fs.handles import HandleTable
+    from gallerfs.fs.inodes import ROOT_INODE, InodeTable
+    from gallerfs.fs.lister import TreeLister
+    from gallerfs.fs.operations import MountParts
+    from gallerfs.fs.originals import Originals
+    from gallerfs.fs.passthrough import JournalPassthrough
+    from gallerfs.fs.provider import MountConfig
+    from gallerfs.fs.readers import ReaderLoans
+    from gallerfs.fs.refresh import Refresher
+    from gallerfs.fs.sourceio import Buffers, SourceGates
+    from gallerfs.fs.toplevel import RootDir
+    from gallerfs.fs.virtual import VirtualTree
+    from gallerfs.fs.workers import LibraryWriter, Workers
+    from gallerfs.fs.xattrs import XattrSource
+
+    config = MountConfig(paths, settings, xattrs)
+    journal_path = os.fsencode(os.path.abspath(journal_dir))
+    root = RootDir(journal_path)
+    inodes = InodeTable(root)
+    for entry in root.entries:  # the top-level folders live as long as the mount
+        inodes.pin(entry.node, ROOT_INODE)
+    workers = Workers(ReaderLoans(paths.db), LibraryWriter(paths.db, WRITE_WAIT_MS))
+    handles = HandleTable()
+    lister = TreeLister(config, inodes, workers)
+    journal = JournalPassthrough(journal_path, config, inodes, workers, handles, lister)
+    refresher = Refresher(config, lister, inodes, root, workers, journal)
+    originals = Originals(inodes, workers, handles, SourceGates(), Buffers(), refresher)
+    tree = VirtualTree(lister, inodes, workers, handles, originals, AlbumCopies(lister, inodes, workers), XattrSource())
+    return MountParts(config, root, inodes, workers, handles, lister, refresher, tree, journal)
+
+
 def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountOptions) -> int:
     """Mount the library at *mountpoint*; returns when unmounted (or at once in the parent when daemonising)."""
     import pyfuse3
     import trio
 
     from gallerfs.db.connection import Database
-    from gallerfs.fs.operations import Operations
+    from gallerfs.fs.operations import FuseOperations
 
     mountpoint = os.path.abspath(mountpoint)
     check_mountpoint(mountpoint, opts.force)
@@ -198,7 +238,7 @@ def mount(paths: LibraryPaths, settings: Settings, mountpoint: str, opts: MountO
     paths.ensure()
 
     logging.getLogger("pyfuse3").addFilter(_LateReleaseReplies())
-    ops = Operations(paths, settings, journal, xattrs=opts.xattrs)
+    ops = FuseOperations(build_parts(paths, settings, journal, xattrs=opts.xattrs))
     options = set(pyfuse3.default_options)
     options |= {f"fsname={FSNAME}", f"subtype={FSNAME}", "noatime"}
     if opts.allow_other:
@@ -244,12 +284,12 @@ def _prepare_search(paths: LibraryPaths, settings: Settings) -> None:
         log.warning("search is not prepared: %s", exc)
 
 
-async def _serve(ops: object, mountpoint: str) -> None:
+async def _serve(ops: FuseOperations, mountpoint: str) -> None:
     import pyfuse3
     import trio
 
     async def tune_read_ahead() -> None:
-        await ops.initialised.wait()  # type: ignore[attr-defined]
+        await ops.initialised.wait()
         await trio.sleep(0)  # the INIT reply is written in the step that set it
         await trio.to_thread.run_sync(raise_read_ahead, mountpoint)
 
@@ -263,9 +303,9 @@ async def _serve(ops: object, mountpoint: str) -> None:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(on_signals)
-        nursery.start_soon(ops.watch_generation)  # type: ignore[attr-defined]
+        nursery.start_soon(ops.watch_generation)
         nursery.start_soon(tune_read_ahead)
-        await ops.check_generation()  # type: ignore[attr-defined]
+        await ops.check_generation()
         await pyfuse3.main(min_tasks=4)
         nursery.cancel_scope.cancel()
 

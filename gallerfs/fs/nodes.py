@@ -7,17 +7,18 @@ Pure code: no pyfuse3 here. Refusals are ``OSError(errno.X)``; the
 from __future__ import annotations
 
 import errno
-from operator import attrgetter
 import logging
 import os
-import re
 import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple, TypeVar, cast
 
 from gallerfs.db.tree import FileRow
+from gallerfs.filenames import strip_suffix as strip_suffix  # re-exported: the tree's naming rules
+from gallerfs.filenames import unique_names as unique_names
+from gallerfs.filenames import with_suffix as with_suffix
 from gallerfs.lru import LRU
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from gallerfs.paths import LibraryPaths
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
@@ -72,17 +75,19 @@ class Memo:
         self._recent: LRU[Hashable, Any] = LRU(self.RECENT_KEPT)
         self._lock = threading.Lock()
 
-    def get_recent(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    # Values of any type share one store: each key is only ever computed by one function, so the
+    # value found under it is what that function returns (the casts say so).
+    def get_recent(self, key: Hashable, compute: Callable[[], V]) -> V:
         """``get`` for values of an unbounded key space: only the most recently used are kept."""
-        return self._recent.get_or_compute(key, compute)
+        return cast(V, self._recent.get_or_compute(key, compute))
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, compute: Callable[[], V]) -> V:
         with self._lock:
             if key in self._values:
-                return self._values[key]
+                return cast(V, self._values[key])
         value = compute()
         with self._lock:
-            return self._values.setdefault(key, value)
+            return cast(V, self._values.setdefault(key, value))
 
 
 @dataclass
@@ -103,9 +108,19 @@ class TreeContext:
 
 
 class Node:
-    """Anything in the tree. ``key`` is its identity: same key, same inode."""
+    """Anything in the tree. ``key`` is its identity: same key, same inode.
 
-    key: tuple[Hashable, ...] = ()
+    A kind of node gives its key as a class attribute, an attribute set in
+    ``__init__`` or a property (frozen dataclasses: computed from their fields).
+    """
+
+    if TYPE_CHECKING:  # to the type checker a read-only property, which any of the three may override
+
+        @property
+        def key(self) -> tuple[Hashable, ...]: ...
+
+    else:
+        key: tuple[Hashable, ...] = ()
     is_dir = False
 
     def attr(self) -> Attr:
@@ -180,7 +195,7 @@ class LibraryFile(Node):
         self.member_of = member_of
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         if self.member_of is not None:
             return ("member", self.member_of, self.row.id)
         return ("file", self.row.id)
@@ -192,6 +207,8 @@ class LibraryFile(Node):
 
 class TextFile(Node):
     """A small generated read-only file (``.gallerfs/``). Content is rebuilt on every open."""
+
+    key: tuple[Hashable, ...]
 
     def __init__(self, key: tuple[Hashable, ...], produce: Callable[[TreeContext], bytes], size: int) -> None:
         self.key = key
@@ -211,53 +228,6 @@ class StaticDir(DirNode):
 
     def list(self, ctx: TreeContext) -> list[Entry]:
         return self.children(ctx)
-
-
-_SUFFIXED = re.compile(rb"^(.*) \((\d+)\)$")
-
-
-def with_suffix(name: bytes, n: int) -> bytes:
-    """``IMG_0001.jpg`` -> ``IMG_0001 (2).jpg`` (hidden files and no extension handled)."""
-    stem, ext = os.path.splitext(name)
-    if not stem:  # '.hidden'
-        stem, ext = name, b""
-    return stem + b" (%d)" % n + ext
-
-
-def strip_suffix(name: bytes) -> bytes:
-    """The name a de-duplicated ``IMG_0001 (2).jpg`` was made from."""
-    stem, ext = os.path.splitext(name)
-    m = _SUFFIXED.match(stem)
-    return m.group(1) + ext if m else name
-
-
-def unique_names(files: Iterable[FileRow], taken: Iterable[bytes] = ()) -> list[tuple[bytes, FileRow]]:
-    """Deterministic names for files shown together in one folder.
-
-    Files are ordered by (name, id); the lowest id keeps its name, the next ones
-    get `` (2)``, `` (3)``… skipping names already used. Names in *taken* (e.g.
-    subfolders) are never reused.
-    """
-    ordered = sorted(files, key=attrgetter("name", "id"))
-    used = set(taken)
-    first: list[FileRow] = []
-    later: list[FileRow] = []
-    for row in ordered:
-        if row.name in used:
-            later.append(row)
-        else:
-            used.add(row.name)
-            first.append(row)
-    out = [(r.name, r) for r in first]
-    for row in later:
-        n = 2
-        while with_suffix(row.name, n) in used:
-            n += 1
-        name = with_suffix(row.name, n)
-        used.add(name)
-        out.append((name, row))
-    out.sort(key=lambda e: e[0])
-    return out
 
 
 def file_entries(

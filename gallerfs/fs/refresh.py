@@ -6,9 +6,9 @@ set``), the mount re-reads it, so new values (``search_limit``,
 replaces ``journal/`` in the running mount (a new inode, so the kernel drops
 whatever it cached of the old folder; programs still inside it keep it).
 
-A mixin of ``gallerfs.fs.operations.Operations`` (which provides ``listings``,
-``inodes``, ``pool``, ``memo``, ``generation``, ``in_thread``, ``_build_listing``,
-``paths``, ``settings``, ``root``, ``journal`` and ``journal_path``).
+``Refresher`` works on the tree's listings (``lister.TreeLister``), the
+settings the mount shares (``provider.MountConfig``) and the journal
+passthrough it switches to a new folder.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import errno
 import itertools
 import logging
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
 import pyfuse3
 import trio
@@ -27,9 +27,14 @@ from gallerfs.db import tree as q
 from gallerfs.errors import GallerfsError
 from gallerfs.fs import journal as jr
 from gallerfs.fs.fuseutil import POLL_INTERVAL, Listing
-from gallerfs.fs.inodes import ROOT_INODE
+from gallerfs.fs.inodes import ROOT_INODE, InodeTable
+from gallerfs.fs.lister import TreeLister
 from gallerfs.fs.listing_cache import ListingCache
 from gallerfs.fs.nodes import DirNode, Memo
+from gallerfs.fs.passthrough import JournalPassthrough
+from gallerfs.fs.provider import MountConfig
+from gallerfs.fs.toplevel import RootDir
+from gallerfs.fs.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +50,28 @@ def config_stamp(path: os.PathLike[str]) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-class ChangeTracking:
-    listings: ListingCache
-    generation: int
-    memo: Memo
-    inodes: Any
-    pool: Any
-    paths: Any
-    settings: config.Settings
-    root: Any
-    journal: jr.JournalNodes
-    journal_path: bytes
-    _config_stamp: tuple[int, int, int] | None | bool = False  # False: not read yet
+def invalidate_inodes(inos: Sequence[int]) -> None:
+    """Blocking (the kernel may wait on its page cache): call it on a worker thread."""
+    for ino in inos:
+        try:
+            pyfuse3.invalidate_inode(ino)
+        except OSError as exc:  # ENOENT: the kernel does not know it
+            if exc.errno != errno.ENOENT:
+                log.warning("invalidating inode %d: %s", ino, exc)
+
+
+class Refresher:
+    """Follows the library and the settings file for the running mount."""
+
+    def __init__(self, config: MountConfig, lister: TreeLister, inodes: InodeTable, root: RootDir, workers: Workers,
+                 journal: JournalPassthrough) -> None:  # fmt: skip
+        self.config = config
+        self.lister = lister
+        self.inodes = inodes
+        self.root = root
+        self.workers = workers
+        self.journal = journal
+        self._config_stamp: tuple[int, int, int] | None | bool = False  # False: not read yet
 
     async def watch_generation(self) -> None:
         """Poll the change counter; a refresh that took T seconds waits at least 3T before the next
@@ -70,31 +85,33 @@ class ChangeTracking:
             await trio.sleep(max(POLL_INTERVAL, 3 * (trio.current_time() - started)))
 
     async def check_generation(self) -> None:
-        gen, stamp = await self.in_thread(lambda: (q.generation(self.pool.get()), config_stamp(self.paths.config_file)))
+        paths = self.config.paths
+        gen, stamp = await self.workers.read(lambda: (q.generation(self.workers.pool.get()), config_stamp(paths.config_file)))
         reloaded = False
         if stamp != self._config_stamp:
             first_read = self._config_stamp is False
             self._config_stamp = stamp
             reloaded = not first_read and await self.reload_settings()
-        if gen == self.generation and not reloaded:
+        lister = self.lister
+        if gen == lister.generation and not reloaded:
             return
-        first = self.generation < 0
-        self.generation = gen
-        self.memo = Memo(gen)
-        old = self.listings
-        self.listings = ListingCache(old.max_entries)
+        first = lister.generation < 0
+        lister.generation = gen
+        lister.memo = Memo(gen)
+        old = lister.listings
+        lister.listings = ListingCache(old.max_entries)
         if first or not old:
             return
-        memo = self.memo
-        gone, changed, fresh = await self.in_thread(self._relist, old.items())
-        if memo is self.memo:  # not already stale again
+        memo = lister.memo
+        gone, changed, fresh = await self.workers.read(self._relist, old.items())
+        if memo is lister.memo:  # not already stale again
             for dir_ino, listing in fresh:
-                if dir_ino not in self.listings and self.inodes.get(dir_ino) is not None:
-                    self.listings.put(dir_ino, listing)
+                if dir_ino not in lister.listings and self.inodes.get(dir_ino) is not None:
+                    lister.listings.put(dir_ino, listing)
         for parent, name in gone:
             pyfuse3.invalidate_entry_async(parent, name, ignore_enoent=True)
         if changed:
-            await trio.to_thread.run_sync(self._invalidate_inodes, changed)
+            await trio.to_thread.run_sync(invalidate_inodes, changed)
 
     def _relist(
         self, old: list[tuple[int, Listing]]
@@ -106,7 +123,7 @@ class ChangeTracking:
         for dir_ino, before in old:
             node = self.inodes.get(dir_ino)
             try:
-                after = self._build_listing(dir_ino, node) if isinstance(node, DirNode) else None
+                after = self.lister.build(dir_ino, node) if isinstance(node, DirNode) else None
             except OSError:
                 after = None
             if after is None:
@@ -125,15 +142,6 @@ class ChangeTracking:
                         changed.add(ino)
         return gone, sorted(changed), fresh
 
-    @staticmethod
-    def _invalidate_inodes(inos: Sequence[int]) -> None:
-        for ino in inos:
-            try:
-                pyfuse3.invalidate_inode(ino)
-            except OSError as exc:  # ENOENT: the kernel does not know it
-                if exc.errno != errno.ENOENT:
-                    log.warning("invalidating inode %d: %s", ino, exc)
-
     async def reload_settings(self) -> bool:
         """The settings file changed: use its values from now on (True when they differ).
 
@@ -141,32 +149,31 @@ class ChangeTracking:
         settings such as ``search_limit``); a new journal folder is switched to at once.
         """
         try:
-            settings = await self.in_thread(config.load, self.paths.config_file)
+            settings = await self.workers.read(config.load, self.config.paths.config_file)
         except GallerfsError as exc:  # half-written or invalid: keep what the mount has
             log.warning("settings not reloaded: %s", exc)
             return False
-        if settings == self.settings:
+        if settings == self.config.settings:
             return False
-        log.info("settings changed: reloaded %s", self.paths.config_file)
-        self.settings = settings
-        journal = os.fsencode(os.path.abspath(config.journal_dir(settings, self.paths.root)))
-        if journal != self.journal_path:
+        log.info("settings changed: reloaded %s", self.config.paths.config_file)
+        self.config.settings = settings
+        journal = os.fsencode(os.path.abspath(config.journal_dir(settings, self.config.paths.root)))
+        if journal != self.journal.path:
             await self.switch_journal(journal)
         return True
 
     async def switch_journal(self, path: bytes) -> None:
         """Serve *path* as ``journal/`` from now on."""
         try:
-            await self.in_thread(lambda: os.makedirs(path, exist_ok=True))
+            await self.workers.read(lambda: os.makedirs(path, exist_ok=True))
         except OSError as exc:
-            log.warning("journal folder %s unusable, keeping %s: %s", os.fsdecode(path), os.fsdecode(self.journal_path), exc)
+            log.warning("journal folder %s unusable, keeping %s: %s", os.fsdecode(path), os.fsdecode(self.journal.path), exc)
             return
         log.info("journal folder is now %s", os.fsdecode(path))
         node = jr.JournalRoot(path, next(_journal_serial))
         old = self.root.replace(b"journal", node)
         self.inodes.unpin(self.inodes.ino(old, ROOT_INODE))
         self.inodes.pin(node, ROOT_INODE, stable=False)  # its number is new: the mount's generation
-        self.journal_path = path
-        self.journal = jr.JournalNodes(path)
-        self.listings.pop(ROOT_INODE)
+        self.journal.switch(path)
+        self.lister.listings.pop(ROOT_INODE)
         pyfuse3.invalidate_entry_async(ROOT_INODE, b"journal", ignore_enoent=True)

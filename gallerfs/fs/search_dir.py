@@ -83,8 +83,9 @@ def readme_text() -> bytes:
     ).encode()
 
 
-def readme_node(key: tuple[Hashable, ...], produce: Callable[[TreeContext], bytes]) -> TextFile:
-    return TextFile(key, produce, len(produce(None)))  # type: ignore[arg-type]
+def readme_node(key: tuple[Hashable, ...], produce: Callable[[], bytes]) -> TextFile:
+    """A README that needs nothing of the library (its size is known without a listing context)."""
+    return TextFile(key, lambda ctx: produce(), len(produce()))
 
 
 def rank_entries(ctx: TreeContext, file_ids: list[int]) -> list[Entry]:
@@ -231,7 +232,7 @@ class SearchRoot(DirNode):
 
     def __init__(self) -> None:
         self.recorder = QueryRecorder()
-        self.readme = readme_node(("search-readme",), lambda ctx: readme_text())
+        self.readme = readme_node(("search-readme",), readme_text)
 
     def close(self) -> None:
         """At unmount: the queries listed last are remembered too."""
@@ -284,7 +285,7 @@ class SearchQueryDir(DirNode):
     dynamic_lookup = True  # only ranked names can be inside: anything else is ENOENT without a query
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("search", self.query)
 
     def list(self, ctx: TreeContext) -> list[Entry]:

@@ -69,7 +69,7 @@ class SimilarRoot(DirNode):
     dynamic_lookup = True
 
     def __init__(self) -> None:
-        self.readme = readme_node(("similar-readme",), lambda ctx: README_TEXT)
+        self.readme = readme_node(("similar-readme",), lambda: README_TEXT)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
         return [Entry(README, self.readme)]
@@ -94,7 +94,7 @@ class SimilarDir(DirNode):
     dynamic_lookup = True  # only ranked names can be inside: anything else is ENOENT without a query
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("similar", self.name)
 
     def list(self, ctx: TreeContext) -> list[Entry]:

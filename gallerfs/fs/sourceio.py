@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections import deque
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 import outcome
 import trio
@@ -116,7 +116,7 @@ class SourceGate:
 
     async def run(self, fn: Callable[..., T], *args: Any, even_if_stalled: bool = False) -> T:
         """fn(*args) on one of this source's threads (queued behind stuck calls if *even_if_stalled*)."""
-        return await self.submit(fn, *args, even_if_stalled=even_if_stalled).wait()  # type: ignore[no-any-return]
+        return cast(T, await self.submit(fn, *args, even_if_stalled=even_if_stalled).wait())  # the job runs fn
 
     def _start(self, job: Job) -> None:
         token = trio.lowlevel.current_trio_token()
@@ -135,7 +135,7 @@ class SourceGate:
         self.running.discard(job)
         if isinstance(result, outcome.Value):
             job.result = result.value
-        else:
+        elif isinstance(result, outcome.Error):
             job.error = result.error
         job.done.set()
         if job.then is not None:

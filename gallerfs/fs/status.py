@@ -86,6 +86,8 @@ class FileInfoDir(DirNode):
 
     dynamic_lookup = True
 
+    key: tuple[Hashable, ...]
+
     def __init__(self, by_inode: bool) -> None:
         self.by_inode = by_inode
         self.key = ("status", b"inodes" if by_inode else b"files")

@@ -12,7 +12,7 @@ from typing import Callable
 from gallerfs.fs.duplicates_dir import DuplicatesRoot
 from gallerfs.fs.journal import JournalRoot
 from gallerfs.fs.library_dirs import ByAlbumRoot, ByDateRoot, FavouritesDir, SourcesRoot
-from gallerfs.fs.nodes import DirNode, Entry, TreeContext
+from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 from gallerfs.fs.search_dir import SearchRoot
 from gallerfs.fs.similar_dir import SimilarRoot
 from gallerfs.fs.status import StatusDir
@@ -46,10 +46,10 @@ class RootDir(DirNode):
             if close is not None:
                 close()
 
-    def replace(self, name: bytes, node: DirNode) -> DirNode:
+    def replace(self, name: bytes, node: DirNode) -> Node:
         """Put *node* in place of the top-level folder *name* (a new journal folder); the old node."""
         for i, entry in enumerate(self.entries):
             if entry.name == name:
                 self.entries[i] = Entry(name, node)
-                return entry.node  # type: ignore[return-value]
+                return entry.node
         raise KeyError(name)

@@ -4,23 +4,18 @@ Off by default: ``ls -l`` asks two attribute names per file and the kernel
 never caches "no such attribute", which makes listings ~10x slower (see
 MEASURED.md). Without ``--xattrs`` the mount answers ENOSYS once and the
 kernel stops asking; the same metadata is in ``.gallerfs/files/<id>.json``.
+The handlers are the providers' (``virtual``: these attributes of library
+files; ``passthrough``: the real journal files' own).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import os
 from typing import TYPE_CHECKING, Any
-
-import pyfuse3
 
 from gallerfs.db import tree as q
 from gallerfs.lru import LRU
-from gallerfs.fs import journal as jr
-from gallerfs.fs.fuseutil import fuse_errors
-from gallerfs.fs.nodes import LibraryFile
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
@@ -28,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "user.gallerfs."
-_PREFIX_B = PREFIX.encode()
+PREFIX_BYTES = PREFIX.encode()
 
 
 def _fmt(value: Any) -> str:
@@ -83,63 +78,3 @@ class XattrSource:
             return xattr_values(details) if details else {}
 
         return self._cache.get_or_compute((file_id, generation), compute)
-
-
-class XattrHandlers:
-    """The xattr handlers of ``gallerfs.fs.operations.Operations`` (a mixin)."""
-
-    xattrs: bool
-    inodes: Any
-    pool: Any
-    generation: int
-    xattr_source: XattrSource
-
-    @fuse_errors
-    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        node = self.inodes.node(inode)
-        if isinstance(node, jr.JournalNode):
-            return await self.in_thread(lambda: os.getxattr(node.path, name, follow_symlinks=False))
-        if not isinstance(node, LibraryFile) or not name.startswith(_PREFIX_B):
-            # ls -l asks security.selinux and system.posix_acl_access of every file: answer at once
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
-        values = self.xattr_source.cached(node.row.id, self.generation)
-        if values is None:
-            values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
-        try:
-            return values[name]
-        except KeyError:
-            raise pyfuse3.FUSEError(pyfuse3.ENOATTR) from None
-
-    @fuse_errors
-    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        node = self.inodes.node(inode)
-        if isinstance(node, jr.JournalNode):
-            return [os.fsencode(n) for n in await self.in_thread(lambda: os.listxattr(node.path, follow_symlinks=False))]
-        if not isinstance(node, LibraryFile):
-            return []
-        values = await self.in_thread(lambda: self.xattr_source.values(self.pool.get(), node.row.id, self.generation))
-        return list(values)
-
-    @fuse_errors
-    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
-        node = self.inodes.node(inode)
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        if isinstance(node, jr.JournalNode):
-            await self.in_thread(lambda: os.setxattr(node.path, name, value, follow_symlinks=False))
-            return
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-
-    @fuse_errors
-    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
-        node = self.inodes.node(inode)
-        if not self.xattrs:
-            raise pyfuse3.FUSEError(errno.ENOSYS)
-        if isinstance(node, jr.JournalNode):
-            await self.in_thread(lambda: os.removexattr(node.path, name, follow_symlinks=False))
-            return
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))

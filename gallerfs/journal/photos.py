@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from gallerfs.db import journal as jdb
 from gallerfs.db.tree import FileRow
-from gallerfs.fs.nodes import unique_names
+from gallerfs.filenames import unique_names
 from gallerfs.journal.links import PhotoRef
 from gallerfs.journal.periods import Period
 from gallerfs.journal.template import TemplatePhoto

@@ -25,8 +25,6 @@ just before the rename is what remains.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import logging
@@ -37,11 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from gallerfs.renameat import RENAME_EXCHANGE as _RENAME_EXCHANGE
+from gallerfs.renameat import RENAME_NOREPLACE as _RENAME_NOREPLACE
+from gallerfs.renameat import renameat2 as _renameat2  # a module global: tests race it
+
 log = logging.getLogger(__name__)
 
-_RENAME_NOREPLACE = 1
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
 _F_SETSIG = 10
 
 
@@ -61,17 +60,6 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except FileNotFoundError:
         return None
-
-
-def _renameat2(src: Path, dst: Path, flags: int) -> None:
-    """renameat2(2); raises OSError (ENOSYS/EINVAL where unsupported, EEXIST for NOREPLACE)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    fn = getattr(libc, "renameat2", None)
-    if fn is None:
-        raise OSError(errno.ENOSYS, "renameat2 is not available")
-    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), ctypes.c_uint(flags)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(dst))
 
 
 def _rename_noreplace(src: Path, dst: Path) -> bool:
