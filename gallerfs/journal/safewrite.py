@@ -109,8 +109,9 @@ def open_for_writing_elsewhere(path: Path) -> bool | None:
         os.close(fd)
 
 
-def _place_new(tmp: Path, path: Path) -> bool:
-    """Put tmp at path only if nothing is there; True when placed."""
+def place_new(tmp: Path | bytes, path: Path | bytes) -> bool:
+    """Put tmp at path only if nothing is there; True when placed. tmp may still exist afterwards (a hard
+    link was made): the caller removes it. Also what restores a file from the trash (``indexer.trash``)."""
     try:
         os.link(tmp, path)
         return True
@@ -183,7 +184,7 @@ def write_if_empty(path: Path, text: str) -> bool:
             os.fchmod(fh.fileno(), stat.S_IMODE(before.st_mode) if before is not None else 0o644)
         _before_commit(path)
         if before is None:
-            placed = _place_new(tmp, path)
+            placed = place_new(tmp, path)
         else:
             placed = _swap_into_empty(tmp, path, before, len(data))
     finally:
