@@ -56,14 +56,14 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def _lstat(path: Path | bytes) -> os.stat_result | None:
     try:
         return os.lstat(path)
     except FileNotFoundError:
         return None
 
 
-def _renameat2(src: Path, dst: Path, flags: int) -> None:
+def _renameat2(src: Path | bytes, dst: Path | bytes, flags: int) -> None:
     """renameat2(2); raises OSError (ENOSYS/EINVAL where unsupported, EEXIST for NOREPLACE)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     fn = getattr(libc, "renameat2", None)
@@ -74,7 +74,7 @@ def _renameat2(src: Path, dst: Path, flags: int) -> None:
         raise OSError(err, os.strerror(err), str(dst))
 
 
-def _rename_noreplace(src: Path, dst: Path) -> bool:
+def _rename_noreplace(src: Path | bytes, dst: Path | bytes) -> bool:
     """renameat2(RENAME_NOREPLACE); False if dst exists. Raises OSError where unsupported."""
     try:
         _renameat2(src, dst, _RENAME_NOREPLACE)

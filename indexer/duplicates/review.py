@@ -17,18 +17,19 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
 from gallerfs.errors import GallerfsError
+from gallerfs.indexer.duplicates.remove import TrashOutcome
 from gallerfs.indexer.duplicates.sets import DuplicateSet
 
 log = logging.getLogger(__name__)
 
-TrashFn = Callable[[int, DuplicateSet], object]  # (file id, the set as shown) -> outcome; raises when refused
+TrashFn = Callable[[int, DuplicateSet], TrashOutcome]  # (file id, the set as shown); raises when refused
 KeepFn = Callable[[int, list[int]], None]  # (keeper id, every member's id)
 
 
 @dataclass(frozen=True)
 class Resolution:
     remaining: DuplicateSet  # the keeper first, then the copies that were refused
-    trashed: tuple[tuple[DupFile, object], ...]  # (copy, what trash returned: a TrashOutcome)
+    trashed: tuple[tuple[DupFile, TrashOutcome], ...]
     refused: tuple[tuple[DupFile, str], ...]  # (copy, the one-line reason)
 
 
@@ -36,7 +37,7 @@ def library_actions(db: Database, settings: Settings) -> tuple[TrashFn, KeepFn]:
     """The real trash and keep, on a writable connection to the library."""
     from gallerfs.indexer.duplicates.remove import trash_copy
 
-    def trash(file_id: int, dup_set: DuplicateSet) -> object:
+    def trash(file_id: int, dup_set: DuplicateSet) -> TrashOutcome:
         return trash_copy(db, settings, file_id, dup_set)
 
     def keep(file_id: int, members: list[int]) -> None:
@@ -70,7 +71,7 @@ def trash_others(dup_set: DuplicateSet, keeper_id: int, trash: TrashFn, keep: Ke
     """Keep keeper_id and move every other copy to the trash; a refused copy stays, with its reason."""
     s = choose_keeper(dup_set, keeper_id, keep)
     remaining = [s.keeper]
-    trashed: list[tuple[DupFile, object]] = []
+    trashed: list[tuple[DupFile, TrashOutcome]] = []
     refused: list[tuple[DupFile, str]] = []
     for m in s.members[1:]:
         try:
