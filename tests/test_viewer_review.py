@@ -261,3 +261,13 @@ def test_journal_calendar_entry_and_create_contract(review_library: tuple[Path, 
     assert _post(client, app, "/journal/new", {"period": "day", "name": "2024-W28"}).status_code == 400
     week = client.get(f"/journal/{week_of(today).name}", headers=HOST).get_data(as_text=True)
     assert "Week " in week and 'id="entry-body"' in week
+
+
+def test_journal_month_picker_lists_the_months_with_photos(review_library: tuple[Path, Path]) -> None:
+    library, _ = review_library
+    app, client = _client(library)
+    page = client.get("/journal", headers=HOST).get_data(as_text=True)
+    picker = page[page.index('id="month-picker"'):]
+    assert '<option value="2012-08">August 2012 (2)</option>' in picker
+    assert '<option value="2003-12">December 2003 (2)</option>' in picker
+    assert picker.index("2012-08") < picker.index("2003-12")  # newest first

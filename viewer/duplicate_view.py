@@ -43,12 +43,14 @@ class Listing:
 
     sets: tuple[DuplicateSet, ...]
     ids: tuple[str, ...]  # the tag of MOUNT/duplicates/<tag> <name>: 8 hex digits, 16 where two sets share 8
+    folders: tuple[str, ...] = ()  # the whole folder names
 
     def of_kind(self, kind: str) -> Listing:
         if kind == "all":
             return self
-        pairs = [(s, i) for s, i in zip(self.sets, self.ids) if s.kind == kind]
-        return Listing(tuple(s for s, _ in pairs), tuple(i for _, i in pairs))
+        keep = [n for n, s in enumerate(self.sets) if s.kind == kind]
+        return Listing(tuple(self.sets[n] for n in keep), tuple(self.ids[n] for n in keep),
+                       tuple(self.folders[n] for n in keep))  # fmt: skip
 
     def index_of(self, set_id: str) -> int | None:
         try:
@@ -75,7 +77,8 @@ def compute_listing(db: Database, lib: Library) -> Listing:
 
     sets = find_sets(db, lib.settings)
     names = folder_names(sets)
-    return Listing(tuple(sets), tuple(names[s.key].split(b" ", 1)[0].decode("ascii") for s in sets))
+    return Listing(tuple(sets), tuple(names[s.key].split(b" ", 1)[0].decode("ascii") for s in sets),
+                   tuple(shown_bytes(names[s.key]) for s in sets))  # fmt: skip
 
 
 class SetCache:
@@ -158,7 +161,7 @@ def _bits(a: int | None, b: int | None) -> int | None:
     return bin((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).count("1")
 
 
-def describe_set(s: DuplicateSet, set_id: str, paths: LibraryPaths, db: Database) -> dict[str, Any]:
+def describe_set(s: DuplicateSet, set_id: str, folder: str, paths: LibraryPaths, db: Database) -> dict[str, Any]:
     """The set as the review page draws it: its kind, why it matched, and each copy side by side."""
     from gallerfs.indexer.duplicates.look import RULE
     from gallerfs.indexer.duplicates.sets import only_full_resolution
@@ -185,7 +188,7 @@ def describe_set(s: DuplicateSet, set_id: str, paths: LibraryPaths, db: Database
     return {
         "id": set_id, "kind": s.kind, "copies": len(s.members), "reclaimable": human_bytes(s.reclaimable),
         "keeper_chosen": s.keeper_chosen, "distance": s.distance, "members": members,
-        "offline": len(offline), "folder": f"duplicates/{set_id} …",
+        "offline": len(offline), "folder": folder,
     }  # fmt: skip
 
 

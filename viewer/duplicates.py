@@ -90,7 +90,7 @@ def review() -> str:
     if current is not None:
         ids = listing.ids
         context.update(
-            set=dv.describe_set(current, ids[index], lib.paths, lib.reader()),
+            set=dv.describe_set(current, ids[index], listing.folders[index], lib.paths, lib.reader()),
             prev_url=_review_url(kind, ids[index - 1]) if index > 0 else "",
             next_url=_review_url(kind, ids[index + 1]) if index + 1 < len(ids) else "",
         )
