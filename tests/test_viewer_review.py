@@ -85,6 +85,9 @@ def test_the_review_pages_and_bad_input(review_library: tuple[Path, Path]) -> No
         ({"set": exact, "keeper": str(ids["trip/unique.jpg"])}, 400, "not a copy in this duplicate set"),
         ({"set": exact, "keeper": "1 OR 1=1"}, 400, "keeper must be a positive integer"),
         ({"set": exact}, 400, "keeper must be a positive integer"),
+        ({"set": exact, "keeper": str(ids["trip/rocks.jpg"]), "members": str(ids["trip/rocks.jpg"])}, 409,
+         "changed since the page was shown"),  # a copy the page did not show is never trashed
+        ({"set": exact, "keeper": str(ids["trip/rocks.jpg"]), "members": "x"}, 400, "member must be"),
     ]
     for form, status, message in bad:
         response = _post(client, app, "/duplicates/trash", form)

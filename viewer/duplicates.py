@@ -29,7 +29,7 @@ bp = Blueprint("duplicates", __name__)
 
 _SET_ID = re.compile(r"^[0-9a-f]{8}(?:[0-9a-f]{8})?$")
 KINDS = ("all", "exact", "near")
-MAX_RECORDS = 100  # one undo restores what one "trash the others" trashed
+MAX_RECORDS = 100  # ids in one form field (an undo restores what one "trash the others" trashed)
 
 
 def _sets() -> dv.SetCache:
@@ -105,7 +105,12 @@ def _posted_set(kind: str) -> tuple[str, Any]:
     found = listing.index_of(set_id)
     if found is None:
         raise ViewerError(404, f"no duplicate set {set_id} any more (resolved or changed meanwhile): reload the review")
-    return set_id, listing.sets[found]
+    dup_set = listing.sets[found]
+    shown = request.form.get("members")
+    if shown is not None and sorted(_id_list(shown, "member")) != sorted(m.id for m in dup_set.members):
+        # A copy was added or went meanwhile: never act on copies the user has not seen.
+        raise ViewerError(409, f"duplicate set {set_id} changed since the page was shown: reload the review")
+    return set_id, dup_set
 
 
 def _keeper(dup_set: Any) -> int:
@@ -176,11 +181,16 @@ def restore() -> Response:
     return redirect(_review_url(kind, back_to, note), code=303)
 
 
-def _record_ids(text: str) -> list[int]:
+def _id_list(text: str, what: str) -> list[int]:
     parts = [p for p in text.replace(" ", ",").split(",") if p]
-    if not parts:
-        raise bad_request("nothing to restore: no trash record given")
     if len(parts) > MAX_RECORDS:
-        raise bad_request(f"at most {MAX_RECORDS} trash records at once")
-    return [parse_id(p, "trash record") for p in parts]
+        raise bad_request(f"at most {MAX_RECORDS} {what}s at once")
+    return [parse_id(p, what) for p in parts]
+
+
+def _record_ids(text: str) -> list[int]:
+    ids = _id_list(text, "trash record")
+    if not ids:
+        raise bad_request("nothing to restore: no trash record given")
+    return ids
 
