@@ -180,3 +180,26 @@ def verify(trashed: Trashed) -> None:
 
 def _real(path: bytes) -> bytes:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
+def restore(trash_path: bytes, trashinfo_path: bytes, original: bytes) -> None:
+    """Move a trashed file back to ``original`` and drop its ``.trashinfo``; never over anything.
+
+    The move is a hard link then an unlink (or ``renameat2(RENAME_NOREPLACE)`` where links are not
+    supported), so a file that appears at ``original`` meanwhile is never replaced: that fails with
+    EEXIST and the trash is left as it was. Missing parent folders are created again.
+    """
+    from gallerfs.journal.safewrite import place_new
+
+    if not os.path.lexists(trash_path):
+        raise TrashError(errno.ENOENT, f"{os.fsdecode(trash_path)} is no longer in the trash")
+    os.makedirs(os.path.dirname(original), exist_ok=True)
+    if not place_new(trash_path, original):
+        raise TrashError(errno.EEXIST, f"{os.fsdecode(original)} exists; nothing was replaced")
+    if os.path.lexists(trash_path) and os.path.samefile(trash_path, original):
+        os.unlink(trash_path)
+    try:
+        os.unlink(trashinfo_path)
+    except FileNotFoundError:
+        pass
+    log.info("restored %s from %s", os.fsdecode(original), os.fsdecode(trash_path))

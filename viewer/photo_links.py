@@ -15,7 +15,7 @@ from gallerfs.viewer import present
 OTHERS_SHOWN = 50  # per entry and per kind of duplicate: a page, not a report
 
 
-def _describe(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+def describe(db: Database, ids: list[int]) -> list[dict[str, Any]]:
     """Each file as a link target: id, name and where it is (source name / relative path)."""
     found = dup_db.files_by_ids(db, ids[:OTHERS_SHOWN])
     out = []
@@ -37,7 +37,7 @@ def journal_entries(db: Database, file_id: int) -> list[dict[str, Any]]:
         out.append({
             "name": entry.name, "period": entry.period or "",
             "relpath": present.shown(entry.relpath.decode("utf-8", "surrogateescape")),
-            "others": _describe(db, others), "more": max(0, len(others) - OTHERS_SHOWN),
+            "others": describe(db, others), "more": max(0, len(others) - OTHERS_SHOWN),
         })  # fmt: skip
     return out
 
@@ -47,4 +47,4 @@ def duplicates(db: Database, file_id: int) -> dict[str, list[dict[str, Any]]]:
 
     exact = vq.exact_copies(db, file_id)
     near = [i for i in vq.near_copies(db, file_id, RULE) if i not in set(exact)]
-    return {"exact": _describe(db, exact), "near": _describe(db, near)}
+    return {"exact": describe(db, exact), "near": describe(db, near)}

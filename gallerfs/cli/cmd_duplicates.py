@@ -70,6 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(h)
     h.set_defaults(func=run_trashed)
 
+    u = dsub.add_parser(
+        "restore", help="move trashed copies back where they were (default: the last one trashed)",
+        description="Move copies that gallerfs trashed back to their original paths and into the library, "
+        "with their ids and metadata. Refused, with one line, when the path is taken (nothing is replaced), "
+        "the drive is offline, or the file is no longer in the trash.",
+    )  # fmt: skip
+    u.add_argument(
+        "records", metavar="RECORD", nargs="*", type=int,
+        help="trash record ids, as 'duplicates trashed' lists them (default: the last trashed copy)",
+    )  # fmt: skip
+    add_json_flag(u)
+    u.set_defaults(func=run_restore)
+
 
 def file_date(f: DupFile) -> str:
     if f.taken_at:
@@ -217,10 +230,40 @@ def run_trashed(ctx: Context) -> int:
     records = dupdb.trash_records(db)
     rows = [{"id": r.id, "file_id": r.file_id, "source": r.source_name, "original": r.original_path,
              "trash_path": r.trash_path, "trashinfo": r.trashinfo_path, "size": r.size, "set_kind": r.set_kind,
-             "kept": r.kept_path, "trashed_at": r.trashed_at} for r in records]  # fmt: skip
+             "kept": r.kept_path, "trashed_at": r.trashed_at, "restored_at": r.restored_at}
+            for r in records]  # fmt: skip
     ctx.emit(rows, lambda rs: "\n".join(
-        f"{dt.datetime.fromtimestamp(r['trashed_at']):%Y-%m-%d %H:%M}  {printable(r['original'])} -> "
-        f"{printable(r['trash_path'])}" for r in rs) or "nothing trashed yet")  # fmt: skip
+        f"[{r['id']}] {dt.datetime.fromtimestamp(r['trashed_at']):%Y-%m-%d %H:%M}  {printable(r['original'])} -> "
+        f"{printable(r['trash_path'])}{'  (restored)' if r['restored_at'] else ''}" for r in rs)
+        or "nothing trashed yet")  # fmt: skip
+    return 0
+
+
+def run_restore(ctx: Context) -> int:
+    from gallerfs.indexer.duplicates.restore import last_trashed, restore_trashed
+
+    db = _settings_and_db(ctx)
+    wanted = list(ctx.args.records)
+    if not wanted:
+        last = last_trashed(db)
+        if last is None:
+            raise GallerfsError("nothing to restore: no copy trashed by gallerfs is still in the trash")
+        wanted = [last.id]
+    done, failed = [], []
+    for record_id in wanted:
+        try:
+            outcome = restore_trashed(db, ctx.settings, record_id)
+        except GallerfsError as exc:
+            failed.append(exc)
+            continue
+        done.append({"record": record_id, "restored": outcome.path, "id": outcome.file_id,
+                     "from": outcome.record.trash_path})  # fmt: skip
+    if done or not failed:
+        ctx.emit(done, lambda rows: "\n".join(
+            f"restored {printable(r['restored'])} (id {r['id']}) from the trash" for r in rows))  # fmt: skip
+    if failed:
+        more = f" (and {len(failed) - 1} more refused)" if len(failed) > 1 else ""
+        raise GallerfsError(f"{failed[0]}{more}")
     return 0
 
 

@@ -65,13 +65,12 @@ def _entry_path(ctx: Context, period_text: str) -> tuple[Any, Path]:
 
 
 def run_new(ctx: Context) -> int:
-    from gallerfs.journal.entries import create_entry, journal_folder, record_file
+    from gallerfs.journal.entries import new_entry
     from gallerfs.journal.periods import parse_period
 
     period = parse_period(ctx.args.period)
     db = ctx.open_db()
-    created = create_entry(ctx.paths, ctx.settings, db, period)
-    entry = record_file(db, journal_folder(ctx.paths, ctx.settings), created.path)
+    created, entry = new_entry(ctx.paths, ctx.settings, db, period)
     data = {
         "path": str(created.path),
         "period": period.name,

@@ -15,13 +15,11 @@ import sys
 import termios
 import tty
 from collections.abc import Callable
-from dataclasses import replace
 
 from gallerfs.cli.context import printable
 from gallerfs.config import Settings
-from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
-from gallerfs.errors import GallerfsError
+from gallerfs.indexer.duplicates.review import choose_keeper, library_actions, trash_others, with_keeper
 from gallerfs.units import human_bytes
 
 log = logging.getLogger(__name__)
@@ -98,8 +96,8 @@ class Review:
                 self.choice = n
         elif action == "keep":
             keeper = s.members[self.choice]
-            self.keep(keeper.id, [m.id for m in s.members])
-            self._reorder(keeper.id)
+            self.sets[self.index] = choose_keeper(s, keeper.id, self.keep)  # type: ignore[arg-type]
+            self.choice = 0
             self.message = f"keeper: {printable(keeper.path)}"
         elif action == "trash":
             self.confirming = True
@@ -111,29 +109,20 @@ class Review:
         return True
 
     def _reorder(self, keeper_id: int) -> None:
-        s = self.current
-        members = sorted(s.members, key=lambda m: m.id != keeper_id)
-        self.sets[self.index] = replace(s, members=tuple(members), keeper_chosen=True)
+        self.sets[self.index] = with_keeper(self.current, keeper_id)
         self.choice = 0
 
     def _trash_others(self) -> None:
         self.confirming = False
         s = self.current
-        keeper = s.members[self.choice]
-        self.keep(keeper.id, [m.id for m in s.members])
-        self._reorder(keeper.id)
-        s = self.current
-        remaining = [keeper]
-        notes = []
-        for m in s.members[1:]:
-            try:
-                self.trash(m.id, s)
-                self.trashed_bytes += m.size
-                notes.append(f"trashed {printable(m.path)}")
-            except (GallerfsError, OSError) as exc:
-                remaining.append(m)
-                notes.append(f"kept {printable(m.path)}: {exc}")
-        self.sets[self.index] = replace(s, members=tuple(remaining))
+        done = trash_others(s, s.members[self.choice].id, self.trash, self.keep)  # type: ignore[arg-type]
+        self.choice = 0
+        self.sets[self.index] = done.remaining
+        self.trashed_bytes += sum(m.size for m, _ in done.trashed)
+        trashed = {m.id for m, _ in done.trashed}
+        reasons = {m.id: why for m, why in done.refused}
+        notes = [f"trashed {printable(m.path)}" if m.id in trashed else f"kept {printable(m.path)}: {reasons[m.id]}"
+                 for m in with_keeper(s, done.remaining.keeper.id).members[1:]]  # fmt: skip
         self.message = "; ".join(notes)
 
     def render(self, width: int = 100) -> str:
@@ -174,15 +163,11 @@ class Review:
 def review(
     db: Database, settings: Settings, *, exact: bool = True, near: bool = True
 ) -> int:
-    from gallerfs.indexer.duplicates.remove import trash_copy
     from gallerfs.indexer.duplicates.sets import find_sets
 
     sets = find_sets(db, settings, exact=exact, near=near)
-    state = Review(
-        sets,
-        trash=lambda file_id, s: trash_copy(db, settings, file_id, s),  # type: ignore[arg-type]
-        keep=lambda file_id, others: dupdb.set_keeper(db, file_id, others),
-    )
+    trash, keep = library_actions(db, settings)
+    state = Review(sets, trash=trash, keep=keep)
     state.color = True
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)

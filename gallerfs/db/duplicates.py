@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -11,6 +12,7 @@ from typing import NamedTuple
 import apsw
 
 from gallerfs.db.connection import Database
+from gallerfs.db.files import METADATA_COLUMNS, ScannedFile
 from gallerfs.db.state import bump_generation
 
 log = logging.getLogger(__name__)
@@ -224,6 +226,22 @@ class TrashRecord:
     trash_path: bytes
     trashinfo_path: bytes
     trashed_at: float
+    source_id: int | None = None
+    restored_at: float | None = None
+
+
+# The phase-2 results of a file row that a restore puts back (the rest comes from the file itself).
+_SNAPSHOT_FILE_COLUMNS = ("kind", "state", "error", "content_hash", "partial_hash", "phash", "dhash", "first_seen_at",
+                          "indexed_at")  # fmt: skip
+
+
+def _snapshot(db: Database, file_id: int) -> str | None:
+    row = db.row(f"SELECT {', '.join(_SNAPSHOT_FILE_COLUMNS)} FROM files WHERE id = ?", (file_id,))
+    if row is None:
+        return None
+    meta = db.row(f"SELECT {', '.join(METADATA_COLUMNS)} FROM metadata WHERE file_id = ?", (file_id,))
+    mtime_ns = db.value("SELECT mtime_ns FROM files WHERE id = ?", (file_id,))
+    return json.dumps({"file": row, "metadata": meta, "mtime_ns": mtime_ns})
 
 
 def record_trashed(
@@ -236,15 +254,17 @@ def record_trashed(
     trash_path: bytes,
     trashinfo_path: bytes,
 ) -> int:
-    """Record the trashing and delete the file's row (cascading to albums, favourites, metadata, keepers)."""
+    """Record the trashing and delete the file's row (cascading to albums, favourites, metadata, keepers).
+
+    What the row held after phase 2 is kept in the record, for ``record_restored``."""
     with db.transaction():
         db.execute(
             "INSERT INTO trash_records (file_id, source_id, source_name, relpath, original_path, size, content_hash, "
-            "kept_file_id, kept_path, set_kind, trash_path, trashinfo_path, trashed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "kept_file_id, kept_path, set_kind, trash_path, trashinfo_path, trashed_at, snapshot) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item.id, item.source_id, item.source_name, item.relpath, item.path, item.size, content_hash,
              kept.id if kept else None, kept.path if kept else None, set_kind, trash_path, trashinfo_path,
-             time.time()),
+             time.time(), _snapshot(db, item.id)),
         )  # fmt: skip
         record_id = db.last_rowid()
         _delete_file_row(db, item.id)
@@ -257,8 +277,83 @@ def _delete_file_row(db: Database, file_id: int) -> None:
     db.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
 
-def trash_records(db: Database, limit: int = 1000) -> list[TrashRecord]:
+_RECORD_COLS = (
+    "id, file_id, source_name, relpath, original_path, size, content_hash, kept_path, set_kind, trash_path, "
+    "trashinfo_path, trashed_at, source_id, restored_at"
+)
+
+
+def trash_records(db: Database, limit: int = 1000, *, in_trash_only: bool = False) -> list[TrashRecord]:
+    """The latest records first; ``in_trash_only`` leaves out those restored since."""
+    where = " WHERE restored_at IS NULL" if in_trash_only else ""
     return [TrashRecord(*r) for r in db.tuples(
-        "SELECT id, file_id, source_name, relpath, original_path, size, content_hash, kept_path, set_kind, "
-        "trash_path, trashinfo_path, trashed_at FROM trash_records ORDER BY id DESC LIMIT ?", (limit,)
+        f"SELECT {_RECORD_COLS} FROM trash_records{where} ORDER BY id DESC LIMIT ?", (limit,)
     )]  # fmt: skip
+
+
+def trash_record(db: Database, record_id: int) -> TrashRecord | None:
+    rows = db.tuples(f"SELECT {_RECORD_COLS} FROM trash_records WHERE id = ?", (record_id,))
+    return TrashRecord(*rows[0]) if rows else None
+
+
+def record_restored(db: Database, record: TrashRecord, source_id: int, entry: ScannedFile) -> int:
+    """The file of ``record`` is back at ``entry.relpath``: give it a row again; returns its id.
+
+    It gets its old id back when that is still free (ids are never given to another file, so it
+    is unless the file was re-indexed meanwhile), hence its thumbnails and photo page. When the
+    record holds a snapshot and the file is the version trashed (same size and mtime), its phase-2
+    results come back too; otherwise the row is pending and the next index processes it.
+    """
+    with db.transaction():
+        existing = db.value("SELECT id FROM files WHERE source_id = ? AND relpath = ?", (source_id, entry.relpath))
+        if existing is not None:
+            file_id = int(existing)
+        else:
+            taken = db.value("SELECT 1 FROM files WHERE id = ?", (record.file_id,))
+            file_id_value = None if taken else record.file_id
+            parent, _, name = entry.relpath.rpartition(b"/")
+            db.execute(
+                "INSERT INTO files (id, source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, "
+                "first_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (file_id_value, source_id, entry.relpath, parent, name, entry.kind, entry.size, entry.mtime_ns,
+                 entry.ctime_ns, entry.device, entry.inode, time.time(), record.content_hash),
+            )  # fmt: skip
+            file_id = db.last_rowid()
+            snap = _stored_snapshot(db, record.id)
+            if snap is not None and entry.size == record.size and _same_version(snap, entry):
+                _apply_snapshot(db, file_id, snap)
+        db.execute("UPDATE trash_records SET restored_at = ? WHERE id = ?", (time.time(), record.id))
+        bump_generation(db)
+    return file_id
+
+
+def _stored_snapshot(db: Database, record_id: int) -> dict | None:
+    text = db.value("SELECT snapshot FROM trash_records WHERE id = ?", (record_id,))
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        log.warning("trash record %d: unreadable snapshot; the restored file is indexed again", record_id)
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("file"), dict) else None
+
+
+def _same_version(snap: dict, entry: ScannedFile) -> bool:
+    # A rename keeps the mtime: a file whose mtime differs was changed in the trash and needs phase 2 again.
+    return bool(snap.get("mtime_ns") in (None, entry.mtime_ns))
+
+
+def _apply_snapshot(db: Database, file_id: int, snap: dict) -> None:
+    row = snap["file"]
+    cols = [c for c in _SNAPSHOT_FILE_COLUMNS if c in row]
+    db.execute(
+        f"UPDATE files SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?", (*[row[c] for c in cols], file_id)
+    )
+    meta = snap.get("metadata")
+    if isinstance(meta, dict):
+        cols = [c for c in METADATA_COLUMNS if c in meta]
+        db.execute(
+            f"INSERT OR REPLACE INTO metadata (file_id, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
+            (file_id, *[meta[c] for c in cols]),
+        )

@@ -98,6 +98,16 @@ def candidate_files(db: Database, start: dt.date, end: dt.date) -> list[Candidat
     ]  # fmt: skip
 
 
+def months_with_photos(db: Database) -> list[tuple[str, int]]:
+    """('YYYY-MM', files) of every month holding photos, newest first, by the day rule of ``by-date/`` (date
+    taken, else the local file time): for the journal calendar's month picker."""
+    rows = db.tuples(
+        "SELECT coalesce(substr(m.taken_at, 1, 7), strftime('%Y-%m', f.mtime_ns / 1e9, 'unixepoch', 'localtime')) "
+        "AS ym, count(*) FROM files f LEFT JOIN metadata m ON m.file_id = f.id GROUP BY ym ORDER BY ym DESC"
+    )
+    return [(str(ym), int(n)) for ym, n in rows if ym]
+
+
 def file_locations(db: Database, file_ids: Sequence[int]) -> dict[int, MentionedFile]:
     """Where each of these files lives (missing ids are left out)."""
     out: dict[int, MentionedFile] = {}

@@ -96,6 +96,30 @@ def create_entry(paths: LibraryPaths, settings: Settings, db: Database, period: 
     return Created(path, period, written, tuple(p.file_id for p in photos) if written else ())
 
 
+def new_entry(
+    paths: LibraryPaths, settings: Settings, db: Database, period: Period
+) -> tuple[Created, jdb.EntryRow | None]:
+    """``gallerfs journal new`` and the viewer's "new entry": the template, written safely, then recorded
+    with its mentions (``db`` is a writer)."""
+    created = create_entry(paths, settings, db, period)
+    return created, record_file(db, journal_folder(paths, settings), created.path)
+
+
+def period_files(folder: Path) -> dict[str, Path]:
+    """The entries at the top of the journal folder named after a period: name ('2024-07-14', '2024-W28') ->
+    path. Cheap (one directory listing), for calendars; other notes are left out."""
+    out: dict[str, Path] = {}
+    try:
+        with os.scandir(folder) as it:
+            for item in it:
+                period = parse_filename(item.name)
+                if period is not None and item.is_file():
+                    out[period.name] = Path(item.path)
+    except FileNotFoundError:
+        return {}
+    return out
+
+
 def fill_if_empty(paths: LibraryPaths, settings: Settings, db: Database, path: Path) -> bool:
     """Fill an empty ``YYYY-MM-DD.md`` / ``YYYY-Www.md`` of the journal folder with its template.
 

@@ -80,6 +80,11 @@ def period_photos(db: Database, period: Period) -> list[TemplatePhoto]:
     return out
 
 
+def photos_per_day(db: Database, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+    """How many photos and videos each day in [start, end] has, by the by-date/ rule (for calendars)."""
+    return {day: len(files) for day, files in _by_day(db, start, end).items()}
+
+
 def resolve_refs(db: Database, refs: Sequence[PhotoRef]) -> list[int | None]:
     """The library file id each reference names (None where it names nothing), in order.
 

@@ -55,14 +55,14 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def _lstat(path: Path | bytes) -> os.stat_result | None:
     try:
         return os.lstat(path)
     except FileNotFoundError:
         return None
 
 
-def _rename_noreplace(src: Path, dst: Path) -> bool:
+def _rename_noreplace(src: Path | bytes, dst: Path | bytes) -> bool:
     """renameat2(RENAME_NOREPLACE); False if dst exists. Raises OSError where unsupported."""
     try:
         _renameat2(src, dst, _RENAME_NOREPLACE)
@@ -97,8 +97,9 @@ def open_for_writing_elsewhere(path: Path) -> bool | None:
         os.close(fd)
 
 
-def _place_new(tmp: Path, path: Path) -> bool:
-    """Put tmp at path only if nothing is there; True when placed."""
+def place_new(tmp: Path | bytes, path: Path | bytes) -> bool:
+    """Put tmp at path only if nothing is there; True when placed. tmp may still exist afterwards (a hard
+    link was made): the caller removes it. Also what restores a file from the trash (``indexer.trash``)."""
     try:
         os.link(tmp, path)
         return True
@@ -171,7 +172,7 @@ def write_if_empty(path: Path, text: str) -> bool:
             os.fchmod(fh.fileno(), stat.S_IMODE(before.st_mode) if before is not None else 0o644)
         _before_commit(path)
         if before is None:
-            placed = _place_new(tmp, path)
+            placed = place_new(tmp, path)
         else:
             placed = _swap_into_empty(tmp, path, before, len(data))
     finally:

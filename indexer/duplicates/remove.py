@@ -105,8 +105,8 @@ def _stat(path: bytes) -> os.stat_result | None:
 
 
 @contextlib.contextmanager
-def _trash_lock(db: Database) -> Iterator[None]:
-    """One trasher at a time per library (the mount, the CLI, the viewer).
+def trash_lock(db: Database) -> Iterator[None]:
+    """One trasher (or restorer) at a time per library (the mount, the CLI, the viewer).
 
     Without it, two copies of a pair trashed at the same moment could each see
     the other as the surviving copy. A file lock rather than the write
@@ -131,7 +131,7 @@ def trash_copy(
     full_resolution: the user named this file and accepts trashing a near set's
     only full-resolution member (only smaller copies stay).
     """
-    with _trash_lock(db):
+    with trash_lock(db):
         return _trash_copy_locked(db, settings, file_id, dup_set, full_resolution)
 
 
