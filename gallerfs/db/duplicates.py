@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apsw
 
@@ -61,7 +61,7 @@ FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN metadata m ON m.file
 """
 
 
-def _dup(row: tuple) -> DupFile:
+def _dup(row: tuple[Any, ...]) -> DupFile:
     values = list(row)
     values[4] = bool(values[4])
     return DupFile(*values)

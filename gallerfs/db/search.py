@@ -214,7 +214,7 @@ def filter_version(db: Database) -> tuple[Any, ...]:
     return tuple(rows[0])
 
 
-def ids_json(ids: Sequence[int]) -> str:
+def ids_json(ids: Sequence[int] | np.ndarray) -> str:
     """A list of ids as the JSON text ``knn(among=...)`` takes; worth keeping for repeated queries."""
     return json.dumps(ids.tolist() if isinstance(ids, np.ndarray) else [int(i) for i in ids])
 
@@ -298,7 +298,8 @@ def file_exists(db: Database, file_id: int) -> bool:
 
 
 def file_by_relpath(db: Database, source_id: int, relpath: bytes) -> int | None:
-    return db.value("SELECT id FROM files WHERE source_id = ? AND relpath = ?", (source_id, relpath))
+    found = db.value("SELECT id FROM files WHERE source_id = ? AND relpath = ?", (source_id, relpath))
+    return None if found is None else int(found)
 
 
 def files_by_name_size_mtime(db: Database, name: bytes, size: int, mtime_ns: int) -> list[int]:
