@@ -11,6 +11,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Iterable
 
+from gallerfs.db import files as files_db
+from gallerfs.db.files import ScannedFile
 from gallerfs.db.state import bump_generation
 from gallerfs.db.tree import AlbumRow, list_albums
 from gallerfs.errors import AlbumExistsError, AlbumNotEmptyError, InvalidNameError, NoSuchAlbumError, NoSuchFileError
@@ -165,11 +167,12 @@ def favourite_ids(db: Database) -> list[int]:
 
 
 def mark_file_pending(db: Database, file_id: int, size: int, mtime_ns: int, ctime_ns: int) -> None:
-    """An original was rewritten through the mount: record its new size/times and queue phase 2 again."""
+    """An original was rewritten through the mount: record its new size/times and queue phase 2 again
+    (``files.mark_changed``, as a scan that sees the change does)."""
     with db.transaction():
-        db.execute(
-            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, state = 'pending', error = NULL, "
-            "content_hash = NULL, partial_hash = NULL, phash = NULL, dhash = NULL, attempts = 0 WHERE id = ?",
-            (size, mtime_ns, ctime_ns, file_id),
-        )
+        row = files_db.get_file(db, file_id)
+        if row is None:  # it left the index meanwhile (a rescan, a trashed duplicate)
+            return
+        seen = ScannedFile(row.relpath, row.kind, size, mtime_ns, ctime_ns, row.device, row.inode)
+        files_db.mark_changed(db, file_id, seen)
         bump_generation(db)
