@@ -105,13 +105,6 @@ def files_with_size(db: Database, size: int) -> list[DupFile]:
     ]
 
 
-def file_at(db: Database, source_id: int, relpath: bytes) -> DupFile | None:
-    rows = db.tuples(
-        _SELECT + "WHERE f.source_id = ? AND f.relpath = ?", (source_id, relpath)
-    )
-    return _dup(rows[0]) if rows else None
-
-
 def perceptual_hashes(
     db: Database,
 ) -> list[tuple[int, int, int | None, int | None, int | None]]:

@@ -134,6 +134,13 @@ def file_rows(db: Database, file_ids: Iterable[int]) -> dict[int, FileRow]:
     return out
 
 
+def files_by_name_size_mtime(db: Database, name: bytes, size: int, mtime_ns: int) -> list[int]:
+    """Files with this name, size and modification time (how a mount file is traced to its original)."""
+    return [int(r[0]) for r in db.tuples(
+        "SELECT id FROM files WHERE size = ? AND name = ? AND mtime_ns = ?", (size, name, mtime_ns)
+    )]  # fmt: skip
+
+
 def file_location(db: Database, file_id: int) -> FileLocation | None:
     rows = db.tuples(
         "SELECT f.id, s.path, f.relpath, s.online FROM files f JOIN sources s ON s.id = f.source_id WHERE f.id = ?",
