@@ -16,6 +16,7 @@ import termios
 import tty
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from gallerfs.cli.context import printable
 from gallerfs.config import Settings
@@ -23,6 +24,9 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.units import human_bytes
+
+if TYPE_CHECKING:
+    from gallerfs.indexer.duplicates.sets import DuplicateSet
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,8 @@ class Review:
 
     def __init__(
         self,
-        sets: list,
-        trash: Callable[[int, object], object],
+        sets: list[DuplicateSet],
+        trash: Callable[[int, DuplicateSet], object],
         keep: Callable[[int, list[int]], None],
     ) -> None:
         self.sets = list(sets)
@@ -57,8 +61,13 @@ class Review:
         self.color = False  # reverse video on the chosen copy (terminals only)
 
     @property
-    def current(self):  # type: ignore[no-untyped-def]
+    def current(self) -> DuplicateSet | None:
         return self.sets[self.index] if self.sets else None
+
+    @property
+    def _set(self) -> DuplicateSet:
+        """The current set, where there are sets."""
+        return self.sets[self.index]
 
     def _move(self, step: int) -> None:
         if self.sets:
@@ -76,7 +85,7 @@ class Review:
             return False
         if not self.sets:
             return action != "quit"
-        s = self.current
+        s = self._set
         if self.confirming and action != "yes":
             self.confirming = False
             self.message = "not trashed"
@@ -111,18 +120,18 @@ class Review:
         return True
 
     def _reorder(self, keeper_id: int) -> None:
-        s = self.current
+        s = self._set
         members = sorted(s.members, key=lambda m: m.id != keeper_id)
         self.sets[self.index] = replace(s, members=tuple(members), keeper_chosen=True)
         self.choice = 0
 
     def _trash_others(self) -> None:
         self.confirming = False
-        s = self.current
+        s = self._set
         keeper = s.members[self.choice]
         self.keep(keeper.id, [m.id for m in s.members])
         self._reorder(keeper.id)
-        s = self.current
+        s = self._set
         remaining = [keeper]
         notes = []
         for m in s.members[1:]:
@@ -139,7 +148,7 @@ class Review:
     def render(self, width: int = 100) -> str:
         if not self.sets:
             return "no duplicate sets\n\n" + HELP + "\n"
-        s = self.current
+        s = self._set
         lines = [
             f"set {self.index + 1}/{len(self.sets)}  {s.kind} {'copies' if s.kind == 'exact' else 'duplicates'}, "
             f"{len(s.members)} files, {human_bytes(s.reclaimable)} reclaimable"
@@ -180,7 +189,7 @@ def review(
     sets = find_sets(db, settings, exact=exact, near=near)
     state = Review(
         sets,
-        trash=lambda file_id, s: trash_copy(db, settings, file_id, s),  # type: ignore[arg-type]
+        trash=lambda file_id, s: trash_copy(db, settings, file_id, s),
         keep=lambda file_id, others: dupdb.set_keeper(db, file_id, others),
     )
     state.color = True
