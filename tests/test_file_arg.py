@@ -59,12 +59,15 @@ def test_a_file_named_like_an_id_is_a_path(lib, tmp_path: Path, monkeypatch) -> 
 @pytest.mark.parametrize(
     "arg, message",
     [("987654", r"^no file with id 987654 in the library$"),
+     ("99999999999999999999999", r"^no file with id 99999999999999999999999 in the library$"),
+     ("²", r"^{tmp}/²: No such file or directory$"),
      ("{tmp}/nowhere.jpg", r"^{tmp}/nowhere.jpg: No such file or directory$"),
      ("{tmp}/photos/sub/new.jpg", r"^{tmp}/photos/sub/new.jpg: not a file of the library$"),
      ("{tmp}/other.jpg", r"^{tmp}/other.jpg: not a file of the library$")],
 )  # fmt: skip
-def test_what_names_no_library_file_is_one_line(lib, tmp_path: Path, arg: str, message: str) -> None:
+def test_what_names_no_library_file_is_one_line(lib, tmp_path: Path, monkeypatch, arg: str, message: str) -> None:
     db, photos, _ = lib
+    monkeypatch.chdir(tmp_path)
     (photos / "sub" / "new.jpg").write_bytes(b"new")  # in a source, not indexed yet
     (tmp_path / "other.jpg").write_bytes(b"a")  # a copy outside every source
     with pytest.raises(NoSuchFileError, match=message.format(tmp=tmp_path)):

@@ -20,13 +20,16 @@ from gallerfs.errors import NoSuchFileError
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+
 
 def resolve_file(db: Database, arg: str) -> int:
     """The library id that a FILE argument names; NoSuchFileError (one line) when it names none."""
-    if arg.isdigit() and not os.path.lexists(arg):  # a file called "123" in the current folder is a path
-        if tree.file_row(db, int(arg)) is None:
+    if arg.isascii() and arg.isdigit() and not os.path.lexists(arg):  # a file called "123" here is a path
+        file_id = int(arg)
+        if file_id > MAX_ID or tree.file_row(db, file_id) is None:
             raise NoSuchFileError(f"no file with id {arg} in the library")
-        return int(arg)
+        return file_id
     path = os.fsencode(os.path.abspath(os.path.expanduser(arg)))
     found = _original_at(db, path)
     if found is not None:
