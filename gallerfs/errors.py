@@ -1,6 +1,13 @@
-"""Errors a user sees as one line, with a documented exit code (see man/gallerfs.1)."""
+"""Errors a user sees as one line, with a documented exit code (see man/gallerfs.1).
+
+Each kind of error is a type that carries what a caller answers with it: ``exit_code``
+(the CLI's exit status) and ``errno`` (what the mount answers a file operation that
+met it). Callers map an error by its type, never by its message text.
+"""
 
 from __future__ import annotations
+
+from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEDIUM, ENOTEMPTY
 
 # Exit codes, documented in the man page under EXIT STATUS.
 EXIT_OK = 0
@@ -15,7 +22,8 @@ EXIT_OVERLAP = 6  # a mount point and a source overlap, or a source lies inside 
 class GallerfsError(Exception):
     """An error that is reported as one line, without a traceback."""
 
-    exit_code = EXIT_ERROR
+    exit_code: int = EXIT_ERROR
+    errno: int = EINVAL  # bad input, unless a subclass says otherwise
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
@@ -28,14 +36,47 @@ class SchemaTooNewError(GallerfsError):
 
 
 class UnknownSourceError(GallerfsError):
-    pass
+    errno = ENOENT
 
 
 class SourceOfflineError(GallerfsError):
-    pass
+    errno = ENOMEDIUM
 
 
-class LibraryBusyError(GallerfsError):
-    """Another process held the library's write lock for longer than this connection waits."""
+class InvalidNameError(GallerfsError):
+    """A name (of an album, ...) that cannot be used."""
+
+
+class AlbumExistsError(GallerfsError):
+    errno = EEXIST
+
+
+class AlbumNotEmptyError(GallerfsError):
+    errno = ENOTEMPTY
+
+
+class NoSuchAlbumError(GallerfsError):
+    errno = ENOENT
+
+
+class NoSuchFileError(GallerfsError):
+    """No library file has this id, or a path names no file of the library."""
+
+    errno = ENOENT
+
+
+class LockedError(GallerfsError):
+    """Another process holds the library or a resource (the indexer's lock, a mount point)."""
 
     exit_code = EXIT_LOCKED
+    errno = EBUSY
+
+
+class LibraryBusyError(LockedError):
+    """Another process held the library's write lock for longer than this connection waits."""
+
+
+class OverlapError(GallerfsError):
+    """A mount point and a source overlap, or a source lies inside a gallerfs mount."""
+
+    exit_code = EXIT_OVERLAP

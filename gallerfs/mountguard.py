@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable
 
-from gallerfs.errors import EXIT_OVERLAP, GallerfsError
+from gallerfs.errors import OverlapError
 
 FSNAME = "gallerfs"
 FSTYPE = f"fuse.{FSNAME}"
@@ -90,15 +90,13 @@ def check_mountpoint(mountpoint: str, sources: Iterable[tuple[str, bytes]]) -> N
         root = os.path.realpath(path)
         if _within(target, root):
             where = "is" if target == root.rstrip(b"/") else "is inside"
-            raise GallerfsError(
-                f"{mountpoint} {where} source {name!r} ({_shown(path)}): mount the library outside every source",
-                EXIT_OVERLAP,
+            raise OverlapError(
+                f"{mountpoint} {where} source {name!r} ({_shown(path)}): mount the library outside every source"
             )
         if _within(root, target):
-            raise GallerfsError(
+            raise OverlapError(
                 f"{mountpoint} contains source {name!r} ({_shown(path)}): mounting there would hide it; "
-                "mount the library outside every source",
-                EXIT_OVERLAP,
+                "mount the library outside every source"
             )
 
 
@@ -116,7 +114,6 @@ def check_new_source(folder: bytes, mounts: GallerfsMounts | None = None) -> Non
         if dev not in mounts.devices:
             return
         point = real
-    raise GallerfsError(
-        f"{_shown(folder)} is inside the gallerfs mount {_shown(point)}: add the original folders instead",
-        EXIT_OVERLAP,
+    raise OverlapError(
+        f"{_shown(folder)} is inside the gallerfs mount {_shown(point)}: add the original folders instead"
     )

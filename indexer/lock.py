@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from gallerfs.errors import EXIT_LOCKED, GallerfsError
+from gallerfs.errors import LockedError
 
 
 LOCK_NAME = "indexer.lock"
@@ -51,9 +51,7 @@ class IndexerLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise GallerfsError(
-                f"cannot {what}: {holder} is already indexing this library", EXIT_LOCKED
-            ) from None
+            raise LockedError(f"cannot {what}: {holder} is already indexing this library") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"gallerfs (pid {os.getpid()})".encode(), 0)
         self._fd = fd

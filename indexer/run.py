@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -20,21 +19,30 @@ from gallerfs.indexer.thumbnails import missing_thumbnails
 
 log = logging.getLogger(__name__)
 
-# Stages after phase 2, in order, as "module:function" so that they are imported only when indexing
-# runs. Each is fn(db, paths, settings, progress) -> dict (a "summary" key is shown to the user).
-LATER_STAGES: tuple[tuple[str, str], ...] = (
-    ("embed", "gallerfs.indexer.embed:stage"),  # CLIP image vectors, when a model is installed
-    ("journal", "gallerfs.journal.entries:journal_index_stage"),  # entries and the photos they mention
-)
+# A stage after phase 2: fn(db, paths, settings, progress) -> its report (a "summary" key is shown to the user).
+Stage = Callable[[Database, LibraryPaths, Settings, "Progress"], dict[str, Any]]
 
 
-def resolve(target: str) -> Callable[..., Any]:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+def embed_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """CLIP image vectors, when a model is installed (numpy and the model store load only now)."""
+    from gallerfs.indexer.embed import stage
+
+    return stage(db, paths, settings, progress)
+
+
+def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Journal entries and the photos they mention."""
+    from gallerfs.journal.entries import journal_index_stage
+
+    return journal_index_stage(db, paths, settings, progress)
+
+
+# The stages after phase 2, in order.
+LATER_STAGES: tuple[tuple[str, Stage], ...] = (("embed", embed_stage), ("journal", journal_stage))
 
 
 def run_later_stages(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    return {name: resolve(target)(db, paths, settings, progress) for name, target in LATER_STAGES}
+    return {name: stage(db, paths, settings, progress) for name, stage in LATER_STAGES}
 
 
 @dataclass

@@ -31,7 +31,7 @@ from gallerfs.db import files as files_db
 from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
-from gallerfs.db.files import FileRow, ScannedFile
+from gallerfs.db.files import IndexedFile, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
@@ -359,7 +359,7 @@ def plan_reconcile(db: Database, source: Source, report: ScanReport) -> Reconcil
         # "present": there after all (e.g. its folder could be searched but not listed); the row stays as it is
     # A rename keeps inode, size and mtime; a new file that reuses a freed inode number has a new mtime.
     by_inode = {(f.device, f.inode, f.size, f.mtime_ns): f for f in gone}
-    by_hash: dict[tuple[int, str], list[FileRow]] = {}
+    by_hash: dict[tuple[int, str], list[IndexedFile]] = {}
     for f in gone:
         if f.content_hash:
             by_hash.setdefault((f.size, f.content_hash), []).append(f)

@@ -36,11 +36,12 @@ from gallerfs.db.connection import Database
 from gallerfs.db.files import ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
+from gallerfs.journal.watch import journal_watches
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
+from gallerfs.indexer.embed import embed_library
 from gallerfs.indexer.media import kind_of
 from gallerfs.indexer.pipeline import Phase2, make_pool
-from gallerfs.indexer.run import resolve
 from gallerfs.indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ POLL_RESCAN_S = 60  # how often a source that cannot be watched live (it contain
 Write = Callable[[], object]  # one database write of a planned change, run inside a short transaction
 TICK_S = 0.1
 
-# Folders outside the sources that the watcher also follows, as "module:function":
+# Folders outside the sources that the watcher also follows:
 # fn(db, paths, settings) -> list[(folder bytes, callback(db, path bytes))].
-EXTRA_WATCHES: tuple[str, ...] = ("gallerfs.journal.watch:journal_watches",)
+EXTRA_WATCHES = (journal_watches,)
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,8 @@ class Watcher:
 
     # -- main loop -----------------------------------------------------------
     def run(self, on_tick: Callable[[], None] | None = None) -> None:
-        for target in EXTRA_WATCHES:
-            for folder, callback in resolve(target)(self.db, self.paths, self.settings):
+        for watches in EXTRA_WATCHES:
+            for folder, callback in watches(self.db, self.paths, self.settings):
                 try:
                     os.makedirs(folder, exist_ok=True)
                     self.observer.schedule(_Collector(self.events), folder, recursive=True)
@@ -334,7 +335,7 @@ class Watcher:
                 elif embed_due:
                     # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
                     embed_due = False
-                    resolve("gallerfs.indexer.embed:embed_library")(self.db, self.paths, self.settings)
+                    embed_library(self.db, self.paths, self.settings)
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

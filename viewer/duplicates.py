@@ -33,11 +33,13 @@ MAX_RECORDS = 100  # ids in one form field (an undo restores what one "trash the
 
 
 def _sets() -> dv.SetCache:
-    return current_app.extensions.setdefault("gallerfs_duplicate_sets", dv.SetCache())  # type: ignore[no-any-return]
+    cache: dv.SetCache = current_app.extensions.setdefault("gallerfs_duplicate_sets", dv.SetCache())
+    return cache
 
 
 def _notes() -> dv.ReviewNotes:
-    return current_app.extensions.setdefault("gallerfs_review_notes", dv.ReviewNotes())  # type: ignore[no-any-return]
+    notes: dv.ReviewNotes = current_app.extensions.setdefault("gallerfs_review_notes", dv.ReviewNotes())
+    return notes
 
 
 def _kind(value: str | None) -> str:

@@ -186,9 +186,8 @@ def _linker(db: Database, body: str) -> tuple[journal_html.LocalLink, list[int]]
                 thumb = url_for("media.thumbnail", file_id=fid, size="preview") + f"?v={vq.thumb_key(db, fid) or ''}"
             return url_for("pages.photo", file_id=fid), thumb
         name = target[:-3] if target.endswith(".md") else target
-        if "/" not in name and parse_name(name) is not None:
-            return url_for("journal.entry", name=parse_name(name).name), None  # type: ignore[union-attr]
-        return None
+        period = parse_name(name) if "/" not in name else None
+        return (url_for("journal.entry", name=period.name), None) if period is not None else None
 
     return local, list(dict.fromkeys(fid for fid in ids if fid is not None))
 

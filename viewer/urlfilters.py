@@ -6,7 +6,7 @@ selection. Parameter names are the CLI's option names: ``since``, ``until``, ``c
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from gallerfs.db.connection import Database
@@ -36,7 +36,7 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
 
     Raises a 400 ``ViewerError`` for oversized or malformed values, and, when ``db`` is given, for
     source or album names the library does not have."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each value parsed for its field: text, flag or None
     getlist = getattr(args, "getlist", None)
     for key in FILTER_KEYS:
         if key not in args:
@@ -54,7 +54,7 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
             values[key] = parse_flag(key, value)
         else:  # has_gps: 1 only with GPS, 0 only without, empty: either
             values[key] = None if value.strip() == "" else parse_flag(key, value)
-    filters = Filters(**values)  # type: ignore[arg-type]
+    filters = Filters(**values)
     filters.to_spec()  # dates and kind are checked here, by the model itself (GallerfsError -> 400)
     if db is not None:
         check_names(db, filters)

@@ -20,7 +20,7 @@ import importlib
 import logging
 import os
 import sys
-from typing import Iterable, NoReturn, Sequence
+from typing import Iterable, NoReturn, Sequence, TextIO
 
 import apsw
 
@@ -132,7 +132,7 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     return parser
 
 
-class BarAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class BarAwareHandler(logging.StreamHandler[TextIO]):
     """Log lines that keep a progress bar on one line: the bars are cleared, the line written, the bars redrawn.
 
     tqdm is only looked at when something has imported it already (a command showing a bar), so

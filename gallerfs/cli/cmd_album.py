@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from gallerfs.cli.context import Context, add_json_flag, printable
-from gallerfs.errors import GallerfsError
+from gallerfs.cli.file_arg import resolve_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,43 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--remove", action="store_true", help="unmark the files instead")
     add_json_flag(p)
     p.set_defaults(func=run_favourite)
-
-
-def resolve_file(db, arg: str) -> int:
-    """A library file id from an id, a path of an original, or a path inside a gallerfs mount."""
-    from gallerfs.db import files as files_db
-    from gallerfs.db import sources as sources_db
-    from gallerfs.fs.nodes import file_id_of_inode
-
-    if arg.isdigit():
-        return int(arg)
-    path = os.fsencode(os.path.abspath(arg))
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise GallerfsError(f"{printable(path)}: {exc.strerror}") from None
-    if file_id_of_inode(st.st_ino) and _in_gallerfs_mount(path):
-        return file_id_of_inode(st.st_ino)  # type: ignore[return-value]
-    real = os.path.realpath(path)
-    source = sources_db.source_containing(db, real)
-    if source is not None:
-        found = files_db.file_by_path(db, source.id, os.path.relpath(real, source.path))
-        if found is not None:
-            return int(found.id)
-    raise GallerfsError(f"{printable(path)}: not a file of the library (album members: use the by-date/ or sources/ path)")
-
-
-def _in_gallerfs_mount(path: bytes) -> bool:
-    from gallerfs.fs.mount import FSNAME, mounted_fstype
-
-    p = os.path.dirname(path)
-    while True:
-        fstype = mounted_fstype(os.fsdecode(p))
-        if fstype is not None:
-            return fstype == f"fuse.{FSNAME}"
-        if p in (b"/", b""):
-            return False
-        p = os.path.dirname(p)
 
 
 def run_list(ctx: Context) -> int:

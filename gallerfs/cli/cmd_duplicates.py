@@ -9,11 +9,11 @@ import sys
 from typing import Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
+from gallerfs.cli.file_arg import resolve_file
 from gallerfs.db import duplicates as dupdb
-from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile
-from gallerfs.errors import GallerfsError
+from gallerfs.errors import GallerfsError, NoSuchFileError
 from gallerfs.units import human_bytes
 
 
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "trash", help="move one copy to the desktop trash (refused for the last copy)"
     )
     t.add_argument(
-        "target", metavar="PATH|ID", help="the original's path, or its library id"
+        "target", metavar="PATH|ID", help="the original's path, its path in a gallerfs mount, or its library id"
     )
     t.add_argument(
         "--full-resolution", action="store_true",
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "keep", help="make this copy the keeper of its set (overrides the suggestion)"
     )
     k.add_argument(
-        "target", metavar="PATH|ID", help="the original's path, or its library id"
+        "target", metavar="PATH|ID", help="the original's path, its path in a gallerfs mount, or its library id"
     )
     k.set_defaults(func=run_keep)
 
@@ -175,24 +175,11 @@ def _list_text(data: dict[str, Any]) -> str:
 
 
 def resolve_target(db: Database, target: str) -> DupFile:
-    """A library file by id, or by the absolute path of its original."""
-    if target.isdigit() and not os.path.exists(target):
-        found = dupdb.file_info(db, int(target))
-        if found is None:
-            raise GallerfsError(f"no file with id {target} in the library")
-        return found
-    path = os.fsencode(os.path.abspath(os.path.expanduser(target)))
-    source = sources_db.source_containing(db, path)
-    if source is None:
-        raw = os.path.realpath(path)
-        source = sources_db.source_containing(db, raw)
-        path = raw
-    if source is None:
-        raise GallerfsError(f"{printable(path)} is not inside any source")
-    relpath = path[len(source.path.rstrip(b"/")) + 1 :]
-    found = dupdb.file_at(db, source.id, relpath)
-    if found is None:
-        raise GallerfsError(f"{printable(path)} is not in the library")
+    """The library file a PATH|ID argument names (``file_arg.resolve_file``), with what duplicates show of it."""
+    file_id = resolve_file(db, target)
+    found = dupdb.file_info(db, file_id)
+    if found is None:  # removed between the two reads
+        raise NoSuchFileError(f"no file with id {file_id} in the library")
     return found
 
 

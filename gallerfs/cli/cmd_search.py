@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
-from gallerfs.db import sources as sources_db
+from gallerfs.cli.file_arg import resolve_file
 from gallerfs.errors import GallerfsError
 
 if TYPE_CHECKING:
@@ -123,51 +121,13 @@ def run_search(ctx: Context) -> int:
     return 0
 
 
-def resolve_photo(db: Database, photo: str) -> int:
-    """A file id from an id, an original's path, or a path in the mount."""
-    from gallerfs.db import search as search_db
-
-    if photo.isdigit():
-        if not search_db.file_exists(db, int(photo)):
-            raise GallerfsError(f"no file with id {photo} in the library")
-        return int(photo)
-    path = os.path.abspath(os.path.expanduser(photo))
-    raw = os.fsencode(path)
-    source = sources_db.source_containing(db, raw)
-    if source is not None:
-        relpath = raw[len(source.path.rstrip(b"/")) + 1 :]
-        found = search_db.file_by_relpath(db, source.id, relpath)
-        if found is not None:
-            return found
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise GallerfsError(f"{photo}: {os.strerror(exc.errno or errno.ENOENT)}") from None
-    try:  # a mount file may say where its original is
-        original = os.getxattr(path, "user.gallerfs.source_path")
-        source = sources_db.source_containing(db, original)
-        if source is not None:
-            found = search_db.file_by_relpath(db, source.id, original[len(source.path.rstrip(b"/")) + 1 :])
-            if found is not None:
-                return found
-    except OSError:
-        pass
-    # Mount files mirror their original's name, size and modification time.
-    matches = search_db.files_by_name_size_mtime(db, os.fsencode(os.path.basename(path)), st.st_size, st.st_mtime_ns)
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise GallerfsError(f"{photo} matches {len(matches)} library files; give its file id instead")
-    raise GallerfsError(f"{photo} is not in the library")
-
-
 def run_similar(ctx: Context) -> int:
     from gallerfs.search import similar_files
 
     db = ctx.open_reader()
     filters = _filters(ctx.args)
     _check_names(db, filters)
-    file_id = resolve_photo(db, ctx.args.photo)
+    file_id = resolve_file(db, ctx.args.photo)
     hits = similar_files(db, ctx.paths, ctx.settings, file_id, _limit(ctx), filters)
     _emit(ctx, db, hits, "no similar photos")
     return 0

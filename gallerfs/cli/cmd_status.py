@@ -83,7 +83,7 @@ def run_status(ctx: Context) -> int:
 
 def run_jobs(ctx: Context) -> int:
     db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
-    names = {s.id: s.name for s in sources_db.list_sources(db)}
+    names: dict[int | None, str] = {s.id: s.name for s in sources_db.list_sources(db)}
     jobs = jobs_db.list_jobs(db, limit=ctx.args.limit)
     holder = _lock_holder(ctx)
     data = [{**j.as_dict(), "state": job_state(j, holder), "source": names.get(j.source_id)} for j in jobs]

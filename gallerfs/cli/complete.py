@@ -131,7 +131,7 @@ def _positional(parser: argparse.ArgumentParser, index: int) -> argparse.Action 
             continue
         if action.nargs in ("*", "+", argparse.REMAINDER):
             return action
-        count = 1 if action.nargs in (None, "?") else int(action.nargs)  # type: ignore[arg-type]
+        count = action.nargs if isinstance(action.nargs, int) else 1  # None or "?": one word
         if index < seen + count:
             return action
         seen += count

@@ -14,13 +14,16 @@ import shutil
 import sys
 import termios
 import tty
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gallerfs.cli.context import printable
 from gallerfs.config import Settings
 from gallerfs.db.connection import Database
-from gallerfs.indexer.duplicates.review import choose_keeper, library_actions, trash_others, with_keeper
+from gallerfs.indexer.duplicates.review import KeepFn, TrashFn, choose_keeper, library_actions, trash_others, with_keeper
 from gallerfs.units import human_bytes
+
+if TYPE_CHECKING:
+    from gallerfs.indexer.duplicates.sets import DuplicateSet
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,9 @@ class Review:
 
     def __init__(
         self,
-        sets: list,
-        trash: Callable[[int, object], object],
-        keep: Callable[[int, list[int]], None],
+        sets: list[DuplicateSet],
+        trash: TrashFn,
+        keep: KeepFn,
     ) -> None:
         self.sets = list(sets)
         self.index = 0
@@ -55,8 +58,13 @@ class Review:
         self.color = False  # reverse video on the chosen copy (terminals only)
 
     @property
-    def current(self):  # type: ignore[no-untyped-def]
+    def current(self) -> DuplicateSet | None:
         return self.sets[self.index] if self.sets else None
+
+    @property
+    def _set(self) -> DuplicateSet:
+        """The current set, where there are sets."""
+        return self.sets[self.index]
 
     def _move(self, step: int) -> None:
         if self.sets:
@@ -74,7 +82,7 @@ class Review:
             return False
         if not self.sets:
             return action != "quit"
-        s = self.current
+        s = self._set
         if self.confirming and action != "yes":
             self.confirming = False
             self.message = "not trashed"
@@ -96,7 +104,7 @@ class Review:
                 self.choice = n
         elif action == "keep":
             keeper = s.members[self.choice]
-            self.sets[self.index] = choose_keeper(s, keeper.id, self.keep)  # type: ignore[arg-type]
+            self.sets[self.index] = choose_keeper(s, keeper.id, self.keep)
             self.choice = 0
             self.message = f"keeper: {printable(keeper.path)}"
         elif action == "trash":
@@ -109,13 +117,13 @@ class Review:
         return True
 
     def _reorder(self, keeper_id: int) -> None:
-        self.sets[self.index] = with_keeper(self.current, keeper_id)
+        self.sets[self.index] = with_keeper(self._set, keeper_id)
         self.choice = 0
 
     def _trash_others(self) -> None:
         self.confirming = False
-        s = self.current
-        done = trash_others(s, s.members[self.choice].id, self.trash, self.keep)  # type: ignore[arg-type]
+        s = self._set
+        done = trash_others(s, s.members[self.choice].id, self.trash, self.keep)
         self.choice = 0
         self.sets[self.index] = done.remaining
         self.trashed_bytes += sum(m.size for m, _ in done.trashed)
@@ -128,7 +136,7 @@ class Review:
     def render(self, width: int = 100) -> str:
         if not self.sets:
             return "no duplicate sets\n\n" + HELP + "\n"
-        s = self.current
+        s = self._set
         lines = [
             f"set {self.index + 1}/{len(self.sets)}  {s.kind} {'copies' if s.kind == 'exact' else 'duplicates'}, "
             f"{len(s.members)} files, {human_bytes(s.reclaimable)} reclaimable"

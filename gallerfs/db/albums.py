@@ -11,9 +11,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Iterable
 
+from gallerfs.db import files as files_db
+from gallerfs.db.files import ScannedFile
 from gallerfs.db.state import bump_generation
 from gallerfs.db.tree import AlbumRow, list_albums
-from gallerfs.errors import GallerfsError
+from gallerfs.errors import AlbumExistsError, AlbumNotEmptyError, InvalidNameError, NoSuchAlbumError, NoSuchFileError
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
@@ -39,9 +41,9 @@ __all__ = [
 
 def check_album_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or "\x00" in name:
-        raise GallerfsError(f"invalid album name {name!r}")
+        raise InvalidNameError(f"invalid album name {name!r}")
     if len(name.encode("utf-8", "surrogateescape")) > 255:
-        raise GallerfsError("album name too long (255 bytes at most)")
+        raise InvalidNameError("album name too long (255 bytes at most)")
     return name
 
 
@@ -57,7 +59,7 @@ def album_by_name(db: Database, name: str) -> AlbumRow | None:
 def _require(db: Database, name: str) -> AlbumRow:
     album = album_by_name(db, name)
     if album is None:
-        raise GallerfsError(f"no album named {name!r}")
+        raise NoSuchAlbumError(f"no album named {name!r}")
     return album
 
 
@@ -65,7 +67,7 @@ def create_album(db: Database, name: str) -> int:
     check_album_name(name)
     with db.transaction():
         if album_by_name(db, name) is not None:
-            raise GallerfsError(f"an album named {name!r} already exists")
+            raise AlbumExistsError(f"an album named {name!r} already exists")
         db.execute("INSERT INTO albums (name, created_at) VALUES (?, ?)", (name, time.time()))
         album_id = db.last_rowid()
         bump_generation(db)
@@ -79,7 +81,7 @@ def rename_album(db: Database, old: str, new: str) -> None:
         if old == new:
             return
         if album_by_name(db, new) is not None:
-            raise GallerfsError(f"an album named {new!r} already exists")
+            raise AlbumExistsError(f"an album named {new!r} already exists")
         db.execute("UPDATE albums SET name = ? WHERE id = ?", (new, album.id))
         bump_generation(db)
 
@@ -88,7 +90,7 @@ def delete_album(db: Database, name: str, *, only_if_empty: bool = False) -> Non
     with db.transaction():
         album = _require(db, name)
         if only_if_empty and album.count:
-            raise GallerfsError(f"album {name!r} is not empty ({album.count} files)")
+            raise AlbumNotEmptyError(f"album {name!r} is not empty ({album.count} files)")
         db.execute("DELETE FROM albums WHERE id = ?", (album.id,))
         bump_generation(db)
 
@@ -98,7 +100,7 @@ def _existing_ids(db: Database, file_ids: Iterable[int]) -> list[int]:
     found = [i for i in ids if db.value("SELECT 1 FROM files WHERE id = ?", (i,)) is not None]
     missing = sorted(set(ids) - set(found))
     if missing:
-        raise GallerfsError(f"no library file with id {missing[0]}")
+        raise NoSuchFileError(f"no library file with id {missing[0]}")
     return found
 
 
@@ -165,11 +167,12 @@ def favourite_ids(db: Database) -> list[int]:
 
 
 def mark_file_pending(db: Database, file_id: int, size: int, mtime_ns: int, ctime_ns: int) -> None:
-    """An original was rewritten through the mount: record its new size/times and queue phase 2 again."""
+    """An original was rewritten through the mount: record its new size/times and queue phase 2 again
+    (``files.mark_changed``, as a scan that sees the change does)."""
     with db.transaction():
-        db.execute(
-            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, state = 'pending', error = NULL, "
-            "content_hash = NULL, partial_hash = NULL, phash = NULL, dhash = NULL, attempts = 0 WHERE id = ?",
-            (size, mtime_ns, ctime_ns, file_id),
-        )
+        row = files_db.get_file(db, file_id)
+        if row is None:  # it left the index meanwhile (a rescan, a trashed duplicate)
+            return
+        seen = ScannedFile(row.relpath, row.kind, size, mtime_ns, ctime_ns, row.device, row.inode)
+        files_db.mark_changed(db, file_id, seen)
         bump_generation(db)

@@ -22,10 +22,11 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import apsw
 
+from gallerfs.db import migrations
 from gallerfs.errors import GallerfsError, LibraryBusyError
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,6 @@ class Database:
             self.execute("PRAGMA journal_mode = WAL")
             self.execute("PRAGMA synchronous = NORMAL")
         self._tx_depth = 0
-        from gallerfs.db import migrations
-
         if migrate and not readonly:
             migrations.upgrade(self)
         else:
@@ -117,7 +116,8 @@ class Database:
     def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         cursor = self.conn.cursor()
         cursor.row_trace = _dict_rows
-        return cursor.execute(sql, params).fetchall()
+        # apsw's stubs type rows as tuples; the row trace above makes them dicts.
+        return cast(list[dict[str, Any]], cursor.execute(sql, params).fetchall())
 
     def row(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)

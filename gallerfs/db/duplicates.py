@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apsw
 
@@ -63,7 +63,7 @@ FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN metadata m ON m.file
 """
 
 
-def _dup(row: tuple) -> DupFile:
+def _dup(row: tuple[Any, ...]) -> DupFile:
     values = list(row)
     values[4] = bool(values[4])
     return DupFile(*values)
@@ -105,13 +105,6 @@ def files_with_size(db: Database, size: int) -> list[DupFile]:
         _dup(r)
         for r in db.iter_tuples(_SELECT + "WHERE f.size = ? ORDER BY f.id", (size,))
     ]
-
-
-def file_at(db: Database, source_id: int, relpath: bytes) -> DupFile | None:
-    rows = db.tuples(
-        _SELECT + "WHERE f.source_id = ? AND f.relpath = ?", (source_id, relpath)
-    )
-    return _dup(rows[0]) if rows else None
 
 
 def perceptual_hashes(
@@ -327,7 +320,7 @@ def record_restored(db: Database, record: TrashRecord, source_id: int, entry: Sc
     return file_id
 
 
-def _stored_snapshot(db: Database, record_id: int) -> dict | None:
+def _stored_snapshot(db: Database, record_id: int) -> dict[str, Any] | None:
     text = db.value("SELECT snapshot FROM trash_records WHERE id = ?", (record_id,))
     if not text:
         return None
@@ -339,12 +332,12 @@ def _stored_snapshot(db: Database, record_id: int) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("file"), dict) else None
 
 
-def _same_version(snap: dict, entry: ScannedFile) -> bool:
+def _same_version(snap: dict[str, Any], entry: ScannedFile) -> bool:
     # A rename keeps the mtime: a file whose mtime differs was changed in the trash and needs phase 2 again.
     return bool(snap.get("mtime_ns") in (None, entry.mtime_ns))
 
 
-def _apply_snapshot(db: Database, file_id: int, snap: dict) -> None:
+def _apply_snapshot(db: Database, file_id: int, snap: dict[str, Any]) -> None:
     row = snap["file"]
     cols = [c for c in _SNAPSHOT_FILE_COLUMNS if c in row]
     db.execute(

@@ -58,7 +58,7 @@ def space(db: Database) -> Space | None:
 
 
 def has_vector_table(db: Database) -> bool:
-    return db.value("SELECT count(*) FROM sqlite_master WHERE name = ?", (VEC_TABLE,)) == 1
+    return bool(db.value("SELECT count(*) FROM sqlite_master WHERE name = ?", (VEC_TABLE,)) == 1)
 
 
 def ensure_space(db: Database, model: str, dim: int) -> bool:
@@ -112,7 +112,7 @@ def todo_batch(db: Database, after_id: int, limit: int) -> list[EmbedTask]:
         "ORDER BY f.id LIMIT ?",
         (after_id, limit),
     )
-    return [EmbedTask(*r[:7], bool(r[7]), bool(r[8])) for r in rows]
+    return [EmbedTask(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8])) for r in rows]
 
 
 def store(db: Database, done: Sequence[tuple[EmbedTask, np.ndarray]], failed: Sequence[tuple[EmbedTask, str]]) -> int:
@@ -249,15 +249,18 @@ def _vectors_from_chunks(db: Database) -> tuple[np.ndarray, np.ndarray] | None:
         chunk = np.frombuffer(vectors, dtype=np.float32).reshape(-1, dim)[:size][valid]
         end = filled + len(chunk_ids)
         if end > count or len(chunk) != len(chunk_ids):
-            return _layout_mismatch("more vectors in the chunks than in the table")
+            _layout_mismatch("more vectors in the chunks than in the table")
+            return None
         ids[filled:end], matrix[filled:end] = chunk_ids, chunk
         filled = end
     if filled != count:
-        return _layout_mismatch(f"{filled} vectors in the chunks, {count} in the table")
+        _layout_mismatch(f"{filled} vectors in the chunks, {count} in the table")
+        return None
     for row in sorted({0, count // 3, count // 2, count - 1}) if count else ():
         stored = db.tuples(f"SELECT embedding FROM {VEC_TABLE} WHERE file_id = ?", (int(ids[row]),))
         if not stored or stored[0][0] != matrix[row].tobytes():
-            return _layout_mismatch(f"the vector of file {int(ids[row])} differs")
+            _layout_mismatch(f"the vector of file {int(ids[row])} differs")
+            return None
     return ids, matrix
 
 

@@ -33,7 +33,10 @@ class ScannedFile(NamedTuple):
 
 
 @dataclass(frozen=True)
-class FileRow:
+class IndexedFile:
+    """A file's row as the indexer reads it: where it is, how it was last seen on disk, and its phase-2
+    state. (The mount lists ``gallerfs.db.tree.IndexedFile``, the lighter row of a library file.)"""
+
     id: FileId
     source_id: int
     relpath: bytes
@@ -55,18 +58,18 @@ METADATA_COLUMNS = (
 )  # fmt: skip
 
 
-def get_file(db: Database, file_id: int) -> FileRow | None:
+def get_file(db: Database, file_id: int) -> IndexedFile | None:
     rows = db.tuples(f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (file_id,))
-    return FileRow(*rows[0]) if rows else None
+    return IndexedFile(*rows[0]) if rows else None
 
 
-def file_by_path(db: Database, source_id: int, relpath: bytes) -> FileRow | None:
+def file_by_path(db: Database, source_id: int, relpath: bytes) -> IndexedFile | None:
     rows = db.tuples(f"SELECT {_FILE_COLUMNS} FROM files WHERE source_id = ? AND relpath = ?", (source_id, relpath))
-    return FileRow(*rows[0]) if rows else None
+    return IndexedFile(*rows[0]) if rows else None
 
 
-def files_with_inode(db: Database, device: int, inode: int) -> list[FileRow]:
-    return [FileRow(*r) for r in db.tuples(
+def files_with_inode(db: Database, device: int, inode: int) -> list[IndexedFile]:
+    return [IndexedFile(*r) for r in db.tuples(
         f"SELECT {_FILE_COLUMNS} FROM files WHERE device = ? AND inode = ?", (device, inode))]  # fmt: skip
 
 
@@ -283,9 +286,9 @@ def record_walk_batch(db: Database, source_id: int, entries: Sequence[ScannedFil
     return changed, changed + relocated
 
 
-def unseen_files(db: Database, source_id: int) -> list[FileRow]:
+def unseen_files(db: Database, source_id: int) -> list[IndexedFile]:
     """Indexed files of the source that the walk did not find."""
-    return [FileRow(*r) for r in db.tuples(
+    return [IndexedFile(*r) for r in db.tuples(
         f"SELECT {_FILE_COLUMNS} FROM files WHERE source_id = ? AND relpath NOT IN (SELECT relpath FROM walk_seen)",
         (source_id,),
     )]  # fmt: skip

@@ -51,7 +51,7 @@ class Job:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _job(row: tuple) -> Job:
+def _job(row: tuple[Any, ...]) -> Job:
     values = list(row)
     values[-1] = json.loads(values[-1]) if values[-1] else {}
     return Job(*values)
@@ -108,7 +108,7 @@ def claim(db: Database, kind: str, source_id: int | None = None, params: dict[st
                 "VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
                 (kind, source_id, os.getpid(), now, now, now, json.dumps(params or {})),
             )
-            job_id = db.last_rowid()
+            job_id = JobId(db.last_rowid())
     found = get_job(db, job_id)
     assert found is not None
     return found

@@ -214,7 +214,7 @@ def filter_version(db: Database) -> tuple[Any, ...]:
     return tuple(rows[0])
 
 
-def ids_json(ids: Sequence[int]) -> str:
+def ids_json(ids: Sequence[int] | np.ndarray) -> str:
     """A list of ids as the JSON text ``knn(among=...)`` takes; worth keeping for repeated queries."""
     return json.dumps(ids.tolist() if isinstance(ids, np.ndarray) else [int(i) for i in ids])
 
@@ -291,18 +291,3 @@ def hit_rows(db: Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 def album_exists(db: Database, name: str) -> bool:
     return bool(db.value("SELECT count(*) FROM albums WHERE name = ?", (name,)))
-
-
-def file_exists(db: Database, file_id: int) -> bool:
-    return bool(db.value("SELECT count(*) FROM files WHERE id = ?", (file_id,)))
-
-
-def file_by_relpath(db: Database, source_id: int, relpath: bytes) -> int | None:
-    return db.value("SELECT id FROM files WHERE source_id = ? AND relpath = ?", (source_id, relpath))
-
-
-def files_by_name_size_mtime(db: Database, name: bytes, size: int, mtime_ns: int) -> list[int]:
-    """Files with this name, size and modification time (how a mount file is traced to its original)."""
-    return [r[0] for r in db.tuples(
-        "SELECT id FROM files WHERE size = ? AND name = ? AND mtime_ns = ?", (size, name, mtime_ns)
-    )]  # fmt: skip

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from gallerfs.db.tree import FileRow
+from gallerfs.db.tree import file_rows  # the rows search/ result folders list: the mount's one file row
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
 
 log = logging.getLogger(__name__)
+
+__all__ = ["MAX_REMEMBERED", "recent_queries", "record_query", "forget_query", "file_rows"]
 
 MAX_REMEMBERED = 100  # default of the search_history setting: older queries are forgotten
 
@@ -49,17 +51,3 @@ def forget_query(db: Database, query: str) -> bool:
     with db.transaction():
         db.execute("DELETE FROM search_queries WHERE query = ?", (query,))
         return db.changes() > 0
-
-
-def file_rows(db: Database, file_ids: Iterable[int]) -> dict[int, FileRow]:
-    """The mount rows of the given library files (ids no longer in the library are absent)."""
-    ids = list(dict.fromkeys(file_ids))
-    out: dict[int, FileRow] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for r in db.tuples(
-            f"SELECT id, source_id, name, size, mtime_ns, ctime_ns FROM files WHERE id IN ({marks})", tuple(chunk)
-        ):
-            out[r[0]] = FileRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5])
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import NewType
+from typing import Any, NewType
 
 from gallerfs.db.connection import Database
 from gallerfs.db.state import bump_generation
@@ -35,7 +35,7 @@ class Source:
     last_scan_at: float | None
 
 
-def _source(row: tuple) -> Source:
+def _source(row: tuple[Any, ...]) -> Source:
     values = list(row)
     values[8] = bool(values[8])
     return Source(*values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
@@ -29,7 +29,8 @@ class SourceRow:
 
 
 class FileRow(NamedTuple):
-    """What the mount needs to list and stat one library file.
+    """What the mount needs to list and stat one library file (the one row type of a library file that
+    listings, the journal and search results share; the indexer reads more: ``files.IndexedFile``).
 
     A NamedTuple rather than a frozen dataclass: listings build 100,000 of
     these at a time and a dataclass costs four times as much to create.
@@ -119,6 +120,25 @@ def dated_files(db: Database) -> list[DatedFile]:
 def file_row(db: Database, file_id: int) -> FileRow | None:
     rows = db.tuples(f"SELECT {_FILE_COLS} FROM files f WHERE f.id = ?", (file_id,))
     return _file(rows[0]) if rows else None
+
+
+def file_rows(db: Database, file_ids: Iterable[int]) -> dict[int, FileRow]:
+    """The rows of the given library files (ids no longer in the library are absent)."""
+    ids = list(dict.fromkeys(file_ids))
+    out: dict[int, FileRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in db.tuples(f"SELECT {_FILE_COLS} FROM files f WHERE f.id IN ({marks})", tuple(chunk)):
+            out[r[0]] = _file(r)
+    return out
+
+
+def files_by_name_size_mtime(db: Database, name: bytes, size: int, mtime_ns: int) -> list[int]:
+    """Files with this name, size and modification time (how a mount file is traced to its original)."""
+    return [int(r[0]) for r in db.tuples(
+        "SELECT id FROM files WHERE size = ? AND name = ? AND mtime_ns = ?", (size, name, mtime_ns)
+    )]  # fmt: skip
 
 
 def file_location(db: Database, file_id: int) -> FileLocation | None:

@@ -146,16 +146,10 @@ def _album_name(name: bytes) -> str:
 
 
 def _as_oserror(exc: GallerfsError) -> OSError:
+    """The errno the error's type carries (``GallerfsError.errno``), with its message."""
     if isinstance(exc, LibraryBusyError):  # not the user's mistake: fuse_errors answers EBUSY and logs it
         raise exc
-    text = str(exc)
-    if "already exists" in text:
-        return OSError(errno.EEXIST, text)
-    if "not empty" in text:
-        return OSError(errno.ENOTEMPTY, text)
-    if text.startswith("no album") or text.startswith("no library file"):
-        return OSError(errno.ENOENT, text)
-    return OSError(errno.EINVAL, text)
+    return OSError(exc.errno, str(exc))
 
 
 class ByAlbumRoot(DirNode):

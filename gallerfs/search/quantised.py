@@ -21,9 +21,12 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +115,11 @@ class _Kernel:
     query rows take three times as long), shared by the process."""
 
     _lock = threading.Lock()
-    _session: object | None = None
+    _session: InferenceSession | None = None
     _failed = False
 
     @classmethod
-    def session(cls) -> object | None:
+    def session(cls) -> InferenceSession | None:
         if cls._session is None and not cls._failed:
             with cls._lock:
                 if cls._session is None and not cls._failed:
@@ -128,7 +131,7 @@ class _Kernel:
         return cls._session
 
     @staticmethod
-    def _build() -> object:
+    def _build() -> InferenceSession:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -142,7 +145,7 @@ def approximate(codes: Codes, query: np.ndarray, numpy_only: bool = False) -> tu
     part, step, left = _split_query(query)
     session = None if numpy_only else _Kernel.session()
     if session is not None and codes.n:
-        products = session.run(None, {"A": part, "B": codes.codes_t})[0][0]  # type: ignore[attr-defined]
+        products = session.run(None, {"A": part, "B": codes.codes_t})[0][0]
     else:
         products = np.empty(codes.n, dtype=np.int32)
         signed = part[0].astype(np.float32)

@@ -165,7 +165,7 @@ def _read_all(files: Sequence[DupFile], read: Callable[[DupFile], T]) -> list[T 
     # so the threads move through the disk together; one task per thread keeps the hand-off cost out.
     order = sorted(range(len(files)), key=lambda k: (files[k].device, files[k].inode))
     n = min(READ_THREADS, len(files))
-    out: list[T | OSError] = [None] * len(files)  # type: ignore[list-item]
+    out: dict[int, T | OSError] = {}
 
     def work(share: list[int]) -> None:
         for k in share:
@@ -174,7 +174,7 @@ def _read_all(files: Sequence[DupFile], read: Callable[[DupFile], T]) -> list[T 
     with ThreadPoolExecutor(n, thread_name_prefix="dup-read") as pool:
         for _ in pool.map(work, [order[t::n] for t in range(n)]):
             pass
-    return out
+    return [out[k] for k in range(len(files))]
 
 
 class _Pass:

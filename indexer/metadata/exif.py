@@ -96,11 +96,12 @@ def _degrees(value: Any) -> float | None:
     """(deg, min, sec) rationals, or a single number, to decimal degrees."""
     if isinstance(value, (tuple, list)):
         parts = [_number(v) for v in value]
-        if not parts or any(p is None for p in parts):
+        numbers = [p for p in parts if p is not None]
+        if not parts or len(numbers) != len(parts):
             return None
         total = 0.0
-        for part, scale in zip(parts, (1.0, 60.0, 3600.0), strict=False):
-            total += part / scale  # type: ignore[operator]
+        for part, scale in zip(numbers, (1.0, 60.0, 3600.0), strict=False):
+            total += part / scale
         return total
     return _number(value)
 

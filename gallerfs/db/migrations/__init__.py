@@ -12,15 +12,31 @@ import importlib
 import logging
 import pkgutil
 import shutil
+from contextlib import AbstractContextManager
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from gallerfs.errors import SchemaTooNewError
 
-if TYPE_CHECKING:
-    from gallerfs.db.connection import Database
-
 log = logging.getLogger(__name__)
+
+
+class SchemaConnection(Protocol):
+    """What migrating needs of a connection (``gallerfs.db.connection.Database`` has it).
+
+    A protocol rather than an import, so that the connection imports this module and not the
+    other way round.
+    """
+
+    @property
+    def path(self) -> Path: ...
+
+    def execute(self, sql: str) -> None: ...
+
+    def value(self, sql: str) -> Any: ...
+
+    def transaction(self) -> AbstractContextManager[object]: ...
 
 
 def _migrations() -> list[ModuleType]:
@@ -28,19 +44,19 @@ def _migrations() -> list[ModuleType]:
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("m") and info.name[1:5].isdigit():
             found.append(importlib.import_module(f"{__name__}.{info.name}"))
-    found.sort(key=lambda m: m.VERSION)
+    found.sort(key=lambda m: int(m.VERSION))
     return found
 
 
 def latest_version() -> int:
-    return max(m.VERSION for m in _migrations())
+    return max(int(m.VERSION) for m in _migrations())
 
 
-def current_version(db: Database) -> int:
+def current_version(db: SchemaConnection) -> int:
     return int(db.value("PRAGMA user_version"))
 
 
-def check_version(db: Database) -> None:
+def check_version(db: SchemaConnection) -> None:
     have, know = current_version(db), latest_version()
     if have > know:
         raise SchemaTooNewError(
@@ -49,10 +65,10 @@ def check_version(db: Database) -> None:
         )
 
 
-def upgrade(db: Database) -> None:
+def upgrade(db: SchemaConnection) -> None:
     check_version(db)
     have = current_version(db)
-    pending = [m for m in _migrations() if m.VERSION > have]
+    pending = [m for m in _migrations() if int(m.VERSION) > have]
     if not pending:
         return
     if have > 0:
@@ -68,6 +84,6 @@ def upgrade(db: Database) -> None:
             if hasattr(migration, "apply"):
                 migration.apply(db)
             else:
-                db.conn.execute(migration.SQL)
+                db.execute(migration.SQL)
             db.execute(f"PRAGMA user_version = {int(migration.VERSION)}")
         log.info("library schema upgraded to %d", migration.VERSION)
