@@ -79,7 +79,7 @@ def test_rendered_pages_reference_only_local_assets(tmp_path: Path) -> None:
     library, _ = build_library(tmp_path)
     app = make_app(library)
     client = app.test_client()
-    for url in ("/", "/search", "/albums", "/sources", "/jobs"):
+    for url in ("/", "/search", "/albums", "/sources", "/jobs", "/map"):
         resp = client.get(url, headers=HOST)
         assert resp.status_code == 200, url
         html = resp.get_data(as_text=True)
