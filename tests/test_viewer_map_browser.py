@@ -65,6 +65,7 @@ def test_map_shows_clusters_hover_names_and_a_rectangle_filters_the_grid(gps_lib
         page.goto(server.url + "/map")
         map_ready(page)
         page.wait_for_selector("#map.basemap-ready")
+        page.wait_for_selector("#map[data-indexed]", state="attached")  # clustered in the browser from here on
         assert int(page.get_attribute("#map", "data-count")) == len(known)
         # The world view: clusters for the places with several photos, markers for single ones.
         shown = page.evaluate(

@@ -47,6 +47,7 @@ MAX_LIST = 200  # ids per page of a cluster's list
 CACHED_VIEWS = 4  # positions of 1,000,000 photos take about 40 MB
 YEAR_S = 365 * 86400
 MAGIC = b"GFMP"
+ATLAS = {"coarse": "vendor/world-atlas/countries-110m.json", "fine": "vendor/world-atlas/countries-50m.json"}
 FORMAT = 1
 
 
@@ -91,7 +92,7 @@ def map_page() -> str:
     area = filters.to_spec().area
     bounds = index.bounds()
     return render_template(
-        "map.html", page="map", filters=filters, filter_qs=urlfilters.query_string(filters), count=len(index),
+        "map.html", page="map", atlas=ATLAS, filters=filters, filter_qs=urlfilters.query_string(filters), count=len(index),
         mode="client" if len(index) <= _client_max() else "server", generation=generation, basemap=tiles,
         tiles_url=url_for("map.pmtiles") if tiles.kind == "pmtiles" else tiles.url, max_zoom=MAX_ZOOM,
         cluster_max_zoom=CLUSTER_MAX_ZOOM, max_vertices=area_mod.MAX_VERTICES, area=area.encode() if area else "",
@@ -99,9 +100,8 @@ def map_page() -> str:
     )  # fmt: skip
 
 
-def _library_gps() -> int:
-    index, _ = _state().index(FilterSpec())
-    return len(index)
+def _library_gps() -> bool:
+    return mq.any_position(library().reader())
 
 
 @bp.get("/api/map/points")

@@ -45,6 +45,11 @@ def positions(db: Database, spec: FilterSpec) -> Positions:
     return Positions(arr[:, 0].astype(np.int64), arr[:, 1].copy(), arr[:, 2].copy())
 
 
+def any_position(db: Database) -> bool:
+    """Whether any file of the library has a GPS position (one index probe)."""
+    return db.value("SELECT 1 FROM metadata WHERE latitude IS NOT NULL AND longitude IS NOT NULL LIMIT 1") is not None
+
+
 def marker_items(db: Database, ids: list[int]) -> list[dict[str, Any]]:
     """Name, kind, date, position and thumbnail key of each file, in the given order (unknown ids left out)."""
     if not ids:

@@ -58,13 +58,34 @@
       window.protomapsL.leafletLayer({ url: d.tiles, theme: "dark", pane: "basemap", maxZoom: MAX_ZOOM }).addTo(map);
     }
     if (d.basemap !== "outline") return;
-    fetch(d.atlas).then((r) => r.json()).then((topo) => {
-      const renderer = L.canvas({ pane: "basemap", padding: 0.5 });
-      const land = topojson.feature(topo, topo.objects.countries);
-      for (const f of land.features) unwrapRings(f.geometry);
-      L.geoJSON(land, { renderer, interactive: false, style: { color: "#4b5560", weight: 0.8, fillColor: "#2a3038", fillOpacity: 1 } }).addTo(map);
-      el.classList.add("basemap-ready");
-    }).catch((err) => console.warn("basemap:", err));
+    // Natural Earth at 1:110m for the world and continents, 1:50m once zoomed in (each loaded when first needed).
+    const renderer = L.canvas({ pane: "basemap", padding: 0.5 });
+    const style = { color: "#4b5560", weight: 0.8, fillColor: "#2a3038", fillOpacity: 1 };
+    const layers = {};
+    let shown = null;
+    function layer(url) {
+      if (!layers[url]) {
+        layers[url] = fetch(url).then((r) => r.json()).then((topo) => {
+          const land = topojson.feature(topo, topo.objects.countries);
+          for (const f of land.features) unwrapRings(f.geometry);
+          return L.geoJSON(land, { renderer, interactive: false, style });
+        });
+      }
+      return layers[url];
+    }
+    function pick() {
+      const url = map.getZoom() >= 5 ? d.atlasFine : d.atlas;
+      if (url === shown) return;
+      shown = url;
+      layer(url).then((next) => {
+        if (shown !== url) return;
+        for (const other of Object.values(layers)) other.then((l) => { if (l !== next) l.remove(); });
+        next.addTo(map);
+        el.classList.add("basemap-ready");
+      }).catch((err) => console.warn("basemap:", err));
+    }
+    map.on("zoomend", pick);
+    pick();
   }
 
   // -- tooltips and lists -----------------------------------------------------------------------
@@ -200,7 +221,10 @@
   }
 
   // -- client mode: supercluster in a worker ----------------------------------------------------------
-  function clientMode() {
+  // Until the worker has indexed every point (about a second per 100,000), the server's clusters of the
+  // same view are drawn, so the first view appears as soon as the page has loaded.
+  function clientMode(ready) {
+    const interim = serverMode({ done: () => indexed });
     const worker = new Worker(d.worker);
     let seq = 0;
     const waiting = new Map();
@@ -221,7 +245,9 @@
       else w.resolve(msg);
     };
     let latest = 0;
+    let indexed = false;
     async function render() {
+      if (!indexed) return interim.render();
       const b = viewBox();
       const zoom = Math.min(Math.round(map.getZoom()), CLUSTER_MAX_ZOOM + 1);
       const west = b.east - b.west >= 360 ? -180 : b.west;
@@ -236,6 +262,7 @@
       draw(rows, onCluster);
     }
     async function onCluster(row) {
+      if (row.length > 4) return interim.onCluster(row); // drawn from the server's clusters
       const cluster = -row[3];
       const zoom = map.getZoom();
       const { zoom: expansion } = await ask({ type: "expand", cluster });
@@ -246,10 +273,11 @@
       }
     }
     function heatLayer() {
-      if (!heat) heat = L.heatLayer(allPoints, { radius: 16, blur: 14, maxZoom: 12, minOpacity: 0.35 });
+      if (!heat) heat = L.heatLayer(allPoints || [], { radius: 16, blur: 14, maxZoom: 12, minOpacity: 0.35 });
       return heat;
     }
-    return (async () => {
+    const mode = { render, heatLayer, refreshHeat: () => heat && heat.setLatLngs(allPoints || []) };
+    (async () => {
       const r = await fetch(withArgs(d.pointsApi, { gen: d.generation }));
       if (!r.ok) throw new Error(`points: ${r.status}`);
       const buffer = await r.arrayBuffer();
@@ -259,13 +287,19 @@
       const lon = new Float32Array(buffer, 16 + 4 * count, count);
       allPoints = new Array(count);
       for (let i = 0; i < count; i++) allPoints[i] = [lat[i], lon[i]];
-      await ask({ type: "load", buffer: buffer.slice(0), count, offset: 16, radius: RADIUS, maxZoom: CLUSTER_MAX_ZOOM });
-      return { render, heatLayer, refreshHeat: () => {} };
-    })();
+      if (heat) heat.setLatLngs(allPoints);
+      await ask({ type: "load", buffer, count, offset: 16, radius: RADIUS, maxZoom: CLUSTER_MAX_ZOOM }, [buffer]);
+      indexed = true;
+      el.dataset.indexed = "1";
+      await render();
+    })().catch((err) => { console.error("map:", err); el.dataset.failed = String(err); });
+    return mode;
   }
 
   // -- server mode: clusters per view from the server --------------------------------------------------
-  function serverMode() {
+  // interim: drawing for clientMode until its worker is ready (then its answers are dropped, and it
+  // leaves the heatmap alone).
+  function serverMode(interim) {
     let latest = 0;
     let lastRows = [];
     async function render() {
@@ -278,9 +312,9 @@
       const r = await fetch(withArgs(d.clustersApi, { bbox, zoom: Math.min(zoom, CLUSTER_MAX_ZOOM) }));
       if (!r.ok) throw new Error(`clusters: ${r.status}`);
       const data = await r.json();
-      if (mine !== latest) return;
+      if (mine !== latest || (interim && interim.done())) return;
       lastRows = data.clusters;
-      if (heatOn) { heat.setLatLngs(heatRows(lastRows)); return; }
+      if (heatOn) { if (!interim && heat) heat.setLatLngs(heatRows(lastRows)); return; }
       draw(lastRows, onCluster);
     }
     function onCluster(row) {
@@ -302,7 +336,7 @@
       if (!heat) heat = L.heatLayer(heatRows(lastRows), { radius: 22, blur: 18, minOpacity: 0.35 });
       return heat;
     }
-    return Promise.resolve({ render, heatLayer, refreshHeat: () => heat && heat.setLatLngs(heatRows(lastRows)) });
+    return { render, onCluster, heatLayer, refreshHeat: () => heat && heat.setLatLngs(heatRows(lastRows)) };
   }
 
   // -- area selection -------------------------------------------------------------------------------
@@ -477,7 +511,8 @@
     map.setView([20, 0], 2);
   }
 
-  (d.mode === "server" ? serverMode() : clientMode()).then((mode) => {
+  (async () => {
+    const mode = d.mode === "server" ? serverMode() : clientMode();
     const heatBox = document.getElementById("heat-toggle");
     heatBox.addEventListener("change", () => {
       heatOn = heatBox.checked;
@@ -491,7 +526,7 @@
       requestAnimationFrame(() => { pending = false; mode.render().catch((err) => console.error(err)); });
     });
     return mode.render();
-  }).catch((err) => {
+  })().catch((err) => {
     console.error("map:", err);
     el.dataset.failed = String(err);
   });
