@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.timeout(240),
 ]
 
-# Geotagged JPEGs of the corpus: four around Florence (DSCN*), others across Europe, America, Asia, Africa.
+# Geotagged JPEGs of the corpus: four round Florence (DSCN*, plus a copy added below), others across Europe, America, Asia, Africa.
 GPS_PHOTOS = [
     "exif-samples/jpg/gps/DSCN0021.jpg", "exif-samples/jpg/gps/DSCN0025.jpg", "exif-samples/jpg/gps/DSCN0029.jpg",
     "exif-samples/jpg/gps/DSCN0040.jpg", "exif-samples/jpg/tests/87_OSError.jpg", "exif-samples/jpg/Kodak_CX7530.jpg",
@@ -42,6 +42,9 @@ def gps_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for rel in GPS_PHOTOS:
         shutil.copyfile(EXIF_CORPUS / rel, photos / Path(rel).name)
     shutil.copyfile(EXIF_CORPUS / "exif-samples/jpg/Canon_40D.jpg", photos / "no-gps.jpg")
+    # A second file at exactly DSCN0021's position: a cluster no zoom splits, which lists its photos.
+    data = (EXIF_CORPUS / GPS_PHOTOS[0]).read_bytes() + b"\x00another file"
+    (photos / "DSCN0021-copy.jpg").write_bytes(data)
     library, _ = build_library(root, photos)
     return library
 
@@ -80,16 +83,37 @@ def test_map_shows_clusters_hover_names_and_a_rectangle_filters_the_grid(gps_lib
         page.evaluate(
             f"() => {{ gallerfsMap.fitBounds([[{FLORENCE[0]}, {FLORENCE[1]}], [{FLORENCE[2]}, {FLORENCE[3]}]]); }}"
         )
-        # Clicking their cluster zooms in until they part (at most a few clicks).
-        for _ in range(6):
-            page.wait_for_timeout(600)
-            if page.locator(".map-photo").count() >= 4 or page.locator("#map-list:not([hidden])").count():
+        # Clicking their cluster zooms in until they part; the two at one position stay together, and
+        # at the closest clustering zoom a click lists them.
+        for _ in range(10):
+            page.wait_for_timeout(700)
+            if page.locator("#map-list:not([hidden])").count():
                 break
             page.locator(".map-cluster").first.click()
-        assert page.locator(".map-photo").count() >= 2, "a cluster click should zoom in"
-        marker = page.locator(".map-photo").first
-        fid = int(marker.get_attribute("data-id"))
-        marker.hover()
+        page.wait_for_function("() => document.querySelectorAll('#map-list .map-item').length === 2")
+        names = sorted(page.locator("#map-list .map-item span").all_inner_texts())
+        assert names == ["DSCN0021-copy.jpg", "DSCN0021.jpg"]
+        assert page.locator("#map-list .more").is_hidden()  # nothing more to page through
+        page.screenshot(path=str(tmp_path / "map-list.png"))
+        page.click("#map-list .close")
+        # The four places as tightly as the view allows: single photos are markers.
+        dscn = [p for p in known.values() if FLORENCE[0] <= p[0] <= FLORENCE[2] and FLORENCE[1] <= p[1] <= FLORENCE[3]]
+        lats, lons = [p[0] for p in dscn], [p[1] for p in dscn]
+        page.evaluate(f"() => {{ gallerfsMap.fitBounds([[{min(lats)}, {min(lons)}], [{max(lats)}, {max(lons)}]],"
+                      " {padding: [60, 60], animate: false}); }")  # fmt: skip
+        page.wait_for_function("() => document.querySelectorAll('.map-photo').length >= 2")
+        # Hover a marker that no other covers.
+        spot = page.evaluate("""() => {
+            for (const m of document.querySelectorAll('.map-photo')) {
+                const r = m.getBoundingClientRect();
+                const x = r.left + r.width / 2, y = r.top + r.height / 2;
+                if (document.elementFromPoint(x, y) === m) return {id: +m.dataset.id, x, y};
+            }
+            return null;
+        }""")
+        assert spot, "no marker is uncovered"
+        fid = spot["id"]
+        page.mouse.move(spot["x"], spot["y"])
         page.wait_for_selector(".map-tip .name")
         name = page.locator(".map-tip .name").inner_text()
         with Database(gps_library / "library.sqlite3", readonly=True) as db:
@@ -125,7 +149,7 @@ def test_map_shows_clusters_hover_names_and_a_rectangle_filters_the_grid(gps_lib
         area = parse_area(area_text)
         south, west, north, east = area.bbox()
         expected = {i for i, (lat, lon) in known.items() if south <= lat <= north and west <= lon <= east}
-        assert len(expected) == 4, expected  # the DSCN photos, and nothing from elsewhere in Tuscany
+        assert len(expected) == 5, expected  # the DSCN photos, and nothing from elsewhere in Tuscany
         assert int(page.get_attribute("#area-bar", "data-count")) == len(expected)
 
         with page.expect_navigation():
