@@ -140,6 +140,13 @@ def test_grid_and_search_filters_show_exactly_the_photos_inside(client, geo_libr
     assert f'data-total="{len(expected)}"' in html
 
 
+def test_photo_page_steps_within_the_area(client) -> None:
+    inside = sorted(inside_brute(MUNICH_BOX))
+    html = get(client, f"/photo/{inside[1]}?area={MUNICH_BOX}").get_data(as_text=True)
+    steps = {int(m) for m in re.findall(r'href="/photo/(\d+)\?area=', html)}
+    assert steps and steps <= set(inside)
+
+
 @pytest.mark.parametrize("bad", ["1_2_3", "0_0_1_1_2_2", "91_0_0_1_1_1", "a_b_c_d_e_f", "1" * 2500])
 @pytest.mark.parametrize("url", ["/", "/api/grid", "/map", "/api/map/points", "/search"])
 def test_malformed_area_is_a_400(client, url: str, bad: str) -> None:

@@ -5,10 +5,12 @@ filters the library grid to exactly the photos inside it."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gallerfs.area import parse as parse_area
@@ -151,6 +153,26 @@ def test_map_shows_clusters_hover_names_and_a_rectangle_filters_the_grid(gps_lib
         expected = {i for i, (lat, lon) in known.items() if south <= lat <= north and west <= lon <= east}
         assert len(expected) == 5, expected  # the DSCN photos, and nothing from elsewhere in Tuscany
         assert int(page.get_attribute("#area-bar", "data-count")) == len(expected)
+
+        # A lasso round the same place gives the same photos (its path thinned to at most 100 vertices).
+        page.click("#area-bar .clear-area")
+        assert page.locator("#area-bar").is_hidden()
+        page.click("button[data-draw=lasso]")
+        cx, cy = (corners[0]["x"] + corners[1]["x"]) / 2, (corners[0]["y"] + corners[1]["y"]) / 2
+        rx, ry = abs(corners[1]["x"] - corners[0]["x"]) / 2, abs(corners[1]["y"] - corners[0]["y"]) / 2
+        page.mouse.move(box["x"] + cx + rx, box["y"] + cy)
+        page.mouse.down()
+        for k in range(1, 241):
+            t = 2 * math.pi * k / 240
+            page.mouse.move(box["x"] + cx + rx * math.cos(t), box["y"] + cy + ry * math.sin(t))
+        page.mouse.up()
+        page.wait_for_selector("#area-bar:not([hidden])[data-count]")
+        lasso = parse_area(page.evaluate("() => new URL(location.href).searchParams.get('area')"))
+        assert 8 <= len(lasso.lats) <= 100
+        lasso_expected = {i for i, (lat, lon) in known.items() if lasso.contains(np.array([lat]), np.array([lon]))[0]}
+        assert lasso_expected == expected
+        assert int(page.get_attribute("#area-bar", "data-count")) == len(expected)
+        page.screenshot(path=str(tmp_path / "map-lasso.png"))
 
         with page.expect_navigation():
             page.click("#area-bar .grid-link")

@@ -16,7 +16,8 @@ function load(msg) {
   for (let i = 0; i < count; i++) {
     features[i] = { type: "Feature", properties: { i }, geometry: { type: "Point", coordinates: [lon[i], lat[i]] } };
   }
-  index = new Supercluster({ radius: msg.radius, maxZoom: msg.maxZoom, minPoints: 2 }).load(features);
+  // radius is in pixels of 256-pixel tiles, as Leaflet's (supercluster's default extent is 512)
+  index = new Supercluster({ radius: msg.radius, extent: 256, maxZoom: msg.maxZoom, minPoints: 2 }).load(features);
   self.postMessage({ type: "ready", seq: msg.seq });
 }
 

@@ -10,7 +10,7 @@
   const filters = d.filters || ""; // "?since=2023&..." or ""
   const MAX_ZOOM = parseInt(d.maxZoom, 10);
   const CLUSTER_MAX_ZOOM = parseInt(d.clusterMaxZoom, 10);
-  const RADIUS = 60;
+  const RADIUS = 56; // cluster radius in screen pixels (the server's grid cells are 64)
   const LIST_PAGE = 50;
   const MAX_VERTICES = parseInt(d.maxVertices, 10);
 
@@ -228,7 +228,16 @@
     const worker = new Worker(d.worker);
     let seq = 0;
     const waiting = new Map();
-    let allPoints = null;
+    let lat = null; // the positions, kept for the heatmap (built from them when first shown)
+    let lon = null;
+    let heatPoints = null;
+    function allPoints() {
+      if (!heatPoints && lat) {
+        heatPoints = new Array(lat.length);
+        for (let i = 0; i < lat.length; i++) heatPoints[i] = [lat[i], lon[i]];
+      }
+      return heatPoints || [];
+    }
     function ask(msg, transfer) {
       msg.seq = ++seq;
       return new Promise((resolve, reject) => {
@@ -273,21 +282,19 @@
       }
     }
     function heatLayer() {
-      if (!heat) heat = L.heatLayer(allPoints || [], { radius: 16, blur: 14, maxZoom: 12, minOpacity: 0.35 });
+      if (!heat) heat = L.heatLayer(allPoints(), { radius: 16, blur: 14, maxZoom: 12, minOpacity: 0.35 });
       return heat;
     }
-    const mode = { render, heatLayer, refreshHeat: () => heat && heat.setLatLngs(allPoints || []) };
+    const mode = { render, heatLayer, refreshHeat: () => heat && heat.setLatLngs(allPoints()) };
     (async () => {
       const r = await fetch(withArgs(d.pointsApi, { gen: d.generation }));
       if (!r.ok) throw new Error(`points: ${r.status}`);
       const buffer = await r.arrayBuffer();
       const head = new DataView(buffer, 0, 16);
       const count = head.getUint32(8, true);
-      const lat = new Float32Array(buffer, 16, count);
-      const lon = new Float32Array(buffer, 16 + 4 * count, count);
-      allPoints = new Array(count);
-      for (let i = 0; i < count; i++) allPoints[i] = [lat[i], lon[i]];
-      if (heat) heat.setLatLngs(allPoints);
+      lat = new Float32Array(buffer.slice(16, 16 + 4 * count));
+      lon = new Float32Array(buffer.slice(16 + 4 * count, 16 + 8 * count));
+      if (heat) heat.setLatLngs(allPoints());
       await ask({ type: "load", buffer, count, offset: 16, radius: RADIUS, maxZoom: CLUSTER_MAX_ZOOM }, [buffer]);
       indexed = true;
       el.dataset.indexed = "1";
