@@ -48,11 +48,11 @@ def register(db: Database) -> None:
     """Give this connection ``gfs_area_ids``."""
     cache: LRU[tuple[int, str], str] = LRU(CACHED_AREAS)
 
-    def area_ids(text: str) -> str:
+    def area_ids(*args: Any) -> str:  # SQL: gfs_area_ids(area_text)
         from gallerfs import area as area_mod
         from gallerfs.db.state import generation
 
-        key = (generation(db), str(text))
+        key = (generation(db), str(args[0]))
         return cache.get_or_compute(key, lambda: json.dumps(ids_inside(db, area_mod.parse(key[1]))))
 
     db.conn.create_scalar_function(FUNCTION, area_ids, 1)
