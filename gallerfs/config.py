@@ -47,6 +47,8 @@ KEYS: tuple[Key, ...] = (
     Key("near_duplicate_min_similarity", float, lambda: 0.90, "min CLIP cosine similarity of near duplicates, where embedded"),
     Key("near_duplicate_max_group", int, lambda: 50, "largest near-duplicate group; longer chains are split"),
     Key("watch_debounce_s", float, lambda: 0.5, "seconds the watcher waits for a file to settle"),
+    Key("map_tiles", str, lambda: "", "viewer map background: empty for the built-in Natural Earth outline, a local "
+        ".pmtiles file, or (going online) a tile URL template https://.../{z}/{x}/{y}.png"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 
@@ -71,6 +73,7 @@ class Settings:
     near_duplicate_min_similarity: float = 0.90
     near_duplicate_max_group: int = 50
     watch_debounce_s: float = 0.5
+    map_tiles: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,6 +91,8 @@ def parse_value(key: str, raw: str) -> Any:
     if spec.type in (int, float) and value < 0:
         raise GallerfsError(f"{key} must not be negative")
     if key == "journal_dir" and value:
+        value = str(Path(value).expanduser().absolute())
+    if key == "map_tiles" and value and "://" not in value:
         value = str(Path(value).expanduser().absolute())
     return value
 

@@ -59,6 +59,11 @@ def _check_csrf() -> None:
             raise ViewerError(403, "request from another site refused")
 
 
+def allow_images_from(app: Flask, origin: str) -> None:
+    """Let pages load images from one other origin (map tiles the user chose to fetch online)."""
+    app.config["CSP"] = CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("CSRF_TOKEN", new_token())
 
@@ -73,7 +78,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Content-Security-Policy"] = app.config.get("CSP", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"

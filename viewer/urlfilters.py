@@ -1,7 +1,8 @@
 """The search filters (``gallerfs.search.Filters``, the model behind ``gallerfs search``'s options)
 read from and written to a URL query string, so every view, reload and bookmark shows the same
 selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
-``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``.
+``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, ``area`` (a map area,
+``lat_lon_lat_lon_...``: see ``gallerfs.area``).
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from gallerfs import area as area_mod
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
 from gallerfs.search.filters import check_names
 from gallerfs.viewer.errors import bad_request
 
-TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind")
+TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area")
 FLAG_KEYS = ("favourites", "journaled")
 FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
 MAX_VALUE_CHARS = 256
+MAX_CHARS = {"area": area_mod.MAX_CHARS}  # longer than most values
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -44,8 +47,9 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
         if getlist is not None and len(getlist(key)) > 1:
             raise bad_request(f"filter {key} is given more than once")
         value = args[key]
-        if len(value) > MAX_VALUE_CHARS:
-            raise bad_request(f"filter {key} is longer than {MAX_VALUE_CHARS} characters")
+        limit = MAX_CHARS.get(key, MAX_VALUE_CHARS)
+        if len(value) > limit:
+            raise bad_request(f"filter {key} is longer than {limit} characters")
         if "\x00" in value:
             raise bad_request(f"filter {key} contains a NUL character")
         if key in TEXT_KEYS:

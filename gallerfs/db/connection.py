@@ -94,6 +94,10 @@ class Database:
             self.execute("PRAGMA journal_mode = WAL")
             self.execute("PRAGMA synchronous = NORMAL")
         self._tx_depth = 0
+        from gallerfs.db import area
+
+        area.register(self)  # the map-area filter's SQL function
+
         if migrate and not readonly:
             migrations.upgrade(self)
         else:

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gallerfs.area import Area
+from gallerfs.db.area import area_clause
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import VEC_TABLE, has_vector_table
 from gallerfs.db.journal import journaled_sql
@@ -37,6 +39,7 @@ class FilterSpec:
     kinds: tuple[str, ...] = ()  # image, video, raw
     has_gps: bool | None = None
     journaled: bool = False  # linked from a journal entry
+    area: Area | None = None  # a map area: GPS position inside this polygon
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -87,6 +90,10 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clauses.append("(m.latitude IS NULL OR m.longitude IS NULL)")
     if spec.journaled:
         clauses.append(journaled_sql())  # over f.id
+    if spec.area is not None:
+        clause, values = area_clause(spec.area, file_id)
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params
 
 
@@ -169,7 +176,7 @@ def _metadata_query(db: Database, spec: FilterSpec) -> tuple[str, list[Any]] | N
     (their columns are NULL), except a camera text that matches the empty camera (' '): those specs
     keep the general query.
     """
-    if spec.since is None and spec.until is None and spec.has_gps is not True and not spec.camera:
+    if spec.since is None and spec.until is None and spec.has_gps is not True and not spec.camera and spec.area is None:
         return None
     camera = None
     if spec.camera:

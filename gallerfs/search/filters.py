@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from gallerfs import area as area_mod
 from gallerfs.db import search as search_db
 from gallerfs.lru import LRU
 from gallerfs.db.connection import Database
@@ -46,6 +47,7 @@ class Filters:
     kind: str | None = None  # image, video or raw
     has_gps: bool | None = None
     journaled: bool = False  # only photos a journal entry links to
+    area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -64,6 +66,7 @@ class Filters:
             kinds=(self.kind,) if self.kind else (),
             has_gps=self.has_gps,
             journaled=self.journaled,
+            area=area_mod.parse(self.area) if self.area else None,
         )
 
 
