@@ -335,6 +335,7 @@ class Watcher:
                     # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
                     embed_due = False
                     resolve("gallerfs.indexer.embed:embed_library")(self.db, self.paths, self.settings)
+                    resolve("gallerfs.indexer.projection:project_library")(self.db)  # and on the clusters map
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -1,7 +1,8 @@
 """The search filters (``gallerfs.search.Filters``, the model behind ``gallerfs search``'s options)
 read from and written to a URL query string, so every view, reload and bookmark shows the same
 selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
-``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``.
+``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``; and ``cluster``, a
+selection drawn on the clusters page (``gallerfs.search.region``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from urllib.parse import urlencode
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
 from gallerfs.search.filters import check_names
+from gallerfs.search.region import MAX_TEXT as MAX_REGION_TEXT
 from gallerfs.viewer.errors import bad_request
 
-TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind")
+TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "cluster")
 FLAG_KEYS = ("favourites", "journaled")
 FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
 MAX_VALUE_CHARS = 256
+LONG_VALUES = {"cluster": MAX_REGION_TEXT}  # a polygon of up to 64 points
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -44,8 +47,9 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
         if getlist is not None and len(getlist(key)) > 1:
             raise bad_request(f"filter {key} is given more than once")
         value = args[key]
-        if len(value) > MAX_VALUE_CHARS:
-            raise bad_request(f"filter {key} is longer than {MAX_VALUE_CHARS} characters")
+        limit = LONG_VALUES.get(key, MAX_VALUE_CHARS)
+        if len(value) > limit:
+            raise bad_request(f"filter {key} is longer than {limit} characters")
         if "\x00" in value:
             raise bad_request(f"filter {key} contains a NUL character")
         if key in TEXT_KEYS:
