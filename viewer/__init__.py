@@ -1,7 +1,8 @@
 """The web viewer: ``create_app`` builds the Flask app that ``gallerfs serve`` runs with waitress.
 
 Pages: the library grid (``/``), a photo (``/photo/ID``), search (``/search``),
-albums, sources (with Rescan and Add a folder) and jobs. Files are named by library id only; see ``security`` for
+albums, sources (with Rescan and Add a folder), jobs, the clusters map (``/clusters``) and
+the dashboard (``/dashboard``). Files are named by library id only; see ``security`` for
 what keeps the server private to this machine and ``errors`` for how failures
 are shown.
 """
@@ -17,7 +18,7 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from gallerfs.viewer import albums, api, errors, media, pages, security, sources
+    from gallerfs.viewer import albums, api, clusters, errors, media, pages, plotly_assets, security, sources
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -30,5 +31,7 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     errors.register(app)
     security.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (clusters.bp, plotly_assets.bp):
         app.register_blueprint(blueprint)
     return app

@@ -26,6 +26,10 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# plotly.js's WebGL traces compile their drawing code at run time (regl): the one page that draws
+# them (the clusters map) allows eval for its own document, nothing else. Scripts still come only
+# from this server, never inline.
+CSP_WITH_EVAL = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 _HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$", re.IGNORECASE)
 
 
@@ -42,6 +46,11 @@ def host_allowed(host: str, port: int | None) -> bool:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def allow_eval() -> None:
+    """This response's page may eval (see ``CSP_WITH_EVAL``)."""
+    g.csp = CSP_WITH_EVAL
 
 
 def csrf_token() -> str:
@@ -73,7 +82,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Content-Security-Policy"] = g.get("csp", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
