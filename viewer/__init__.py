@@ -18,7 +18,7 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from gallerfs.viewer import albums, api, clusters, errors, media, pages, plotly_assets, security, sources
+    from gallerfs.viewer import albums, api, clusters, dashboard, errors, media, pages, plotly_assets, security, sources
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -32,6 +32,6 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     security.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (clusters.bp, plotly_assets.bp):
+    for blueprint in (clusters.bp, dashboard.bp, plotly_assets.bp):
         app.register_blueprint(blueprint)
     return app

@@ -126,7 +126,7 @@
       xaxis: { visible: false, zeroline: false }, yaxis: { visible: false, zeroline: false, scaleanchor: "x" },
       shapes: regionShape(d.region), font: { color: "#e6e8eb" },
     };
-    const config = { displaylogo: false, scrollZoom: true, responsive: true,
+    const config = { displaylogo: false, showSendToCloud: false, scrollZoom: true, responsive: true,
       modeBarButtonsToRemove: ["toImage", "autoScale2d"] };
     await Plotly.newPlot(el, traces, layout, config);
     el.dataset.drawn = String(ids.length);
