@@ -5,6 +5,7 @@ then shows, a query appears as a point; the disk-usage sunburst draws a deep tre
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def test_clusters_map_hover_box_lasso_and_query(clip_library: Path, tmp_path: Pa
     with LiveServer(clip_library) as server:
         page.goto(server.url + "/clusters")
         _drawn(page)
-        drawn = page.evaluate("() => { const d = document.getElementById('clusters').data; return [d[0].x.length, d[1].x.length]; }")
+        drawn = page.evaluate(
+            "() => { const d = document.getElementById('clusters').data; return [d[0].x.length, d[1].x.length]; }"
+        )
         assert drawn == [0, 3 * PER_COLOUR]  # one point per embedded photo, all inside the (empty) filters
         assert page.locator("#clusters canvas").count() >= 1  # WebGL
         page.screenshot(path=str(tmp_path / "clusters.png"))
@@ -72,7 +75,9 @@ def test_clusters_map_hover_box_lasso_and_query(clip_library: Path, tmp_path: Pa
         page.mouse.move(gx, gy)
         page.wait_for_selector("#clusters-tip:not([hidden])")
         assert page.locator("#clusters-tip span").inner_text().startswith("green")
-        page.wait_for_function("() => { const i = document.querySelector('#clusters-tip img'); return i.complete && i.naturalWidth > 0; }")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#clusters-tip img'); return i.complete && i.naturalWidth > 0; }"
+        )
         page.screenshot(path=str(tmp_path / "clusters-hover.png"))
 
         # A box around the red photos selects them; the library grid then shows exactly those.
@@ -101,7 +106,6 @@ def test_clusters_map_hover_box_lasso_and_query(clip_library: Path, tmp_path: Pa
         _drawn(page)
         xs, ys = zip(*coords["blue"])
         cx, cy, r = sum(xs) / len(xs), sum(ys) / len(ys), 0.12
-        import math
 
         ring = [page.evaluate(TO_PAGE, [cx + r * math.cos(a / 12 * 2 * math.pi), cy + r * math.sin(a / 12 * 2 * math.pi)])
                 for a in range(13)]  # fmt: skip
@@ -121,7 +125,9 @@ def test_clusters_map_hover_box_lasso_and_query(clip_library: Path, tmp_path: Pa
         # The selection stays a filter on the map too: only the blue photos are inside it.
         page.goto(page.url.replace("/?", "/clusters?"))
         _drawn(page)
-        assert page.evaluate("() => { const d = document.getElementById('clusters').data; return [d[0].x.length, d[1].x.length]; }") == [2 * PER_COLOUR, PER_COLOUR]
+        assert page.evaluate(
+            "() => { const d = document.getElementById('clusters').data; return [d[0].x.length, d[1].x.length]; }"
+        ) == [2 * PER_COLOUR, PER_COLOUR]
 
         # A query is a point in the same space, with its nearest photos ringed.
         page.goto(server.url + "/clusters?q=red")
@@ -148,7 +154,11 @@ def build_deep_library(root: Path, folders: int = 3000, depth: int = 7) -> Path:
         parts = [f"level{level}-{(i >> (2 * level)) % 4}" for level in range(1 + i % depth)]
         for k in range(1 + i % 3):
             relpath = "/".join([*parts, f"IMG_{i:05}_{k}.jpg"]).encode()
-            entries.append(files_db.ScannedFile(relpath, "image", 10_000 + (i * 7919) % 5_000_000, 10**18 + i, 10**18, 0, len(entries)))
+            entries.append(
+                files_db.ScannedFile(
+                    relpath, "image", 10_000 + (i * 7919) % 5_000_000, 10**18 + i, 10**18, 0, len(entries)
+                )
+            )
     with Database(paths.db) as db:
         source = sources_db.add_source(db, name="deep", path=os.fsencode(root / "photos"), mount_point=b"/",
                                        fs_uuid=None, fs_type=None, device=0, root_inode=0)  # fmt: skip
@@ -172,7 +182,9 @@ def test_dashboard_sunburst_draws_a_deep_tree_and_drills_in(tmp_path: Path, brow
         target = page.locator("#dash-folders g.slice").nth(2)
         label = target.locator("text").first.text_content()
         target.click()
-        page.wait_for_function("() => { const t = document.getElementById('dash-folders')._fullData[0]; return t.level && t.level !== 'n0'; }")
+        page.wait_for_function(
+            "() => { const t = document.getElementById('dash-folders')._fullData[0]; return t.level && t.level !== 'n0'; }"
+        )
         page.wait_for_timeout(900)  # the transition
         page.screenshot(path=str(tmp_path / "dashboard-drilled.png"), full_page=True)
         assert label

@@ -91,12 +91,14 @@
   }
 
   async function draw() {
+    performance.mark("clusters-start"); // marks for bench/bench_plots.py's breakdown
     const r = await fetch(d.points);
     if (!r.ok) {
       notice(await errorText(r));
       return;
     }
     const pts = unpack(await r.arrayBuffer());
+    performance.mark("clusters-points");
     ids = pts.id;
     xs = pts.x;
     ys = pts.y;
@@ -129,6 +131,7 @@
     const config = { displaylogo: false, showSendToCloud: false, scrollZoom: true, responsive: true,
       modeBarButtonsToRemove: ["toImage", "autoScale2d"] };
     await Plotly.newPlot(el, traces, layout, config);
+    performance.mark("clusters-plotted");
     el.dataset.drawn = String(ids.length);
     el.on("plotly_hover", hover);
     el.on("plotly_unhover", () => { tip.hidden = true; hoverId = 0; });
