@@ -105,9 +105,17 @@ def project_library(db: Database, on_progress: Callable[[int], None] | None = No
             if report.removed:
                 bump_generation(db)
         return report
+    refit = _needs_refit(projection_db.get_fit(db), space, vectors)
+    if not refit and not projection_db.count_to_place(db):  # nothing new: no job row for it
+        with db.transaction():
+            report.removed = projection_db.drop_orphans(db)
+            if report.removed:
+                bump_generation(db)
+        report.points = projection_db.point_count(db)
+        return report
     job = jobs_db.claim(db, JOB_KIND)
     try:
-        if _needs_refit(projection_db.get_fit(db), space, vectors):
+        if refit:
             _refit(db, space, vectors)
             report.refitted = True
         fit = projection_db.get_fit(db)

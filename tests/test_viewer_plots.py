@@ -96,8 +96,10 @@ def test_the_stage_places_new_vectors_without_moving_old_ones_and_refits_on_grow
         fit = projection_db.get_fit(db)
         ids, xy = projection_db.points(db)
         assert fit is not None and fit.fit == 1 and list(ids) == list(range(1, 101))
-        again = project_library(db)  # nothing new: nothing placed
-        assert (again.placed, again.refitted) == (0, False)
+        jobs = db.value("SELECT count(*) FROM jobs WHERE kind = 'project'")
+        again = project_library(db)  # nothing new: nothing placed, and no job recorded for it
+        assert (again.placed, again.refitted, again.points) == (0, False, 100)
+        assert db.value("SELECT count(*) FROM jobs WHERE kind = 'project'") == jobs == 1
     add_vectors(db_path, list(range(101, 151)), seed=1)  # 1.5x: placed with the same map
     with Database(db_path) as db:
         report = project_library(db)

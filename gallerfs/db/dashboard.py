@@ -6,6 +6,7 @@ panel or the filters need it). ``bench/bench_dashboard.py`` times them at 100,00
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from gallerfs.db.connection import Database
@@ -14,6 +15,8 @@ from gallerfs.db.search import FilterSpec, filter_clauses
 _KEY = "coalesce(m.sort_time, f.mtime_ns / 1e9)"  # the grid's date: taken, else modified
 _JOINED = "FROM files f LEFT JOIN metadata m ON m.file_id = f.id"
 TOP = 20  # cameras and lenses listed; the rest are counted together
+MAX_SOURCE_COLUMNS = 64  # sources counted side by side in one scan; more: a GROUP BY
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def _where(spec: FilterSpec, *extra: str) -> tuple[str, list[Any]]:
@@ -35,30 +38,52 @@ def totals(db: Database, spec: FilterSpec) -> dict[str, Any]:
 
 
 def per_month(db: Database, spec: FilterSpec) -> list[tuple[str, int]]:
-    """('YYYY-MM', files) of the view, oldest first, by the grid's date."""
+    """('YYYY-MM', files) of the view, oldest first, by the grid's date.
+
+    Grouped by whole days in SQL (an integer key: half the cost of formatting a month for each of
+    100,000 rows) and the days summed into months here."""
     where, params = _where(spec)
     rows = db.tuples(
-        f"SELECT strftime('%Y-%m', {_KEY}, 'unixepoch') AS ym, count(*) {_JOINED}{where} GROUP BY ym ORDER BY ym",
-        params,
+        f"SELECT CAST(floor({_KEY} / 86400) AS INTEGER) AS d, count(*) {_JOINED}{where} GROUP BY d", params
     )
-    return [(str(ym), int(n)) for ym, n in rows if ym is not None]
+    months: dict[str, int] = {}
+    for d, n in rows:
+        if d is None:
+            continue
+        day = _EPOCH + dt.timedelta(days=int(d))
+        key = f"{day.year:04}-{day.month:02}"
+        months[key] = months.get(key, 0) + int(n)
+    return sorted(months.items())
 
 
-def _top(db: Database, spec: FilterSpec, expr: str, present: str, limit: int) -> dict[str, Any]:
-    where, params = _where(spec, present)
-    rows = db.tuples(f"SELECT {expr} AS v, count(*) AS n {_JOINED}{where} GROUP BY v ORDER BY n DESC, v", params)
-    top = [(str(v), int(n)) for v, n in rows[:limit]]
-    return {"top": top, "others": sum(int(n) for _, n in rows[limit:]), "kinds": len(rows)}
+def _from_metadata(spec: FilterSpec, *extra: str) -> tuple[str, list[Any]]:
+    """FROM and WHERE for a panel read from metadata's own indexes (files joined only for filters)."""
+    clauses, params = filter_clauses(spec)
+    join = " JOIN files f ON f.id = m.file_id" if clauses else ""
+    return f"FROM metadata m{join} WHERE " + " AND ".join([*extra, *clauses]), params
+
+
+def _top(counts: dict[str, int], limit: int) -> dict[str, Any]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"top": ranked[:limit], "others": sum(n for _, n in ranked[limit:]), "kinds": len(ranked)}
 
 
 def cameras(db: Database, spec: FilterSpec, limit: int = TOP) -> dict[str, Any]:
-    """The most common cameras ('make model', as the camera filter matches them) of the view."""
-    expr = "trim(coalesce(m.make, '') || ' ' || coalesce(m.model, ''))"
-    return _top(db, spec, expr, "(m.make IS NOT NULL OR m.model IS NOT NULL)", limit)
+    """The most common cameras ('make model', as the camera filter matches them) of the view, counted
+    per (make, model) in the order of metadata_by_camera."""
+    sql, params = _from_metadata(spec, "(m.make IS NOT NULL OR m.model IS NOT NULL)")
+    counts: dict[str, int] = {}
+    for make, model, n in db.tuples(f"SELECT m.make, m.model, count(*) {sql} GROUP BY m.make, m.model", params):
+        name = f"{make or ''} {model or ''}".strip(" ")  # as trim() in the camera rule
+        if name:
+            counts[name] = counts.get(name, 0) + int(n)
+    return _top(counts, limit)
 
 
 def lenses(db: Database, spec: FilterSpec, limit: int = TOP) -> dict[str, Any]:
-    return _top(db, spec, "m.lens", "m.lens IS NOT NULL AND m.lens != ''", limit)
+    sql, params = _from_metadata(spec, "m.lens IS NOT NULL", "m.lens != ''")
+    rows = db.tuples(f"SELECT m.lens, count(*) {sql} GROUP BY m.lens", params)
+    return _top({str(lens): int(n) for lens, n in rows}, limit)
 
 
 def file_types(db: Database, spec: FilterSpec) -> list[dict[str, Any]]:
@@ -74,13 +99,26 @@ def file_types(db: Database, spec: FilterSpec) -> list[dict[str, Any]]:
 
 def sources(db: Database, spec: FilterSpec) -> list[dict[str, Any]]:
     """Every source with its online state and the files and bytes of the view on it (sources without
-    any are listed only when the view is unfiltered)."""
+    any are listed only when the view is unfiltered).
+
+    A library has a handful of sources: each gets its own pair of sums in one scan, which costs a
+    fraction of a GROUP BY (whose sort of 100,000 rows took most of the time)."""
     where, params = _where(spec)
-    counts = {int(s): (int(n), int(b or 0)) for s, n, b in db.tuples(
-        f"SELECT f.source_id, count(*), sum(f.size) {_JOINED}{where} GROUP BY f.source_id", params
-    )}  # fmt: skip
+    listed = db.tuples("SELECT id, name, online FROM sources ORDER BY name, id")
+    join = _JOINED if where else "FROM files f"
+    counts: dict[int, tuple[int, int]] = {}
+    if 0 < len(listed) <= MAX_SOURCE_COLUMNS:
+        ids = [int(r[0]) for r in listed]
+        cols = ", ".join(f"coalesce(sum(f.source_id = {i}), 0), coalesce(sum(CASE WHEN f.source_id = {i} THEN f.size END), 0)"
+                         for i in ids)  # fmt: skip
+        row = db.tuples(f"SELECT {cols} {join}{where}", params)[0]
+        counts = {i: (int(row[2 * k]), int(row[2 * k + 1])) for k, i in enumerate(ids)}
+    elif listed:
+        counts = {int(s): (int(n), int(b or 0)) for s, n, b in db.tuples(
+            f"SELECT f.source_id, count(*), sum(f.size) {join}{where} GROUP BY f.source_id", params
+        )}  # fmt: skip
     out = []
-    for sid, name, online in db.tuples("SELECT id, name, online FROM sources ORDER BY name, id"):
+    for sid, name, online in listed:
         files, size = counts.get(int(sid), (0, 0))
         if files or spec.is_empty():
             out.append({"name": str(name), "online": bool(online), "files": files, "bytes": size})
