@@ -34,6 +34,8 @@ JOB_KIND = "project"
 FIT_SAMPLE = 20_000
 REFIT_GROWTH = 2.0
 BATCH = 5_000
+BULK_MIN = 20_000  # vectors to place from which all are read at once
+BULK_MAX = 300_000  # ... when there are no more than this many (about 600 MB at 512-d)
 _SEED = 20_240_601  # the same sample, so the same map, for the same library
 
 
@@ -80,12 +82,34 @@ def _needs_refit(fit: Fit | None, space: Space, vectors: int) -> bool:
     return vectors >= REFIT_GROWTH * max(fit.library_n, 1) and vectors > fit.library_n
 
 
-def _refit(db: Database, space: Space, vectors: int) -> None:
+class _Vectors:
+    """Vectors by file id: all read at once from vec0's chunks when many are needed and they fit in
+    ``BULK_MAX`` (0.6 s for 100k here, against ~10 s looked up one by one), else looked up per batch."""
+
+    def __init__(self, db: Database, bulk: bool) -> None:
+        self.db = db
+        self.ids: np.ndarray | None = None
+        self.matrix: np.ndarray | None = None
+        if bulk:
+            ids, matrix = embeddings_db.all_vectors(db)
+            order = np.argsort(ids, kind="stable")
+            self.ids, self.matrix = ids[order], matrix[order]
+
+    def get(self, wanted: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        if self.ids is None or self.matrix is None:
+            return embeddings_db.vectors_for(self.db, wanted)
+        want = np.asarray(wanted, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.ids, want), 0, max(len(self.ids) - 1, 0))
+        found = self.ids[pos] == want if len(self.ids) else np.zeros(len(want), dtype=bool)
+        return want[found], self.matrix[pos[found]]
+
+
+def _refit(db: Database, space: Space, vectors: int, source: _Vectors) -> None:
     """Fit the map on a sample of the vectors and store it (dropping every point)."""
     ids = np.array(embeddings_db.done_ids(db), dtype=np.int64)
     if len(ids) > FIT_SAMPLE:
         ids = np.sort(np.random.default_rng(_SEED).choice(ids, FIT_SAMPLE, replace=False))
-    _, matrix = embeddings_db.vectors_for(db, ids.tolist())
+    _, matrix = source.get(ids.tolist())
     mean, comps = pca(matrix)
     with db.transaction():
         fit = projection_db.save_fit(db, "pca", space.model, space.created_at, mean, comps, len(matrix), vectors)
@@ -106,7 +130,8 @@ def project_library(db: Database, on_progress: Callable[[int], None] | None = No
                 bump_generation(db)
         return report
     refit = _needs_refit(projection_db.get_fit(db), space, vectors)
-    if not refit and not projection_db.count_to_place(db):  # nothing new: no job row for it
+    waiting = projection_db.count_to_place(db)
+    if not refit and not waiting:  # nothing new: no job row for it
         with db.transaction():
             report.removed = projection_db.drop_orphans(db)
             if report.removed:
@@ -115,8 +140,9 @@ def project_library(db: Database, on_progress: Callable[[int], None] | None = No
         return report
     job = jobs_db.claim(db, JOB_KIND)
     try:
+        source = _Vectors(db, bulk=(refit or waiting >= BULK_MIN) and vectors <= BULK_MAX)
         if refit:
-            _refit(db, space, vectors)
+            _refit(db, space, vectors, source)
             report.refitted = True
         fit = projection_db.get_fit(db)
         assert fit is not None
@@ -130,7 +156,7 @@ def project_library(db: Database, on_progress: Callable[[int], None] | None = No
         while batch := projection_db.to_place(db, after, BATCH):
             after = batch[-1][0]
             embedded_at = dict(batch)
-            ids, matrix = embeddings_db.vectors_for(db, [i for i, _ in batch])
+            ids, matrix = source.get([i for i, _ in batch])
             xy = fit.project(matrix) if len(ids) else np.zeros((0, 2), dtype=np.float32)
             rows = [(int(i), float(x), float(y), embedded_at[int(i)]) for i, (x, y) in zip(ids, xy)]
             with db.transaction():
