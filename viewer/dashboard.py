@@ -55,7 +55,7 @@ def page() -> str:
     filters = urlfilters.parse(request.args, db)
     return render_template(
         "dashboard.html", page="dashboard", filters=filters, filter_qs=urlfilters.query_string(filters),
-        library_total=dash_db.totals(db, FilterSpec())["files"], **_filter_choices(),
+        library_total=len(library().views.ids(db, FilterSpec())), **_filter_choices(),
     )  # fmt: skip
 
 
