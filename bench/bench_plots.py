@@ -162,7 +162,8 @@ def polygons(db: Database, count: int, seed: int) -> list[str]:
 
 def dashboard_queries(db: Database, runs: int) -> dict[str, object]:
     out: dict[str, object] = {}
-    views = {"all": Filters(), "filtered": Filters(camera="Canon", kind="image")}
+    views = {"all": Filters(), "camera_and_kind": Filters(camera="Canon", kind="image"), "since": Filters(since="2019"),
+             "source": Filters(source="bench")}  # fmt: skip
     for view, filters in views.items():
         spec = filters.to_spec()
         out[view] = {name: timed(lambda f=fn, s=spec: f(db, s), runs) for name, fn in (

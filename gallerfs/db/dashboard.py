@@ -13,7 +13,11 @@ from gallerfs.db.connection import Database
 from gallerfs.db.search import FilterSpec, filter_clauses
 
 _KEY = "coalesce(m.sort_time, f.mtime_ns / 1e9)"  # the grid's date: taken, else modified
-_JOINED = "FROM files f LEFT JOIN metadata m ON m.file_id = f.id"
+# NOT INDEXED: a filter on the source (f.source_id = ...) would otherwise be answered through an index
+# of files led by source_id, visiting the rows of a whole source one by one in that index's order
+# (580 ms against 45 ms for a full scan at 100k); rows are still found by id, and metadata's indexes
+# still drive selective filters (dates, GPS).
+_JOINED = "FROM files f NOT INDEXED LEFT JOIN metadata m ON m.file_id = f.id"
 TOP = 20  # cameras and lenses listed; the rest are counted together
 MAX_SOURCE_COLUMNS = 64  # sources counted side by side in one scan; more: a GROUP BY
 _EPOCH = dt.date(1970, 1, 1)
@@ -59,7 +63,7 @@ def per_month(db: Database, spec: FilterSpec) -> list[tuple[str, int]]:
 def _from_metadata(spec: FilterSpec, *extra: str) -> tuple[str, list[Any]]:
     """FROM and WHERE for a panel read from metadata's own indexes (files joined only for filters)."""
     clauses, params = filter_clauses(spec)
-    join = " JOIN files f ON f.id = m.file_id" if clauses else ""
+    join = " JOIN files f NOT INDEXED ON f.id = m.file_id" if clauses else ""
     return f"FROM metadata m{join} WHERE " + " AND ".join([*extra, *clauses]), params
 
 
@@ -126,7 +130,11 @@ def sources(db: Database, spec: FilterSpec) -> list[dict[str, Any]]:
 
 
 def folders(db: Database, spec: FilterSpec) -> list[tuple[str, bytes, int, int]]:
-    """(source name, folder relpath, files, bytes) of every folder holding files of the view."""
+    """(source name, folder relpath, files, bytes) of every folder holding files of the view.
+
+    The whole library is read in the order of files_by_dir_size (no row is visited); a filtered view
+    scans the table itself and groups what passes (following the index there would visit every row
+    in folder order, at random: 530 ms against 65 ms at 100k for a camera filter)."""
     where, params = _where(spec)
     join = _JOINED if where else "FROM files f"
     names = {int(i): str(n) for i, n in db.tuples("SELECT id, name FROM sources")}
