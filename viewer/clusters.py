@@ -114,7 +114,9 @@ def points() -> Response:
     db = library().reader()
     filters = urlfilters.parse(request.args, db)
     if projection_db.get_fit(db) is None:
-        raise ViewerError(404, "no clusters map yet: install a model ('gallerfs models install'), then 'gallerfs index'")
+        raise ViewerError(
+            404, "no clusters map yet: install a model ('gallerfs models install'), then 'gallerfs index'"
+        )
     response = Response(_cache().packed(db, filters.to_spec()), mimetype="application/octet-stream")
     response.headers["Cache-Control"] = "no-cache"
     return response
