@@ -32,6 +32,7 @@ FULL = {
     "cli": [],
     "viewer": ["--files", "100000"],
     "map": [],
+    "plots": ["--files", "100000"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -45,6 +46,7 @@ QUICK = {
     "cli": ["--runs", "5"],
     "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
     "map": ["--points", "5000", "--server-points", "20000", "--client-max", "10000", "--rounds", "1"],
+    "plots": ["--files", "5000", "--runs", "3"],
 }
 
 

@@ -30,6 +30,13 @@ def embed_stage(db: Database, paths: LibraryPaths, settings: Settings, progress:
     return stage(db, paths, settings, progress)
 
 
+def project_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """The vectors placed on the viewer's clusters map (a 2-D PCA)."""
+    from gallerfs.indexer.projection import stage
+
+    return stage(db, paths, settings, progress)
+
+
 def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
     """Journal entries and the photos they mention."""
     from gallerfs.journal.entries import journal_index_stage
@@ -38,7 +45,11 @@ def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progres
 
 
 # The stages after phase 2, in order.
-LATER_STAGES: tuple[tuple[str, Stage], ...] = (("embed", embed_stage), ("journal", journal_stage))
+LATER_STAGES: tuple[tuple[str, Stage], ...] = (
+    ("embed", embed_stage),  # CLIP image vectors, when a model is installed
+    ("project", project_stage),  # the vectors placed on the viewer's clusters map
+    ("journal", journal_stage),  # entries and the photos they mention
+)
 
 
 def run_later_stages(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from gallerfs.journal.watch import journal_watches
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
 from gallerfs.indexer.embed import embed_library
+from gallerfs.indexer.projection import project_library
 from gallerfs.indexer.media import kind_of
 from gallerfs.indexer.pipeline import Phase2, make_pool
 from gallerfs.indexer.scanner import APPLY_CHUNK, refresh_presence, scan_source, stat_verdict, still_there, walk
@@ -336,6 +337,7 @@ class Watcher:
                     # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
                     embed_due = False
                     embed_library(self.db, self.paths, self.settings)
+                    project_library(self.db)  # and place them on the clusters map
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -1,8 +1,8 @@
 """The web viewer: ``create_app`` builds the Flask app that ``gallerfs serve`` runs with waitress.
 
 Pages: the library grid (``/``), a photo (``/photo/ID``), search (``/search``),
-albums, sources (with Rescan and Add a folder), jobs and the map (``/map``). Files are named by
-library id only; see ``security`` for
+albums, sources (with Rescan and Add a folder), jobs, the map (``/map``), the clusters map
+(``/clusters``) and the dashboard (``/dashboard``). Files are named by library id only; see ``security`` for
 what keeps the server private to this machine and ``errors`` for how failures
 are shown.
 """
@@ -18,7 +18,8 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from gallerfs.viewer import albums, api, duplicates, errors, journal, map_view, media, pages, security, sources
+    from gallerfs.viewer import (albums, api, clusters, dashboard, duplicates, errors, journal, map_view, media, pages,
+                                 plotly_assets, security, sources)
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -30,6 +31,7 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     app.extensions["gallerfs_rescans"] = Rescans()
     errors.register(app)
     security.register(app)
-    for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp, duplicates.bp, journal.bp, map_view.bp):
+    for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp, duplicates.bp, journal.bp, map_view.bp,
+                      clusters.bp, dashboard.bp, plotly_assets.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     return app

@@ -26,6 +26,10 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# plotly.js's WebGL traces compile their drawing code at run time (regl): the one page that draws
+# them (the clusters map) allows eval for its own document, nothing else. Scripts still come only
+# from this server, never inline.
+CSP_WITH_EVAL = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")  # see with_eval
 _HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$", re.IGNORECASE)
 
 
@@ -42,6 +46,15 @@ def host_allowed(host: str, port: int | None) -> bool:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def with_eval(policy: str) -> str:
+    return policy.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+
+
+def allow_eval() -> None:
+    """This response's page may eval (see ``CSP_WITH_EVAL``), on top of the app's policy (e.g. map tiles)."""
+    g.csp = with_eval(current_app.config.get("CSP", CSP))
 
 
 def csrf_token() -> str:
@@ -78,7 +91,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = app.config.get("CSP", CSP)
+        response.headers["Content-Security-Policy"] = g.get("csp") or app.config.get("CSP", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"

@@ -2,7 +2,8 @@
 read from and written to a URL query string, so every view, reload and bookmark shows the same
 selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
 ``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, ``area`` (a map area,
-``lat_lon_lat_lon_...``: see ``gallerfs.area``).
+``lat_lon_lat_lon_...``: see ``gallerfs.area``); and ``cluster``, a selection drawn on the clusters page
+(``gallerfs.search.region``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from gallerfs import area as area_mod
 from gallerfs.db.connection import Database
 from gallerfs.search import Filters
 from gallerfs.search.filters import check_names
+from gallerfs.search.region import MAX_TEXT as MAX_REGION_TEXT
 from gallerfs.viewer.errors import bad_request
 
-TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area")
+TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area", "cluster")
 FLAG_KEYS = ("favourites", "journaled")
 FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
 MAX_VALUE_CHARS = 256
-MAX_CHARS = {"area": area_mod.MAX_CHARS}  # longer than most values
+MAX_CHARS = {"area": area_mod.MAX_CHARS, "cluster": MAX_REGION_TEXT}  # polygons: longer than most values
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 

@@ -179,6 +179,11 @@ def vectors_for(db: Database, file_ids: Iterable[int]) -> tuple[np.ndarray, np.n
     return np.array(found_ids, dtype=np.int64), matrix
 
 
+def done_ids(db: Database) -> list[int]:
+    """Ids of every file with a stored vector, ascending."""
+    return [int(r[0]) for r in db.iter_tuples("SELECT file_id FROM embeddings WHERE state = 'done' ORDER BY file_id")]
+
+
 def counts(db: Database) -> dict[str, int]:
     done = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'done'"))
     failed = int(db.value("SELECT count(*) FROM embeddings WHERE state = 'error'"))

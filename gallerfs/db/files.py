@@ -194,7 +194,8 @@ def delete_under(db: Database, source_id: int, relpath: bytes) -> list[FileId]:
 
 # Indexes of files that serve phase 2, duplicates, the journal and the watcher, not the walk itself nor
 # the mount's folder listings (files_by_dir and the (source_id, relpath) key stay in place).
-DEFERRABLE_INDEXES = ("files_by_inode", "files_by_mtime", "files_by_name", "files_by_size", "files_by_state")
+DEFERRABLE_INDEXES = ("files_by_dir_size", "files_by_inode", "files_by_mtime", "files_by_name", "files_by_size",
+                      "files_by_state")  # fmt: skip
 
 
 def defer_indexes(db: Database) -> list[str]:

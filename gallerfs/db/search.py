@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -19,6 +19,10 @@ from gallerfs.db.area import area_clause
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import VEC_TABLE, has_vector_table
 from gallerfs.db.journal import journaled_sql
+from gallerfs.db.projection import region_sql
+
+if TYPE_CHECKING:
+    from gallerfs.search.region import Region
 
 MAX_KNN_K = 4096  # sqlite-vec's limit on k
 _IN_CHUNK = 900
@@ -40,6 +44,7 @@ class FilterSpec:
     has_gps: bool | None = None
     journaled: bool = False  # linked from a journal entry
     area: Area | None = None  # a map area: GPS position inside this polygon
+    cluster: Region | None = None  # a selection on the clusters map (its point inside the polygon)
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -92,6 +97,10 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clauses.append(journaled_sql())  # over f.id
     if spec.area is not None:
         clause, values = area_clause(spec.area, file_id)
+        clauses.append(clause)
+        params.extend(values)
+    if spec.cluster is not None:
+        clause, values = region_sql(file_id, spec.cluster)
         clauses.append(clause)
         params.extend(values)
     return clauses, params

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from gallerfs.config import Settings
 from gallerfs.db import embeddings as embeddings_db
 from gallerfs.db.connection import Database
@@ -37,6 +39,7 @@ __all__ = [
     "search_files",
     "prepare",
     "similar_files",
+    "text_vector",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,10 +107,16 @@ def search_files(
     the_scope = scope(reader_db, filters)
     if not _check_space(reader_db, model.identity):
         return []
+    vector = text_vector(paths, settings, query)
+    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+
+
+def text_vector(paths: LibraryPaths, settings: Settings, query: str) -> np.ndarray:
+    """The CLIP text vector of a query (unit length); ``NoModelError`` without an installed model."""
+    model = require_model(paths)
     from gallerfs.indexer.clip.model import text_encoder  # onnxruntime loads only when a search runs
 
-    vector = text_encoder(str(model.text_path), settings.embed_device).encode_one(query)
-    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+    return np.asarray(text_encoder(str(model.text_path), settings.embed_device).encode_one(query), dtype=np.float32)
 
 
 def similar_files(

@@ -25,6 +25,7 @@ import numpy as np
 
 from gallerfs import area as area_mod
 from gallerfs.db import search as search_db
+from gallerfs.search import region
 from gallerfs.lru import LRU
 from gallerfs.db.connection import Database
 from gallerfs.db.search import FilterSpec
@@ -48,6 +49,7 @@ class Filters:
     has_gps: bool | None = None
     journaled: bool = False  # only photos a journal entry links to
     area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
+    cluster: str | None = None  # a selection on the clusters map, 'FIT:x,y;x,y;...' (see search.region)
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -67,6 +69,7 @@ class Filters:
             has_gps=self.has_gps,
             journaled=self.journaled,
             area=area_mod.parse(self.area) if self.area else None,
+            cluster=region.parse(self.cluster) if self.cluster else None,
         )
 
 
@@ -183,3 +186,8 @@ def check_names(db: Database, filters: Filters) -> None:
         sources_db.find_source(db, filters.source)
     if filters.album and not search_db.album_exists(db, filters.album):
         raise GallerfsError(f"no album named {filters.album!r}")
+    if filters.cluster:
+        from gallerfs.db import projection as projection_db
+
+        if region.parse(filters.cluster).fit != projection_db.current_fit_number(db):
+            raise GallerfsError("the clusters map was recomputed since this selection was drawn: select again")
