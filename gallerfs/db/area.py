@@ -41,7 +41,8 @@ def ids_inside(db: Database, area: Area) -> list[int]:
         return []
     arr = np.array(rows, dtype=np.float64)
     keep = area.contains(arr[:, 1], arr[:, 2])
-    return arr[keep, 0].astype(np.int64).tolist()
+    ids: list[int] = arr[keep, 0].astype(np.int64).tolist()
+    return ids
 
 
 def register(db: Database) -> None:

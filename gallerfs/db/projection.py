@@ -34,7 +34,8 @@ class Fit:
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """[n, 2] float32 coordinates of [n, dim] vectors."""
-        return ((np.asarray(vectors, dtype=np.float32) - self.mean) @ self.components.T).astype(np.float32)
+        points: np.ndarray = ((np.asarray(vectors, dtype=np.float32) - self.mean) @ self.components.T).astype(np.float32)
+        return points
 
 
 def get_fit(db: Database) -> Fit | None:
