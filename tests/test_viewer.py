@@ -322,6 +322,28 @@ def test_an_offline_original_says_drive_offline(client, corpus_library: Path) ->
             sources_db.set_presence(db, source.id, online=True, reason=None)
 
 
+def test_the_online_filter_follows_the_sources_presence(client, corpus_library: Path) -> None:
+    total = len(ids_in_order(corpus_library))
+    assert get(client, "/api/grid?online=1").get_json()["total"] == total
+    assert get(client, "/api/grid?online=0").get_json()["total"] == 0
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        assert get(client, "/api/grid?online=0").get_json()["total"] == total
+        page = get(client, "/?online=1").get_data(as_text=True)
+        assert "No photo matches these filters" in page
+        page = get(client, "/?online=0").get_data(as_text=True)
+        assert '<option value="0" selected>offline</option>' in page and 'data-filters="?online=0"' in page
+        assert 'href="/search?online=0"' in page  # the selection carries to the other pages
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)
+    assert get(client, "/api/grid?online=maybe").status_code == 400
+    assert urlfilters.parse({"online": "0"}) == Filters(online=False)
+    assert urlfilters.to_args(Filters(online=True)) == {"online": "1"}
+
+
 def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) -> None:
     item = next(i for i in items(corpus_library) if i.name == "Pentax_K10D.jpg")
     with reader(corpus_library) as db:

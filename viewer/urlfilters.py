@@ -1,7 +1,8 @@
 """The search filters (``gallerfs.search.Filters``, the model behind ``gallerfs search``'s options)
 read from and written to a URL query string, so every view, reload and bookmark shows the same
 selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
-``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``.
+``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, and ``online``
+(1: only files whose source is online, 0: only offline ones — ``--online`` / ``--offline``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from gallerfs.viewer.errors import bad_request
 
 TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind")
 FLAG_KEYS = ("favourites", "journaled")
-FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
+TRI_KEYS = ("has_gps", "online")  # 1: only with, 0: only without, absent or empty: either
+FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, *TRI_KEYS)
 MAX_VALUE_CHARS = 256
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -52,7 +54,7 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
             values[key] = value.strip() or None
         elif key in FLAG_KEYS:
             values[key] = parse_flag(key, value)
-        else:  # has_gps: 1 only with GPS, 0 only without, empty: either
+        else:  # TRI_KEYS
             values[key] = None if value.strip() == "" else parse_flag(key, value)
     filters = Filters(**values)  # type: ignore[arg-type]
     filters.to_spec()  # dates and kind are checked here, by the model itself (GallerfsError -> 400)
@@ -71,8 +73,10 @@ def to_args(filters: Filters) -> dict[str, str]:
     for key in FLAG_KEYS:
         if getattr(filters, key):
             out[key] = "1"
-    if filters.has_gps is not None:
-        out["has_gps"] = "1" if filters.has_gps else "0"
+    for key in TRI_KEYS:
+        value = getattr(filters, key)
+        if value is not None:
+            out[key] = "1" if value else "0"
     return out
 
 

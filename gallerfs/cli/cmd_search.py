@@ -33,6 +33,11 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("image", "video", "raw"), help="only this media type")
     p.add_argument("--has-gps", action="store_true", default=None, help="only files with a GPS position")
     p.add_argument("--journaled", action="store_true", help="only photos a journal entry links to")
+    presence = p.add_mutually_exclusive_group()
+    presence.add_argument("--online", dest="online", action="store_const", const=True, default=None,
+                          help="only files whose source is online")  # fmt: skip
+    presence.add_argument("--offline", dest="online", action="store_const", const=False,
+                          help="only files whose source is offline (drive unplugged)")  # fmt: skip
     add_json_flag(p)
 
 
@@ -62,6 +67,7 @@ def _filters(args: argparse.Namespace) -> Filters:
     return Filters(
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
         favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
+        online=args.online,
     )  # fmt: skip
 
 

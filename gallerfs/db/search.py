@@ -37,6 +37,7 @@ class FilterSpec:
     kinds: tuple[str, ...] = ()  # image, video, raw
     has_gps: bool | None = None
     journaled: bool = False  # linked from a journal entry
+    online: bool | None = None  # True: only files whose source is online; False: only offline ones
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -87,6 +88,9 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clauses.append("(m.latitude IS NULL OR m.longitude IS NULL)")
     if spec.journaled:
         clauses.append(journaled_sql())  # over f.id
+    if spec.online is not None:  # the source's recorded presence, as the grid's badge and the mount read it
+        clauses.append("f.source_id IN (SELECT id FROM sources WHERE online = ?)")
+        params.append(1 if spec.online else 0)
     return clauses, params
 
 
@@ -184,7 +188,8 @@ def _metadata_query(db: Database, spec: FilterSpec) -> tuple[str, list[Any]] | N
             camera = ("(" + " OR ".join("(m.make IS ? AND m.model IS ?)" for _ in matching) + ")",
                       [v for pair in matching for v in pair])  # fmt: skip
     clauses, params = _clauses(spec, "m.file_id", camera)
-    join = " JOIN files f ON f.id = m.file_id" if spec.source or spec.kinds or spec.journaled else ""
+    needs_files = spec.source or spec.kinds or spec.journaled or spec.online is not None
+    join = " JOIN files f ON f.id = m.file_id" if needs_files else ""
     return f"SELECT m.file_id FROM metadata m{join} WHERE {' AND '.join(clauses)}", params
 
 

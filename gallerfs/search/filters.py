@@ -46,6 +46,7 @@ class Filters:
     kind: str | None = None  # image, video or raw
     has_gps: bool | None = None
     journaled: bool = False  # only photos a journal entry links to
+    online: bool | None = None  # True: only files whose source is online, False: only offline ones
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -64,6 +65,7 @@ class Filters:
             kinds=(self.kind,) if self.kind else (),
             has_gps=self.has_gps,
             journaled=self.journaled,
+            online=self.online,
         )
 
 
