@@ -808,3 +808,36 @@ def test_show_in_folder_falls_back_to_the_folder(client, corpus_library: Path, t
     finally:
         with Database(corpus_library / "library.sqlite3") as db:
             sources_db.set_presence(db, source.id, online=True, reason=None)
+
+
+def test_the_timeline_sections_follow_the_grid_order(tmp_path: Path) -> None:
+    import datetime as dt
+    import itertools
+
+    from tests.viewer_support import START_S, STEP_S, build_large_library
+
+    n = 1500
+    client = make_app(build_large_library(tmp_path, n, thumbs_at_ends=1)).test_client()
+    when = {fid: dt.datetime.fromtimestamp(START_S + (fid - 1) * STEP_S, dt.timezone.utc) for fid in range(1, n + 1)}
+    order = list(range(n, 0, -1))  # newest first
+    for by, fmt in (("day", "%Y-%m-%d"), ("month", "%Y-%m")):
+        expected, offset = [], 0
+        for period, run in itertools.groupby(order, key=lambda fid: when[fid].strftime(fmt)):
+            count = len(list(run))
+            expected.append((period, offset, count))
+            offset += count
+        groups = get(client, f"/api/groups?by={by}").get_json()["groups"]
+        assert [(g["period"], g["offset"], g["count"]) for g in groups] == expected
+    first = get(client, "/api/groups?by=day").get_json()["groups"][0]
+    day = when[n]
+    assert first["label"] == f"{day:%A} {day.day} {day:%B %Y}"
+    assert get(client, "/api/groups?by=month").get_json()["groups"][0]["label"] == f"{day:%B %Y}"
+    # Filters narrow the sections like the grid; the page says which grouping it shows, in its links too.
+    assert sum(g["count"] for g in get(client, "/api/groups?by=month&since=2011-03-20").get_json()["groups"]) < n
+    page = get(client, "/?group=day&kind=image").get_data(as_text=True)
+    assert re.search(r'id="grid"[^>]*data-group="day"', page) and 'href="/?kind=image&amp;group=month"' in page
+    assert '<input type="hidden" name="group" value="day">' in page  # applying filters keeps the grouping
+    assert re.search(r'id="grid"[^>]*data-group="month"', get(client, "/").get_data(as_text=True))  # the default
+    for bad in ("/api/groups?by=week", "/api/groups?by=day&since=soon", "/?group=year"):
+        r = get(client, bad)
+        assert r.status_code == 400 and b"Traceback" not in r.data, bad

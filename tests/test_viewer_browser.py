@@ -32,34 +32,52 @@ def corpus_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return library
 
 
-@pytest.fixture
-def browser_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """One Chromium for the whole module (starting it is the slow part); each test gets its own context."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    empty = tmp_path / "no-browsers"
-    empty.mkdir()
-    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(empty))  # never look for (or fetch) a bundled browser
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            problems: list[str] = []
-            outside: list[str] = []
+    empty = tmp_path_factory.mktemp("no-browsers")
+    saved = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    os.environ["PLAYWRIGHT_BROWSERS_PATH"] = str(empty)  # never look for (or fetch) a bundled browser
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if saved is None:
+            os.environ.pop("PLAYWRIGHT_BROWSERS_PATH", None)
+        else:
+            os.environ["PLAYWRIGHT_BROWSERS_PATH"] = saved
+        shutil.rmtree(empty, ignore_errors=True)
 
-            def route(r) -> None:
-                url = r.request.url
-                if url.startswith("http://127.0.0.1:") or url.startswith("data:"):
-                    r.continue_()
-                else:
-                    outside.append(url)
-                    r.abort()
 
-            page.route("**/*", route)
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            yield page, problems, outside
-        finally:
-            browser.close()
-    shutil.rmtree(empty, ignore_errors=True)
+@pytest.fixture
+def browser_page(browser):
+    """A fresh page (own cookies and cache) that records console errors and blocks every request that
+    would leave 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+        outside: list[str] = []
+
+        def route(r) -> None:
+            url = r.request.url
+            if url.startswith("http://127.0.0.1:") or url.startswith("data:"):
+                r.continue_()
+            else:
+                outside.append(url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        yield page, problems, outside
+    finally:
+        context.close()
 
 
 def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tmp_path: Path, browser_page) -> None:
@@ -187,6 +205,42 @@ def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browse
         page.wait_for_selector(f"#grid .tile[data-index='{offset}']")
         assert page.locator("#years button.current").inner_text() == middle.inner_text()
         page.screenshot(path=str(tmp_path / "grid-100k-year.png"))
+        # The timeline: months by default, only the headers on screen are in the page, and the year
+        # jumped to starts with its newest month's header at the top.
+        heads = page.locator("#grid .section-head")
+        assert 1 <= heads.count() <= 6
+        year = middle.inner_text()
+        assert page.locator(f"#grid .section-head[data-offset='{offset}']").inner_text().startswith("December " + year)
+        box = page.locator(f"#grid .section-head[data-offset='{offset}']").bounding_box()
+        assert 40 <= box["y"] <= 120  # just below the sticky top bar
+
+        # Days instead of months: a toggle that stays in the URL; the scrubber still jumps to any year.
+        with page.expect_navigation():
+            page.click(".grouping a[data-group='day']")
+        assert page.url.endswith("/?group=day")
+        thumbnails_shown(page, 24)
+        first_head = page.locator("#grid .section-head").first.inner_text()
+        assert first_head.split()[0] in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        assert page.locator("#grid .tile").count() < 200 and page.locator("#grid .section-head").count() < 40
+        page.wait_for_selector("#years:not([hidden]) button")
+        page.locator("#years button").last.click()
+        last_offset = int(page.locator("#years button").last.get_attribute("data-offset"))
+        head = page.locator(f"#grid .section-head[data-offset='{last_offset}']")
+        head.wait_for()
+        assert "31 December " + page.locator("#years button").last.inner_text() in head.inner_text()
+        # Down from a day's last row moves into the next day's first row, keeping the column.
+        nxt = int(page.locator("#grid .section-head").evaluate_all(
+            f"(hs) => Math.min(...hs.map(h => +h.dataset.offset).filter(o => o > {last_offset}))"))  # fmt: skip
+        page.wait_for_selector(f"#grid .tile[data-index='{nxt - 1}']")
+        rows = page.evaluate(
+            f"() => new Set([...document.querySelectorAll('#grid .tile')].filter(t => +t.dataset.index >= {last_offset} "
+            f"&& +t.dataset.index < {nxt}).map(t => t.style.transform.split(',')[1])).size"
+        )  # fmt: skip
+        page.keyboard.press("ArrowRight")
+        for _ in range(rows):
+            page.keyboard.press("ArrowDown")
+        assert page.locator("#grid .tile.selected").get_attribute("data-index") == str(nxt + 1)
+        page.screenshot(path=str(tmp_path / "grid-100k-days.png"))
         page.goto("about:blank")
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"

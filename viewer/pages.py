@@ -13,7 +13,7 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
-from gallerfs.viewer import jobs_view, photo_links, present, urlfilters
+from gallerfs.viewer import jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
 from gallerfs.viewer.library import library
@@ -48,7 +48,9 @@ def _grid_context(filters: Filters) -> dict[str, object]:
 @bp.get("/")
 def grid() -> str:
     filters = urlfilters.parse(request.args, library().reader())
-    return render_template("grid.html", page="library", **_grid_context(filters))
+    group = timeline.parse_group(request.args)
+    return render_template("grid.html", page="library", group=group, groupings=timeline.GROUPINGS,
+                           **_grid_context(filters))  # fmt: skip
 
 
 @bp.get("/photo/<file_id>")

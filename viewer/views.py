@@ -8,6 +8,7 @@ its years, for the scrubber) are kept instead, keyed by its filters and the libr
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable, Generic, TypeVar
 
 from gallerfs.db import tree as tree_db
@@ -37,6 +38,9 @@ class Views:
     def __init__(self) -> None:
         self._ids: ViewCache[list[int]] = ViewCache(vq.ordered_ids)
         self._years: ViewCache[list[tuple[int, int]]] = ViewCache(vq.years)
+        self._groups: dict[str, ViewCache[list[tuple[str | None, int]]]] = {
+            by: ViewCache(lambda db, spec, by=by: vq.groups(db, spec, by)) for by in vq.GROUP_FORMATS
+        }
 
     def ids(self, db: Database, spec: FilterSpec) -> list[int]:
         """The view's file ids in grid order."""
@@ -49,3 +53,32 @@ class Views:
             out.append({"year": year, "offset": offset, "count": count})
             offset += count
         return out
+
+    def groups(self, db: Database, spec: FilterSpec, by: str) -> list[dict[str, object]]:
+        """The timeline's sections (``by`` month or day), newest first: each with its period, a label
+        to show, where it starts in the grid and how many files it has."""
+        out: list[dict[str, object]] = []
+        offset = 0
+        for period, count in self._groups[by].get(db, spec):
+            out.append({"period": period or "", "label": period_label(period), "offset": offset, "count": count})
+            offset += count
+        return out
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def period_label(period: str | None) -> str:
+    """'July 2024' for '2024-07', 'Sunday 14 July 2024' for '2024-07-14' (English, as the rest of the pages)."""
+    if not period:
+        return "No date"
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 2:
+        return f"{MONTHS[parts[1] - 1]} {parts[0]}"
+    try:
+        weekday = WEEKDAYS[dt.date(*parts).weekday()]
+    except ValueError:
+        return period
+    return f"{weekday} {parts[2]} {MONTHS[parts[1] - 1]} {parts[0]}"

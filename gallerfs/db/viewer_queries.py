@@ -134,6 +134,22 @@ def years(db: Database, spec: FilterSpec) -> list[tuple[int, int]]:
     return [(int(y), int(n)) for y, n in rows if y is not None]
 
 
+GROUP_FORMATS = {"month": "%Y-%m", "day": "%Y-%m-%d"}
+
+
+def groups(db: Database, spec: FilterSpec, by: str) -> list[tuple[str | None, int]]:
+    """(period, files) of the view, by month ('YYYY-MM') or day ('YYYY-MM-DD'), in the grid's order:
+    newest first, so the running sum of the counts is where each period starts in the grid. The
+    period is read from the key the grid sorts by (a photo's wall-clock time); None: no date at all."""
+    where, params = _where(spec)
+    rows = db.tuples(
+        f"SELECT strftime('{GROUP_FORMATS[by]}', {_KEY}, 'unixepoch') AS g, count(*) "
+        f"FROM files f LEFT JOIN metadata m ON m.file_id = f.id{where} GROUP BY g ORDER BY g IS NULL, g DESC",
+        params,
+    )
+    return [(None if g is None else str(g), int(n)) for g, n in rows]
+
+
 def exact_copies(db: Database, file_id: int) -> list[int]:
     """Other files with the same content (hash and size), oldest id first; none before phase 2 hashed it."""
     rows = db.tuples(
