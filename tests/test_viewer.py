@@ -841,3 +841,66 @@ def test_the_timeline_sections_follow_the_grid_order(tmp_path: Path) -> None:
     for bad in ("/api/groups?by=week", "/api/groups?by=day&since=soon", "/?group=year"):
         r = get(client, bad)
         assert r.status_code == 400 and b"Traceback" not in r.data, bad
+
+
+def _palette(html: str) -> list[dict[str, str]]:
+    """The palette's entries as rendered: their attributes and label."""
+    import html as html_mod
+
+    out = []
+    for attrs, body in re.findall(r'<li role="option" ([^>]*)>(.*?)</li>', html, flags=re.S):
+        entry = {k: html_mod.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', attrs)}
+        entry["label"] = re.sub(r"<[^>]+>", "", re.sub(r'<span class="section">.*?</span>', "", body)).strip()
+        out.append(entry)
+    return out
+
+
+def test_the_palette_lists_every_view_and_action_of_this_app(client, app) -> None:
+    entries = {e["label"]: e for e in _palette(get(client, "/?kind=image").get_data(as_text=True))}
+    for label in ("Library", "Library by day", "Search", "Albums", "Sources", "Jobs", "Rescan all sources",
+                  "Save this view as a new album…", "Toggle favourite"):  # fmt: skip
+        assert label in entries, label
+    assert entries["Rescan all sources"]["data-kind"] == "post"
+    assert entries["Rescan all sources"]["data-url"] == "/sources/rescan"
+    assert entries["Save this view as a new album…"]["data-prompt-field"] == "new_name"
+    assert entries["Library by day"]["data-url"] == "/?group=day" and entries["Library by day"]["data-filters"] == "1"
+    assert json.loads(entries["Rescan all sources"]["data-fields"]) == {}
+    # Every page to go to answers; the journal's entries wait for its endpoint.
+    for e in entries.values():
+        if e.get("data-kind") == "go":
+            assert get(client, e["data-url"]).status_code == 200, e
+    assert not any("journal" in label for label in entries)
+    page = get(client, "/jobs").get_data(as_text=True)
+    assert 'data-filters=""' in page and "Toggle favourite" in page  # the script shows it only with a photo
+
+
+def test_the_palette_offers_a_journal_entry_once_the_journal_exists(corpus_library: Path) -> None:
+    from flask import Blueprint, redirect
+
+    from gallerfs.viewer import palette
+
+    app = make_app(corpus_library)
+    journal = Blueprint("journal", __name__)
+    made: list[str] = []
+
+    @journal.post("/journal/new")
+    def create_entry():
+        from flask import request
+
+        made.append(request.form["period"])
+        return redirect("/journal/2026-12-01", code=303)
+
+    app.register_blueprint(journal)
+    client = app.test_client()
+    entries = {e["label"]: e for e in _palette(get(client, "/").get_data(as_text=True))}
+    day, week = entries["New journal entry for today"], entries["New journal entry for this week"]
+    assert day["data-url"] == week["data-url"] == "/journal/new" and day["data-kind"] == "post"
+    assert json.loads(day["data-fields"]) == {"period": "day"} and json.loads(week["data-fields"]) == {"period": "week"}
+    # What the palette's form sends is accepted by the CSRF check and reaches the endpoint.
+    r = client.post("/journal/new", data={"period": "week", "csrf_token": app.config["CSRF_TOKEN"]}, headers=HOST)
+    assert r.status_code == 303 and made == ["week"]
+    assert post(client, app, "/journal/new", token=False, data={"period": "day"}).status_code == 403
+    # An entry whose endpoint is missing is left out, whatever it is.
+    with app.test_request_context("/", headers=HOST):
+        missing = palette.Entry("Nowhere", "nosuch.page")
+        assert palette.available((missing, palette.ENTRIES[0])) == palette.available((palette.ENTRIES[0],))

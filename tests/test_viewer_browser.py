@@ -118,11 +118,8 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.url.endswith(f"/photo/{second_id}")
         assert page.locator("button.fav.on").count() == 1
 
-        # / goes to search, keeping the filters; there it puts the cursor in the query box.
-        page.goto(server.url + "/?kind=image")
-        with page.expect_navigation():
-            page.keyboard.press("/")
-        assert page.url.endswith("/search?kind=image")
+        # On the search page, / puts the cursor in the query box (elsewhere it opens the palette).
+        page.goto(server.url + "/search?kind=image")
         page.evaluate("document.activeElement.blur()")  # the box has autofocus
         page.keyboard.press("/")
         assert page.evaluate("document.activeElement.name") == "q"
@@ -158,6 +155,140 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.locator("#jobs tbody tr").count() == 2  # the index's scan and process jobs
         page.screenshot(path=str(tmp_path / "jobs.png"))
         page.goto("about:blank")  # closes the event stream before the server stops
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+def test_the_palette_goes_runs_and_searches_from_the_keyboard(corpus_library: Path, tmp_path: Path,
+                                                              browser_page) -> None:  # fmt: skip
+    page, problems, outside = browser_page
+    palette = page.locator("dialog#palette")
+    with LiveServer(corpus_library) as server:
+        page.goto(server.url + "/?kind=image")
+        page.wait_for_selector("#grid .tile")
+        # Ctrl+K opens it with the cursor in its box; a description and Enter search, keeping the filters.
+        page.keyboard.press("Control+k")
+        assert palette.is_visible() and page.evaluate("document.activeElement.id") == "palette-input"
+        page.keyboard.type("dog on the beach")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("“dog on the beach”")
+        page.screenshot(path=str(tmp_path / "palette-search.png"))
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/search?kind=image&q=dog%20on%20the%20beach")
+        assert page.input_value("input[name=q]") == "dog on the beach"
+
+        # / opens it too; Esc closes it and leaves the page as it was.
+        page.goto(server.url + "/")
+        page.wait_for_selector("#grid .tile")
+        page.keyboard.press("/")
+        assert palette.is_visible()
+        page.screenshot(path=str(tmp_path / "palette.png"))
+        page.keyboard.press("Escape")
+        assert not palette.is_visible() and page.url == server.url + "/"
+        # Arrows choose: the fourth entry is Search.
+        page.keyboard.press("Control+k")
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("Search")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/search"
+        # Typing narrows the list to the entries whose words it starts.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("alb")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("Albums")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/albums"
+        # Page-bound actions are offered only where they apply.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("save")
+        assert not page.locator("#palette li", has_text="Save this view").is_visible()
+        page.keyboard.press("Escape")
+
+        # Save the current view as a new album: the palette asks for the name, then posts the form.
+        page.goto(server.url + "/?kind=video")
+        page.wait_for_selector("#grid .tile")
+        page.keyboard.press("Control+k")
+        page.keyboard.type("save view")
+        page.keyboard.press("Enter")
+        assert page.get_attribute("#palette-input", "placeholder") == "Name of the new album"
+        page.keyboard.type("Palette clips")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/?album=Palette+clips")
+        page.wait_for_selector("#grid .tile")
+        assert page.locator("#grid .tile").count() == 1
+
+        # Toggle favourite on the photo page, then back.
+        photo = page.locator("#grid .tile").first.get_attribute("data-id")
+        page.goto(server.url + f"/photo/{photo}")
+        was = page.locator("button.fav.on").count()
+        for expected in (1 - was, was):
+            page.keyboard.press("Control+k")
+            page.keyboard.type("fav")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            assert page.locator("button.fav.on").count() == expected
+        # Rescan all runs from the palette too (and lands on the jobs page).
+        page.keyboard.press("Control+k")
+        page.keyboard.type("rescan")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/jobs")
+        assert server.app.extensions["gallerfs_rescans"].wait(60)
+        # The shortcuts overlay lists the palette.
+        page.keyboard.press("?")
+        assert "command palette" in page.locator("dialog#help").inner_text()
+        page.goto("about:blank")
+    from gallerfs.db import albums as albums_db
+    from gallerfs.db.connection import Database
+
+    with Database(corpus_library / "library.sqlite3") as db:
+        albums_db.delete_album(db, "Palette clips")
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+def test_the_offline_filter_carries_across_pages(corpus_library: Path, tmp_path: Path, browser_page) -> None:
+    from gallerfs.db import sources as sources_db
+    from gallerfs.db.connection import Database
+
+    page, problems, outside = browser_page
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        with LiveServer(corpus_library) as server:
+            page.goto(server.url + "/")
+            page.select_option("select[name=online]", "0")
+            with page.expect_navigation():
+                page.click(".filters button[type=submit]")
+            assert page.url.endswith("/?online=0")
+            page.wait_for_selector("#grid .tile.offline .badge.offline")
+            total = page.locator("#grid .tile").count()
+            assert total == page.locator("#grid .tile.offline").count() > 0
+            page.screenshot(path=str(tmp_path / "offline-grid.png"))
+            # To the search page by its nav link, to a photo and back: the selection stays.
+            with page.expect_navigation():
+                page.click(".topbar nav a:text('Search')")
+            assert page.url.endswith("/search?online=0")
+            assert page.input_value("select[name=online]") == "0"
+            with page.expect_navigation():
+                page.click("#grid .tile >> nth=0")
+            assert page.url.endswith("?online=0") and "/photo/" in page.url
+            assert "Drive offline" in page.locator(".offline-note").inner_text()
+            with page.expect_navigation():
+                page.click("text=← Library")
+            assert page.url.endswith("/?online=0")
+            assert page.input_value("select[name=online]") == "0"
+            # Online only: nothing is, and the page says so.
+            page.goto(server.url + "/?online=1")
+            assert "No photo matches these filters" in page.locator(".empty").inner_text()
+            page.goto("about:blank")
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"
 

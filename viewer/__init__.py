@@ -17,7 +17,7 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from gallerfs.viewer import albums, api, errors, media, pages, security, sources
+    from gallerfs.viewer import albums, api, errors, media, pages, palette, security, sources
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -29,6 +29,7 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     app.extensions["gallerfs_rescans"] = Rescans()
     errors.register(app)
     security.register(app)
+    palette.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):
         app.register_blueprint(blueprint)
     return app
