@@ -418,9 +418,42 @@ def test_an_empty_library_explains_what_to_do(tmp_path: Path) -> None:
     run_gallerfs(library, "add", str(tmp_path / "empty"))
     client = make_app(library).test_client()
     for url, expected in (("/", "gallerfs add FOLDER"), ("/search?q=cat", "no CLIP model"),
-                          ("/jobs", "No job has run"), ("/sources", "empty")):  # fmt: skip
+                          ("/jobs", "No job has run"), ("/sources", "empty"), ("/?group=day", "holds no photo"),
+                          ("/search", "Sources</a> page"), ("/?has_gps=1&online=0", "The library is empty"),
+                          ("/albums", "No album yet")):  # fmt: skip
         r = get(client, url)
         assert r.status_code == 200 and expected in r.get_data(as_text=True), url
+    for url in ("/api/grid", "/api/years", "/api/groups?by=day"):
+        r = get(client, url)
+        assert r.status_code == 200 and not any(v for k, v in r.get_json().items() if k not in ("by", "offset")), url
+
+
+def test_an_empty_filtered_view_says_which_filter_empties_it(tmp_path: Path) -> None:
+    from gallerfs.db import albums as albums_db
+    from tests.viewer_support import build_large_library
+
+    library = build_large_library(tmp_path, 50, thumbs_at_ends=1)  # no metadata: no GPS, no dates
+    with Database(library / "library.sqlite3") as db:
+        albums_db.create_album(db, "Trip")
+        albums_db.add_to_album(db, "Trip", [1])
+    client = make_app(library).test_client()
+
+    def why(url: str) -> str:
+        r = get(client, url)
+        assert r.status_code == 200, url
+        page = r.get_data(as_text=True)
+        assert "No photo matches these filters" in page and 'id="grid"' not in page, url
+        return " ".join(re.findall(r'<p class="why">(.*?)</p>', page))
+
+    assert "No photo in the library has a GPS position" in why("/?has_gps=1")
+    assert "No favourite yet" in why("/?favourites=1&has_gps=0")  # the first filter that empties it alone
+    assert "Every source is online" in why("/?online=0")
+    assert "no video file" in why("/search?kind=video")
+    assert "date range" in why("/?since=2011&until=2012")
+    assert "Every source is online" in why("/?album=Trip&online=0")
+    with Database(library / "library.sqlite3") as db:
+        albums_db.add_favourites(db, [2])
+    assert "all of them together" in why("/?album=Trip&favourites=1")
 
 
 def test_no_library_is_a_clear_error(tmp_path: Path) -> None:

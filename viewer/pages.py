@@ -13,7 +13,7 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
-from gallerfs.viewer import jobs_view, photo_links, present, timeline, urlfilters
+from gallerfs.viewer import empty, jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
 from gallerfs.viewer.library import library
@@ -36,12 +36,16 @@ def _filter_choices() -> dict[str, object]:
 def _grid_context(filters: Filters) -> dict[str, object]:
     db = library().reader()
     views = library().views
+    total = len(views.ids(db, filters.to_spec()))
+    library_total = len(views.ids(db, Filters().to_spec()))
+    choices = _filter_choices()
     return {
         "filters": filters,
         "filter_qs": urlfilters.query_string(filters),
-        "total": len(views.ids(db, filters.to_spec())),
-        "library_total": len(views.ids(db, Filters().to_spec())),
-        **_filter_choices(),
+        "total": total,
+        "library_total": library_total,
+        "why_empty": empty.explain(db, views, filters) if library_total and not total else [],
+        **choices,
     }
 
 
