@@ -279,6 +279,40 @@ def test_thumbnails_are_cached_by_content_hash(client, corpus_library: Path) -> 
     assert stale.status_code == 200 and "no-cache" in stale.headers["Cache-Control"]
 
 
+def test_thumbnails_answered_before_flask_match_the_flask_route(client, corpus_library: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from gallerfs.viewer import fastthumbs
+
+    fid = ids_in_order(corpus_library, kind="image")[0]
+    key = get(client, "/api/grid?kind=image&limit=1").get_json()["items"][0]["thumb_key"]
+    url = f"/thumb/{fid}/grid?v={key}"
+    fast = get(client, url)
+    calls: list[str] = []
+    real = fastthumbs.FastThumbnails.__call__
+
+    def spy(self, environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return real(self, environ, start_response)
+
+    flask_route = get(client, url, Range="bytes=0-")  # a Range request goes to the Flask route
+    assert flask_route.status_code == 206 and flask_route.data == fast.data
+    for name in ("ETag", "Cache-Control", "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                 "Referrer-Policy", "Cross-Origin-Resource-Policy"):  # fmt: skip
+        assert fast.headers[name] == flask_route.headers[name], name
+    assert fast.headers["Content-Length"] == str(len(fast.data)) and fast.mimetype == "image/jpeg"
+    head = client.head(url, headers=HOST)
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == fast.headers["ETag"]
+    assert get(client, url, **{"If-None-Match": f'W/"x", {fast.headers["ETag"]}'}).status_code == 304
+    assert get(client, url, **{"If-None-Match": '"other"'}).status_code == 200
+    # What the fast path cannot answer still gets the app's answer: foreign Host, unknown id, bad size.
+    assert client.get(url, headers={"Host": "evil.example:8765"}).status_code == 403
+    assert get(client, "/thumb/999999/grid").status_code == 404
+    assert get(client, f"/thumb/{fid}/huge").status_code == 400
+    assert get(client, f"/thumb/0{fid}/grid").status_code == 400
+    monkeypatch.setattr(fastthumbs.FastThumbnails, "__call__", spy)
+    assert get(client, "/").status_code == 200 and calls == ["/"]  # every request passes through it
+
+
 def test_a_missing_thumbnail_is_404_with_a_hint(client, corpus_library: Path) -> None:
     fid = ids_in_order(corpus_library)[0]
     path = thumbnail_path(corpus_library / "thumbnails", fid, "preview")

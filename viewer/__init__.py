@@ -17,7 +17,7 @@ from gallerfs.paths import LibraryPaths
 
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
-    from gallerfs.viewer import albums, api, errors, media, pages, palette, security, sources
+    from gallerfs.viewer import albums, api, errors, fastthumbs, media, pages, palette, security, sources
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -32,4 +32,6 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     palette.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp):
         app.register_blueprint(blueprint)
+    lib = app.extensions["gallerfs_library"]
+    app.wsgi_app = fastthumbs.FastThumbnails(app.wsgi_app, lib, lambda: app.config.get("PORT"))  # type: ignore[method-assign]
     return app
