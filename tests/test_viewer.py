@@ -574,6 +574,21 @@ def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Pat
             albums_db.delete_album(db, "Viewer test")
 
 
+def test_the_camera_choices_follow_the_library(tmp_path: Path) -> None:
+    from gallerfs.db import files as files_db
+    from gallerfs.db.state import bump_generation
+    from tests.viewer_support import build_large_library
+
+    library = build_large_library(tmp_path, 20, thumbs_at_ends=1)
+    client = make_app(library).test_client()
+    assert "Zeiss Ikon" not in get(client, "/").get_data(as_text=True)
+    with Database(library / "library.sqlite3") as db, db.transaction():
+        files_db.store_result(db, 3, metadata={"make": "Zeiss", "model": "Ikon"}, content_hash=None, partial_hash=None,
+                              phash=None, dhash=None, error=None)  # fmt: skip
+        bump_generation(db)  # as the indexer does after each batch
+    assert '<option value="Zeiss Ikon">' in get(client, "/").get_data(as_text=True)
+
+
 def test_search_with_a_model_ranks_and_filters(tmp_path: Path) -> None:
     """With the small test CLIP model installed: 'red' lists the red photos first, filters narrow it."""
     pytest.importorskip("onnx")

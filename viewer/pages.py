@@ -28,7 +28,7 @@ def _filter_choices() -> dict[str, object]:
     return {
         "sources": [s.name for s in tree_db.list_sources(db)],
         "albums": [a.name for a in tree_db.list_albums(db)],
-        "cameras": vq.camera_names(db),
+        "cameras": library().views.cameras(db),
         "kinds": ("image", "video", "raw"),
     }
 
