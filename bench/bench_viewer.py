@@ -56,7 +56,7 @@ from gallerfs.db.search import FilterSpec  # noqa: E402
 from gallerfs.paths import LibraryPaths  # noqa: E402
 from gallerfs.indexer.thumbnails import thumbnail_path, write_thumbnails  # noqa: E402
 from gallerfs.viewer import create_app  # noqa: E402
-from gallerfs.viewer.server import THREADS  # noqa: E402
+from gallerfs.viewer.server import THREADS, tune_process  # noqa: E402
 
 CAMERAS = [("Apple", "iPhone 12"), ("Canon", "EOS 5D"), ("Sony", "ILCE-7M3"), ("Google", "Pixel 7"), ("Nikon", "D750")]
 TEN_YEARS = 10 * 365 * 86400
@@ -103,6 +103,7 @@ class Server:
         from waitress.server import create_server
 
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        tune_process()  # as 'gallerfs serve' does
         self.server = create_server(app, host="127.0.0.1", port=0, threads=THREADS, clear_untrusted_proxy_headers=True)
         self.port = int(self.server.effective_port)  # waitress gives it as text
         app.config["PORT"] = self.port

@@ -253,6 +253,34 @@ def test_previous_and_next_follow_the_filtered_view(client, corpus_library: Path
                 assert f'href="/photo/{nxt[1] if nxt else order[pos - 1]}{qs}"' in html
 
 
+def test_previous_and_next_are_found_by_sort_key_also_outside_the_view(tmp_path: Path) -> None:
+    from gallerfs.db import files as files_db
+    from gallerfs.db.state import bump_generation
+    from gallerfs.viewer.views import Views
+    from tests.viewer_support import START_S, build_large_library
+
+    library = build_large_library(tmp_path, 30, thumbs_at_ends=1)
+    with Database(library / "library.sqlite3") as db, db.transaction():
+        for fid in range(5, 12):  # ties: seven files taken at the same second, ordered by id among them
+            files_db.store_result(db, fid, metadata={"sort_time": START_S + 20 * 3000 + 0.5, "latitude": 1.0 if fid % 2
+                                  else None, "longitude": 2.0}, content_hash=None, partial_hash=None, phash=None,
+                                  dhash=None, error=None)  # fmt: skip
+        bump_generation(db)
+    views = Views()
+    with reader(library) as db:
+        everything = vq.ordered_ids(db, Filters().to_spec())
+        for filters in (Filters(), Filters(has_gps=True), Filters(has_gps=False), Filters(since="2030")):
+            spec = filters.to_spec()
+            view = vq.ordered_ids(db, spec)
+            for fid in everything:
+                at = everything.index(fid)
+                before = [i for i in everything[:at] if i in view]
+                after = [i for i in everything[at + 1 :] if i in view]
+                expected = (before[-1] if before else None, after[0] if after else None)
+                assert views.neighbours(db, spec, fid) == expected, (filters, fid)
+        assert views.neighbours(db, Filters().to_spec(), 10**9) == (None, None)
+
+
 def test_the_photo_page_shows_the_exif_sidebar(client, corpus_library: Path) -> None:
     canon = next(i for i in items(corpus_library, camera="40D") if i.name == "Canon_40D.jpg")
     html = get(client, f"/photo/{canon.id}").get_data(as_text=True)

@@ -80,12 +80,7 @@ def photo(file_id: str) -> str:
 
 def _neighbours(db: Database, filters: Filters, fid: int) -> tuple[int | None, int | None]:
     """Previous and next photo in the current filtered view (also for a photo that left the view)."""
-    ids = library().views.ids(db, filters.to_spec())
-    try:
-        pos = ids.index(fid)
-    except ValueError:
-        return vq.neighbours(db, filters.to_spec(), fid)
-    return (ids[pos - 1] if pos else None), (ids[pos + 1] if pos + 1 < len(ids) else None)
+    return library().views.neighbours(db, filters.to_spec(), fid)
 
 
 @bp.post("/photo/<file_id>/favourite")

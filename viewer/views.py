@@ -8,7 +8,9 @@ its years, for the scrubber) are kept instead, keyed by its filters and the libr
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from array import array
 from typing import Callable, Generic, TypeVar
 
 from gallerfs.db import tree as tree_db
@@ -17,7 +19,7 @@ from gallerfs.lru import LRU
 from gallerfs.db.connection import Database
 from gallerfs.db.search import FilterSpec
 
-MAX_VIEWS = 16  # about 0.8 MB per 100,000-photo view
+MAX_VIEWS = 16  # about 1.6 MB per 100,000-photo view (ids and sort keys)
 T = TypeVar("T")
 
 
@@ -36,7 +38,7 @@ class Views:
     """The grid's order and the years in it, per filtered view."""
 
     def __init__(self) -> None:
-        self._ids: ViewCache[list[int]] = ViewCache(vq.ordered_ids)
+        self._views: ViewCache[tuple[list[int], array]] = ViewCache(vq.ordered_view)
         self._years: ViewCache[list[tuple[int, int]]] = ViewCache(vq.years)
         self._cameras: ViewCache[list[str]] = ViewCache(lambda db, spec: vq.camera_names(db), max_views=1)
         self._groups: dict[str, ViewCache[list[tuple[str | None, int]]]] = {
@@ -45,7 +47,19 @@ class Views:
 
     def ids(self, db: Database, spec: FilterSpec) -> list[int]:
         """The view's file ids in grid order."""
-        return self._ids.get(db, spec)
+        return self._views.get(db, spec)[0]
+
+    def neighbours(self, db: Database, spec: FilterSpec, file_id: int) -> tuple[int | None, int | None]:
+        """(previous, next) around a file in the view's order, found by its sort key (a binary search),
+        so also for a file the filters leave out; (None, None) for no such file."""
+        key = vq.sort_key(db, file_id)
+        if key is None:
+            return None, None
+        ids, keys = self._views.get(db, spec)
+        # The grid runs by (key, id) descending: find where (key, file_id) is, or would be.
+        pos = bisect.bisect_left(range(len(ids)), (-key, -file_id), key=lambda i: (-keys[i], -ids[i]))
+        after = pos + 1 if pos < len(ids) and ids[pos] == file_id else pos
+        return (ids[pos - 1] if pos else None), (ids[after] if after < len(ids) else None)
 
     def years(self, db: Database, spec: FilterSpec) -> list[dict[str, int]]:
         """Each year of the view, newest first, with where it starts in the grid and how many files it has."""
