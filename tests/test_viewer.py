@@ -947,6 +947,18 @@ def test_the_timeline_sections_follow_the_grid_order(tmp_path: Path) -> None:
     page = get(client, "/?group=day&kind=image").get_data(as_text=True)
     assert re.search(r'id="grid"[^>]*data-group="day"', page) and 'href="/?kind=image&amp;group=month"' in page
     assert '<input type="hidden" name="group" value="day">' in page  # applying filters keeps the grouping
+    # The photo page keeps the grouping in its links, and its way back opens the grid at the photo.
+    assert 'href="/photo/1?kind=image&amp;group=day"' not in page and 'data-photo-qs="?kind=image&amp;group=day"' in page
+    photo = get(client, "/photo/700?kind=image&group=day").get_data(as_text=True)
+    assert 'data-back="/?kind=image&amp;group=day&amp;at=700"' in photo
+    assert 'href="/photo/701?kind=image&amp;group=day"' in photo and 'href="/photo/699?kind=image&amp;group=day"' in photo
+    assert 'data-back="/?at=700"' in get(client, "/photo/700").get_data(as_text=True)  # months: the default
+    assert re.search(r'id="grid"[^>]*data-start="800"', get(client, "/?at=700").get_data(as_text=True))  # newest first
+    assert re.search(r'id="grid"[^>]*data-start=""', get(client, "/?at=999999").get_data(as_text=True))  # not in it
+    r = client.post("/photo/700/favourite?group=day", data={"favourite": "1", "csrf_token": client.application.config["CSRF_TOKEN"]},
+                    headers=HOST)  # fmt: skip
+    assert r.status_code == 303 and r.headers["Location"].endswith("/photo/700?group=day")
+    assert get(client, "/?at=x").status_code == 400
     assert re.search(r'id="grid"[^>]*data-group="month"', get(client, "/").get_data(as_text=True))  # the default
     for bad in ("/api/groups?by=week", "/api/groups?by=day&since=soon", "/?group=year"):
         r = get(client, bad)

@@ -274,13 +274,14 @@ def test_the_offline_filter_carries_across_pages(corpus_library: Path, tmp_path:
                 page.click(".topbar nav a:text('Search')")
             assert page.url.endswith("/search?online=0")
             assert page.input_value("select[name=online]") == "0"
+            photo = page.locator("#grid .tile >> nth=0").get_attribute("data-id")
             with page.expect_navigation():
                 page.click("#grid .tile >> nth=0")
             assert page.url.endswith("?online=0") and "/photo/" in page.url
             assert "Drive offline" in page.locator(".offline-note").inner_text()
             with page.expect_navigation():
                 page.click("text=← Library")
-            assert page.url.endswith("/?online=0")
+            assert page.url.endswith(f"/?online=0&at={photo}")  # back at the photo it came from
             assert page.input_value("select[name=online]") == "0"
             # Online only: nothing is, and the page says so.
             page.goto(server.url + "/?online=1")
@@ -371,6 +372,22 @@ def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browse
         for _ in range(rows):
             page.keyboard.press("ArrowDown")
         assert page.locator("#grid .tile.selected").get_attribute("data-index") == str(nxt + 1)
+        # Open that photo and come back with Esc: the same day view, scrolled to the photo, selected.
+        chosen = page.locator("#grid .tile.selected").get_attribute("data-id")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"/photo/{chosen}?group=day")
+        with page.expect_navigation():
+            page.keyboard.press("ArrowRight")  # the next photo keeps the grouping too
+        assert page.url.endswith("?group=day")
+        with page.expect_navigation():
+            page.keyboard.press("ArrowLeft")
+        with page.expect_navigation():
+            page.keyboard.press("Escape")
+        assert page.url.endswith(f"/?group=day&at={chosen}")
+        page.wait_for_selector(f"#grid .tile.selected[data-id='{chosen}']")
+        box = page.locator("#grid .tile.selected").bounding_box()
+        assert 0 <= box["y"] < 900 - box["height"] / 2
         page.screenshot(path=str(tmp_path / "grid-100k-days.png"))
         page.goto("about:blank")
     assert not problems, problems

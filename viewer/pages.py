@@ -51,10 +51,16 @@ def _grid_context(filters: Filters) -> dict[str, object]:
 
 @bp.get("/")
 def grid() -> str:
-    filters = urlfilters.parse(request.args, library().reader())
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
     group = timeline.parse_group(request.args)
-    return render_template("grid.html", page="library", group=group, groupings=timeline.GROUPINGS,
-                           **_grid_context(filters))  # fmt: skip
+    # at=ID (the photo page's way back): the grid opens scrolled to that photo, selected.
+    at = parse_id(request.args["at"], "at") if request.args.get("at") else None
+    ids = library().views.ids(db, filters.to_spec()) if at is not None else []
+    start = ids.index(at) if at in ids else ""
+    photo_qs = urlfilters.query_string(filters, group=timeline.carried(group))
+    return render_template("grid.html", page="library", group=group, groupings=timeline.GROUPINGS, start=start,
+                           photo_qs=photo_qs, **_grid_context(filters))  # fmt: skip
 
 
 @bp.get("/photo/<file_id>")
@@ -68,9 +74,12 @@ def photo(file_id: str) -> str:
     info["source_path"] = present.shown(info["source_path"])
     prev_id, next_id = _neighbours(db, filters, fid)
     info["has_preview"] = has_thumbnail(fid, "preview")
+    # The timeline's grouping rides along in the photo's links (and back to the grid, at this photo).
+    group = timeline.carried(timeline.parse_group(request.args))
     return render_template(
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
-        filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
+        filter_qs=urlfilters.query_string(filters, group=group), prev_id=prev_id, next_id=next_id,
+        back_url=url_for("pages.grid") + urlfilters.query_string(filters, group=group, at=fid),
         thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
         similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
@@ -89,7 +98,8 @@ def favourite(file_id: str) -> Response:
     filters = urlfilters.parse(request.args)
     wanted = urlfilters.parse_flag("favourite", request.form.get("favourite", ""))
     set_favourite(fid, wanted)
-    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters), code=303)
+    group = timeline.carried(timeline.parse_group(request.args))
+    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters, group=group), code=303)
 
 
 def set_favourite(fid: int, wanted: bool) -> None:

@@ -24,3 +24,8 @@ def parse_group(args: Mapping[str, str], default: str = DEFAULT) -> str:
     if value not in GROUPINGS:
         raise bad_request(f"group must be one of {', '.join(GROUPINGS)}, not {value[:40]!r}")
     return value
+
+
+def carried(group: str) -> str | None:
+    """The grouping as the photo page's links carry it: only when it is not the default."""
+    return group if group in GROUPINGS and group != DEFAULT else None

@@ -19,6 +19,8 @@
   const photoBase = grid.dataset.photo;
   const thumbBase = grid.dataset.thumb;
   const grouping = grid.dataset.group || "none";
+  const photoQs = grid.dataset.photoQs || ""; // the filters, and the grouping, for the photo page's links
+  const start = grid.dataset.start === "" ? -1 : parseInt(grid.dataset.start, 10); // open at this index
   const sep = filters ? "&" : "?";
   let total = parseInt(grid.dataset.total, 10) || 0;
 
@@ -60,8 +62,7 @@
       pages.set(page, data.items);
       if (data.total !== total) {
         total = data.total;
-        if (grouping === "none") setSections([{ offset: 0, count: total, label: "" }]);
-        else loadSections();
+        loadSections();
       }
     } catch (err) {
       showError(`could not load photos: ${err.message}`);
@@ -72,6 +73,10 @@
   }
 
   async function loadSections() {
+    if (grouping === "none") {
+      setSections([{ offset: 0, count: total, label: "" }]);
+      return;
+    }
     try {
       const data = await getJSON(`${grid.dataset.groups}${filters}${sep}by=${grouping}`);
       setSections(data.groups);
@@ -191,7 +196,7 @@
   function makeTile(index, item) {
     const a = document.createElement("a");
     a.className = "tile";
-    a.href = `${photoBase}${item.id}${filters}`;
+    a.href = `${photoBase}${item.id}${photoQs}`;
     a.title = item.name + (item.taken_at ? ` — ${item.taken_at.replace("T", " ")}` : "");
     a.dataset.index = String(index);
     a.dataset.id = String(item.id);
@@ -409,7 +414,7 @@
       select(vertical(selected, event.key === "ArrowUp" ? -1 : 1), true);
     } else if (event.key === "Enter") {
       const item = itemAt(selected);
-      if (item) window.location.href = `${photoBase}${item.id}${filters}`;
+      if (item) window.location.href = `${photoBase}${item.id}${photoQs}`;
     } else if (event.key === "f") {
       event.preventDefault();
       toggleFavourite();
@@ -426,8 +431,9 @@
 
   window.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", layout);
-  if (grouping === "none") setSections([{ offset: 0, count: total, label: "" }]);
-  else loadSections();
-  load(0);
-  loadYears();
+  const laidOut = Promise.all([loadSections(), loadYears()]); // the scrubber narrows the grid: wait for both
+  if (start >= 0 && start < total) {
+    load(Math.floor(start / PAGE));
+    laidOut.then(() => jumpTo(start));
+  } else load(0);
 })();
