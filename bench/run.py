@@ -42,7 +42,7 @@ QUICK = {
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],
     "cli": ["--runs", "5"],
-    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
+    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300", "--browser-runs", "2"],
 }
 
 
