@@ -1,9 +1,10 @@
 """The web viewer: ``create_app`` builds the Flask app that ``gallerfs serve`` runs with waitress.
 
-Pages: the library grid (``/``), a photo (``/photo/ID``), search (``/search``),
-albums, sources (with Rescan and Add a folder) and jobs. Files are named by library id only; see ``security`` for
-what keeps the server private to this machine and ``errors`` for how failures
-are shown.
+Pages: the library grid (``/``, a timeline by month or day: ``timeline``), a photo (``/photo/ID``),
+search (``/search``), albums, sources (with Rescan and Add a folder) and jobs, with a command palette
+on every page (``palette``). Files are named by library id only; see ``security`` for
+what keeps the server private to this machine, ``errors`` for how failures
+are shown and ``fastthumbs`` for how thumbnails are served.
 """
 
 from __future__ import annotations
