@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from array import array
 from typing import Callable, Generic, TypeVar
 
@@ -42,7 +43,7 @@ class Views:
         self._years: ViewCache[list[tuple[int, int]]] = ViewCache(vq.years)
         self._cameras: ViewCache[list[str]] = ViewCache(lambda db, spec: vq.camera_names(db), max_views=1)
         self._groups: dict[str, ViewCache[list[tuple[str | None, int]]]] = {
-            by: ViewCache(lambda db, spec, by=by: vq.groups(db, spec, by)) for by in vq.GROUP_FORMATS
+            by: ViewCache(functools.partial(_groups_by, by)) for by in vq.GROUP_FORMATS
         }
 
     def ids(self, db: Database, spec: FilterSpec) -> list[int]:
@@ -82,6 +83,10 @@ class Views:
             out.append({"period": period or "", "label": period_label(period), "offset": offset, "count": count})
             offset += count
         return out
+
+
+def _groups_by(by: str, db: Database, spec: FilterSpec) -> list[tuple[str | None, int]]:
+    return vq.groups(db, spec, by)
 
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
