@@ -994,6 +994,15 @@ def test_the_palette_lists_every_view_and_action_of_this_app(client, app) -> Non
     assert not any("journal" in label for label in entries)
     page = get(client, "/jobs").get_data(as_text=True)
     assert 'data-filters=""' in page and "Toggle favourite" in page  # the script shows it only with a photo
+    assert entries["Add this view to an album…"]["data-prompt-field"] == "album"
+    # Every source and album is a view to jump to.
+    assert entries["photos"]["data-url"] == "/?source=photos" and entries["photos"]["data-words"].startswith("photos")
+    post(client, app, "/albums/create", data={"name": "Summer & Co"})
+    try:
+        entries = {e["label"]: e for e in _palette(get(client, "/jobs").get_data(as_text=True))}
+        assert entries["Summer &amp; Co"]["data-url"] == "/?album=Summer+%26+Co"
+    finally:
+        post(client, app, "/albums/delete", data={"name": "Summer & Co"})
 
 
 def test_the_palette_offers_a_journal_entry_once_the_journal_exists(corpus_library: Path) -> None:

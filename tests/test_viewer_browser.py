@@ -205,6 +205,13 @@ def test_the_palette_goes_runs_and_searches_from_the_keyboard(corpus_library: Pa
         page.keyboard.type("save")
         assert not page.locator("#palette li", has_text="Save this view").is_visible()
         page.keyboard.press("Escape")
+        # Each source (and album) is a view to jump to.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("photos")
+        assert page.locator("#palette li[aria-selected=true]").inner_text() == "Source photos"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/?source=photos"
 
         # Save the current view as a new album: the palette asks for the name, then posts the form.
         page.goto(server.url + "/?kind=video")

@@ -50,15 +50,40 @@ ENTRIES: tuple[Entry, ...] = (
           fields={"period": "week"}),  # fmt: skip
     Entry("Save this view as a new album…", "albums.save_view", POST, "Run", keywords="album collection filters",
           prompt=("new_name", "Name of the new album"), needs="view", filters=True),  # fmt: skip
+    Entry("Add this view to an album…", "albums.save_view", POST, "Run", keywords="album collection filters existing",
+          prompt=("album", "Name of the album to add these photos to"), needs="view", filters=True),  # fmt: skip
     Entry("Toggle favourite", "api.favourite", FAVOURITE, "Run", keywords="star like heart f",
           args={"file_id": "0"}, needs="photo"),  # fmt: skip
 )
 
 
-def available(entries: tuple[Entry, ...] = ENTRIES) -> list[dict[str, Any]]:
-    """The entries whose endpoint exists in this app, with their URLs (in a request context)."""
+MAX_NAMED = 500  # albums and sources listed by name (a library rarely has more)
+
+
+def named_views() -> list[Entry]:
+    """One entry per album and per source: the library filtered to it (none when there is no library)."""
+    from gallerfs.db import tree as tree_db
+    from gallerfs.errors import GallerfsError
+    from gallerfs.viewer.library import library
+
+    try:
+        db = library().reader()
+        albums, sources = tree_db.list_albums(db), tree_db.list_sources(db)
+    except GallerfsError:
+        return []
+    return [
+        *(Entry(a.name, "pages.grid", section="Album", keywords="album", args={"album": a.name})
+          for a in albums[:MAX_NAMED]),
+        *(Entry(s.name, "pages.grid", section="Source", keywords="source folder drive", args={"source": s.name})
+          for s in sources[:MAX_NAMED]),
+    ]  # fmt: skip
+
+
+def available(entries: tuple[Entry, ...] | None = None) -> list[dict[str, Any]]:
+    """The entries whose endpoint exists in this app, with their URLs (in a request context); by
+    default ``ENTRIES`` and then every album and source."""
     out = []
-    for entry in entries:
+    for entry in entries if entries is not None else (*ENTRIES, *named_views()):
         try:
             url = url_for(entry.endpoint, **entry.args)
         except BuildError:
