@@ -44,7 +44,7 @@ QUICK = {
     "embed": ["--images", "16"],
     "search": ["--sizes", "10000", "--queries", "10"],
     "cli": ["--runs", "5"],
-    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
+    "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300", "--browser-runs", "2"],
     "map": ["--points", "5000", "--server-points", "20000", "--client-max", "10000", "--rounds", "1"],
     "plots": ["--files", "5000", "--runs", "3"],
 }

@@ -84,6 +84,11 @@ def test_index_search_filter_similar(tmp_path: Path, library: Path, model_dir) -
     assert len(hits) == 4  # file times are now: all in range
     hits = json.loads(run_gallerfs(library, "search", "red", "--until", "2001", "--json").stdout)
     assert hits == []
+    # The source is online: --online keeps every hit, --offline finds none, and both at once is an error.
+    assert len(json.loads(run_gallerfs(library, "search", "red", "--online", "--json").stdout)) == 4
+    assert json.loads(run_gallerfs(library, "search", "red", "--offline", "--json").stdout) == []
+    proc = run_gallerfs(library, "search", "red", "--online", "--offline", check=False)
+    assert proc.returncode == 2 and "not allowed with" in proc.stderr
 
     similar = json.loads(run_gallerfs(library, "similar", str(photos / "2024" / "blue.jpg"), "--json").stdout)
     assert Path(similar[0]["relpath"]).name == "blue-small.jpg"

@@ -188,3 +188,29 @@ def test_a_broad_filter_over_the_in_memory_index_widens_until_enough_pass():
     found = VectorSignal(query)._in_memory(None, Snapshot(("v",), ids, matrix), _SparseScope(), 40)
     passing = [i for i in np.argsort(-scores, kind="stable") if ids[i] % 97 == 0][:40]  # 51 pass in all
     assert list(found) == [int(ids[i]) for i in passing]  # past the first 256 and the next 1024 checked
+
+
+def test_online_and_offline_select_by_the_sources_recorded_presence(db, tmp_path: Path):
+    drive = sources_db.add_source(db, name="drive", path=b"/media/usb", mount_point=b"/media/usb", fs_uuid=None,
+                                  fs_type=None, device=0, root_inode=0)  # fmt: skip
+    with db.transaction():
+        files_db.insert_new(db, drive.id, [files_db.ScannedFile(f"D_{i}.jpg".encode(), "image", 100, 10**18, 10**18, 0,
+                                                                100 + i) for i in range(3)])  # fmt: skip
+        on_drive = [r[0] for r in db.tuples("SELECT id FROM files WHERE source_id = ? ORDER BY id", (drive.id,))]
+        files_db.store_result(db, on_drive[0], metadata={"sort_time": YEAR_START[2019], "latitude": 1.0, "longitude": 2.0},
+                              content_hash=None, partial_hash=None, phash=None, dhash=None, error=None)  # fmt: skip
+        for fid in on_drive:
+            db.execute("INSERT INTO embeddings (file_id, size, mtime_ns, state, embedded_at) VALUES (?, 100, 0, 'done', 0)",
+                       (fid,))  # fmt: skip
+    sources_db.set_presence(db, drive.id, online=False, reason="unplugged")
+    everything = [*db.ids, *on_drive]
+    assert search_db.filter_ids(db, Filters(online=False).to_spec(), everything) == set(on_drive)
+    embedded = {i for n, i in enumerate(db.ids) if n not in NOT_EMBEDDED}
+    assert search_db.filter_ids(db, Filters(online=True).to_spec(), everything) == embedded
+    # A metadata-driven query (dates, GPS) joins the source's presence too.
+    spec = Filters(online=False, has_gps=True, since="2019", until="2019").to_spec()
+    assert search_db.matching_ids(db, spec, 100) == [on_drive[0]]
+    assert set(search_db.matching_ids(db, Filters(online=True, has_gps=True).to_spec(), 100)).isdisjoint(on_drive)
+    # Plugged back in: the same filter now finds none of them offline.
+    sources_db.set_presence(db, drive.id, online=True, reason=None)
+    assert search_db.filter_ids(db, Filters(online=False).to_spec(), everything) == set()

@@ -253,6 +253,34 @@ def test_previous_and_next_follow_the_filtered_view(client, corpus_library: Path
                 assert f'href="/photo/{nxt[1] if nxt else order[pos - 1]}{qs}"' in html
 
 
+def test_previous_and_next_are_found_by_sort_key_also_outside_the_view(tmp_path: Path) -> None:
+    from gallerfs.db import files as files_db
+    from gallerfs.db.state import bump_generation
+    from gallerfs.viewer.views import Views
+    from tests.viewer_support import START_S, build_large_library
+
+    library = build_large_library(tmp_path, 30, thumbs_at_ends=1)
+    with Database(library / "library.sqlite3") as db, db.transaction():
+        for fid in range(5, 12):  # ties: seven files taken at the same second, ordered by id among them
+            files_db.store_result(db, fid, metadata={"sort_time": START_S + 20 * 3000 + 0.5, "latitude": 1.0 if fid % 2
+                                  else None, "longitude": 2.0}, content_hash=None, partial_hash=None, phash=None,
+                                  dhash=None, error=None)  # fmt: skip
+        bump_generation(db)
+    views = Views()
+    with reader(library) as db:
+        everything = vq.ordered_ids(db, Filters().to_spec())
+        for filters in (Filters(), Filters(has_gps=True), Filters(has_gps=False), Filters(since="2030")):
+            spec = filters.to_spec()
+            view = vq.ordered_ids(db, spec)
+            for fid in everything:
+                at = everything.index(fid)
+                before = [i for i in everything[:at] if i in view]
+                after = [i for i in everything[at + 1 :] if i in view]
+                expected = (before[-1] if before else None, after[0] if after else None)
+                assert views.neighbours(db, spec, fid) == expected, (filters, fid)
+        assert views.neighbours(db, Filters().to_spec(), 10**9) == (None, None)
+
+
 def test_the_photo_page_shows_the_exif_sidebar(client, corpus_library: Path) -> None:
     canon = next(i for i in items(corpus_library, camera="40D") if i.name == "Canon_40D.jpg")
     html = get(client, f"/photo/{canon.id}").get_data(as_text=True)
@@ -277,6 +305,40 @@ def test_thumbnails_are_cached_by_content_hash(client, corpus_library: Path) -> 
     assert again.status_code == 304 and again.data == b""
     stale = get(client, f"/thumb/{fid}/preview?v=oldkey")
     assert stale.status_code == 200 and "no-cache" in stale.headers["Cache-Control"]
+
+
+def test_thumbnails_answered_before_flask_match_the_flask_route(client, corpus_library: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from gallerfs.viewer import fastthumbs
+
+    fid = ids_in_order(corpus_library, kind="image")[0]
+    key = get(client, "/api/grid?kind=image&limit=1").get_json()["items"][0]["thumb_key"]
+    url = f"/thumb/{fid}/grid?v={key}"
+    fast = get(client, url)
+    calls: list[str] = []
+    real = fastthumbs.FastThumbnails.__call__
+
+    def spy(self, environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return real(self, environ, start_response)
+
+    flask_route = get(client, url, Range="bytes=0-")  # a Range request goes to the Flask route
+    assert flask_route.status_code == 206 and flask_route.data == fast.data
+    for name in ("ETag", "Cache-Control", "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                 "Referrer-Policy", "Cross-Origin-Resource-Policy"):  # fmt: skip
+        assert fast.headers[name] == flask_route.headers[name], name
+    assert fast.headers["Content-Length"] == str(len(fast.data)) and fast.mimetype == "image/jpeg"
+    head = client.head(url, headers=HOST)
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == fast.headers["ETag"]
+    assert get(client, url, **{"If-None-Match": f'W/"x", {fast.headers["ETag"]}'}).status_code == 304
+    assert get(client, url, **{"If-None-Match": '"other"'}).status_code == 200
+    # What the fast path cannot answer still gets the app's answer: foreign Host, unknown id, bad size.
+    assert client.get(url, headers={"Host": "evil.example:8765"}).status_code == 403
+    assert get(client, "/thumb/999999/grid").status_code == 404
+    assert get(client, f"/thumb/{fid}/huge").status_code == 400
+    assert get(client, f"/thumb/0{fid}/grid").status_code == 400
+    monkeypatch.setattr(fastthumbs.FastThumbnails, "__call__", spy)
+    assert get(client, "/").status_code == 200 and calls == ["/"]  # every request passes through it
 
 
 def test_a_missing_thumbnail_is_404_with_a_hint(client, corpus_library: Path) -> None:
@@ -320,6 +382,28 @@ def test_an_offline_original_says_drive_offline(client, corpus_library: Path) ->
     finally:
         with Database(corpus_library / "library.sqlite3") as db:
             sources_db.set_presence(db, source.id, online=True, reason=None)
+
+
+def test_the_online_filter_follows_the_sources_presence(client, corpus_library: Path) -> None:
+    total = len(ids_in_order(corpus_library))
+    assert get(client, "/api/grid?online=1").get_json()["total"] == total
+    assert get(client, "/api/grid?online=0").get_json()["total"] == 0
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        assert get(client, "/api/grid?online=0").get_json()["total"] == total
+        page = get(client, "/?online=1").get_data(as_text=True)
+        assert "No photo matches these filters" in page
+        page = get(client, "/?online=0").get_data(as_text=True)
+        assert '<option value="0" selected>offline</option>' in page and 'data-filters="?online=0"' in page
+        assert 'href="/search?online=0"' in page  # the selection carries to the other pages
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)
+    assert get(client, "/api/grid?online=maybe").status_code == 400
+    assert urlfilters.parse({"online": "0"}) == Filters(online=False)
+    assert urlfilters.to_args(Filters(online=True)) == {"online": "1"}
 
 
 def test_a_vanished_original_is_404_not_a_crash(client, corpus_library: Path) -> None:
@@ -396,9 +480,42 @@ def test_an_empty_library_explains_what_to_do(tmp_path: Path) -> None:
     run_gallerfs(library, "add", str(tmp_path / "empty"))
     client = make_app(library).test_client()
     for url, expected in (("/", "gallerfs add FOLDER"), ("/search?q=cat", "no CLIP model"),
-                          ("/jobs", "No job has run"), ("/sources", "empty")):  # fmt: skip
+                          ("/jobs", "No job has run"), ("/sources", "empty"), ("/?group=day", "holds no photo"),
+                          ("/search", "Sources</a> page"), ("/?has_gps=1&online=0", "The library is empty"),
+                          ("/albums", "No album yet")):  # fmt: skip
         r = get(client, url)
         assert r.status_code == 200 and expected in r.get_data(as_text=True), url
+    for url in ("/api/grid", "/api/years", "/api/groups?by=day"):
+        r = get(client, url)
+        assert r.status_code == 200 and not any(v for k, v in r.get_json().items() if k not in ("by", "offset")), url
+
+
+def test_an_empty_filtered_view_says_which_filter_empties_it(tmp_path: Path) -> None:
+    from gallerfs.db import albums as albums_db
+    from tests.viewer_support import build_large_library
+
+    library = build_large_library(tmp_path, 50, thumbs_at_ends=1)  # no metadata: no GPS, no dates
+    with Database(library / "library.sqlite3") as db:
+        albums_db.create_album(db, "Trip")
+        albums_db.add_to_album(db, "Trip", [1])
+    client = make_app(library).test_client()
+
+    def why(url: str) -> str:
+        r = get(client, url)
+        assert r.status_code == 200, url
+        page = r.get_data(as_text=True)
+        assert "No photo matches these filters" in page and 'id="grid"' not in page, url
+        return " ".join(re.findall(r'<p class="why">(.*?)</p>', page))
+
+    assert "No photo in the library has a GPS position" in why("/?has_gps=1")
+    assert "No favourite yet" in why("/?favourites=1&has_gps=0")  # the first filter that empties it alone
+    assert "Every source is online" in why("/?online=0")
+    assert "no video file" in why("/search?kind=video")
+    assert "date range" in why("/?since=2011&until=2012")
+    assert "Every source is online" in why("/?album=Trip&online=0")
+    with Database(library / "library.sqlite3") as db:
+        albums_db.add_favourites(db, [2])
+    assert "all of them together" in why("/?album=Trip&favourites=1")
 
 
 def test_no_library_is_a_clear_error(tmp_path: Path) -> None:
@@ -483,6 +600,21 @@ def test_views_follow_the_library_generation(corpus_library: Path, tmp_path: Pat
                 assert len(cache._views) == 2
         finally:
             albums_db.delete_album(db, "Viewer test")
+
+
+def test_the_camera_choices_follow_the_library(tmp_path: Path) -> None:
+    from gallerfs.db import files as files_db
+    from gallerfs.db.state import bump_generation
+    from tests.viewer_support import build_large_library
+
+    library = build_large_library(tmp_path, 20, thumbs_at_ends=1)
+    client = make_app(library).test_client()
+    assert "Zeiss Ikon" not in get(client, "/").get_data(as_text=True)
+    with Database(library / "library.sqlite3") as db, db.transaction():
+        files_db.store_result(db, 3, metadata={"make": "Zeiss", "model": "Ikon"}, content_hash=None, partial_hash=None,
+                              phash=None, dhash=None, error=None)  # fmt: skip
+        bump_generation(db)  # as the indexer does after each batch
+    assert '<option value="Zeiss Ikon">' in get(client, "/").get_data(as_text=True)
 
 
 def test_search_with_a_model_ranks_and_filters(tmp_path: Path) -> None:
@@ -786,3 +918,120 @@ def test_show_in_folder_falls_back_to_the_folder(client, corpus_library: Path, t
     finally:
         with Database(corpus_library / "library.sqlite3") as db:
             sources_db.set_presence(db, source.id, online=True, reason=None)
+
+
+def test_the_timeline_sections_follow_the_grid_order(tmp_path: Path) -> None:
+    import datetime as dt
+    import itertools
+
+    from tests.viewer_support import START_S, STEP_S, build_large_library
+
+    n = 1500
+    client = make_app(build_large_library(tmp_path, n, thumbs_at_ends=1)).test_client()
+    when = {fid: dt.datetime.fromtimestamp(START_S + (fid - 1) * STEP_S, dt.timezone.utc) for fid in range(1, n + 1)}
+    order = list(range(n, 0, -1))  # newest first
+    for by, fmt in (("day", "%Y-%m-%d"), ("month", "%Y-%m")):
+        expected, offset = [], 0
+        for period, run in itertools.groupby(order, key=lambda fid: when[fid].strftime(fmt)):
+            count = len(list(run))
+            expected.append((period, offset, count))
+            offset += count
+        groups = get(client, f"/api/groups?by={by}").get_json()["groups"]
+        assert [(g["period"], g["offset"], g["count"]) for g in groups] == expected
+    first = get(client, "/api/groups?by=day").get_json()["groups"][0]
+    day = when[n]
+    assert first["label"] == f"{day:%A} {day.day} {day:%B %Y}"
+    assert get(client, "/api/groups?by=month").get_json()["groups"][0]["label"] == f"{day:%B %Y}"
+    # Filters narrow the sections like the grid; the page says which grouping it shows, in its links too.
+    assert sum(g["count"] for g in get(client, "/api/groups?by=month&since=2011-03-20").get_json()["groups"]) < n
+    page = get(client, "/?group=day&kind=image").get_data(as_text=True)
+    assert re.search(r'id="grid"[^>]*data-group="day"', page) and 'href="/?kind=image&amp;group=month"' in page
+    assert '<input type="hidden" name="group" value="day">' in page  # applying filters keeps the grouping
+    # The photo page keeps the grouping in its links, and its way back opens the grid at the photo.
+    assert 'href="/photo/1?kind=image&amp;group=day"' not in page and 'data-photo-qs="?kind=image&amp;group=day"' in page
+    photo = get(client, "/photo/700?kind=image&group=day").get_data(as_text=True)
+    assert 'data-back="/?kind=image&amp;group=day&amp;at=700"' in photo
+    assert 'href="/photo/701?kind=image&amp;group=day"' in photo and 'href="/photo/699?kind=image&amp;group=day"' in photo
+    assert 'data-back="/?at=700"' in get(client, "/photo/700").get_data(as_text=True)  # months: the default
+    assert re.search(r'id="grid"[^>]*data-start="800"', get(client, "/?at=700").get_data(as_text=True))  # newest first
+    assert re.search(r'id="grid"[^>]*data-start=""', get(client, "/?at=999999").get_data(as_text=True))  # not in it
+    r = client.post("/photo/700/favourite?group=day", data={"favourite": "1", "csrf_token": client.application.config["CSRF_TOKEN"]},
+                    headers=HOST)  # fmt: skip
+    assert r.status_code == 303 and r.headers["Location"].endswith("/photo/700?group=day")
+    assert get(client, "/?at=x").status_code == 400
+    assert re.search(r'id="grid"[^>]*data-group="month"', get(client, "/").get_data(as_text=True))  # the default
+    for bad in ("/api/groups?by=week", "/api/groups?by=day&since=soon", "/?group=year"):
+        r = get(client, bad)
+        assert r.status_code == 400 and b"Traceback" not in r.data, bad
+
+
+def _palette(html: str) -> list[dict[str, str]]:
+    """The palette's entries as rendered: their attributes and label."""
+    import html as html_mod
+
+    out = []
+    for attrs, body in re.findall(r'<li role="option" ([^>]*)>(.*?)</li>', html, flags=re.S):
+        entry = {k: html_mod.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', attrs)}
+        entry["label"] = re.sub(r"<[^>]+>", "", re.sub(r'<span class="section">.*?</span>', "", body)).strip()
+        out.append(entry)
+    return out
+
+
+def test_the_palette_lists_every_view_and_action_of_this_app(client, app) -> None:
+    entries = {e["label"]: e for e in _palette(get(client, "/?kind=image").get_data(as_text=True))}
+    for label in ("Library", "Library by day", "Search", "Albums", "Sources", "Jobs", "Rescan all sources",
+                  "Save this view as a new album…", "Toggle favourite"):  # fmt: skip
+        assert label in entries, label
+    assert entries["Rescan all sources"]["data-kind"] == "post"
+    assert entries["Rescan all sources"]["data-url"] == "/sources/rescan"
+    assert entries["Save this view as a new album…"]["data-prompt-field"] == "new_name"
+    assert entries["Library by day"]["data-url"] == "/?group=day" and entries["Library by day"]["data-filters"] == "1"
+    assert json.loads(entries["Rescan all sources"]["data-fields"]) == {}
+    # Every page to go to answers; the journal's entries wait for its endpoint.
+    for e in entries.values():
+        if e.get("data-kind") == "go":
+            assert get(client, e["data-url"]).status_code == 200, e
+    assert not any("journal" in label for label in entries)
+    page = get(client, "/jobs").get_data(as_text=True)
+    assert 'data-filters=""' in page and "Toggle favourite" in page  # the script shows it only with a photo
+    assert entries["Add this view to an album…"]["data-prompt-field"] == "album"
+    # Every source and album is a view to jump to.
+    assert entries["photos"]["data-url"] == "/?source=photos" and entries["photos"]["data-words"].startswith("photos")
+    post(client, app, "/albums/create", data={"name": "Summer & Co"})
+    try:
+        entries = {e["label"]: e for e in _palette(get(client, "/jobs").get_data(as_text=True))}
+        assert entries["Summer &amp; Co"]["data-url"] == "/?album=Summer+%26+Co"
+    finally:
+        post(client, app, "/albums/delete", data={"name": "Summer & Co"})
+
+
+def test_the_palette_offers_a_journal_entry_once_the_journal_exists(corpus_library: Path) -> None:
+    from flask import Blueprint, redirect
+
+    from gallerfs.viewer import palette
+
+    app = make_app(corpus_library)
+    journal = Blueprint("journal", __name__)
+    made: list[str] = []
+
+    @journal.post("/journal/new")
+    def create_entry():
+        from flask import request
+
+        made.append(request.form["period"])
+        return redirect("/journal/2026-12-01", code=303)
+
+    app.register_blueprint(journal)
+    client = app.test_client()
+    entries = {e["label"]: e for e in _palette(get(client, "/").get_data(as_text=True))}
+    day, week = entries["New journal entry for today"], entries["New journal entry for this week"]
+    assert day["data-url"] == week["data-url"] == "/journal/new" and day["data-kind"] == "post"
+    assert json.loads(day["data-fields"]) == {"period": "day"} and json.loads(week["data-fields"]) == {"period": "week"}
+    # What the palette's form sends is accepted by the CSRF check and reaches the endpoint.
+    r = client.post("/journal/new", data={"period": "week", "csrf_token": app.config["CSRF_TOKEN"]}, headers=HOST)
+    assert r.status_code == 303 and made == ["week"]
+    assert post(client, app, "/journal/new", token=False, data={"period": "day"}).status_code == 403
+    # An entry whose endpoint is missing is left out, whatever it is.
+    with app.test_request_context("/", headers=HOST):
+        missing = palette.Entry("Nowhere", "nosuch.page")
+        assert palette.available((missing, palette.ENTRIES[0])) == palette.available((palette.ENTRIES[0],))

@@ -32,34 +32,52 @@ def corpus_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return library
 
 
-@pytest.fixture
-def browser_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """One Chromium for the whole module (starting it is the slow part); each test gets its own context."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    empty = tmp_path / "no-browsers"
-    empty.mkdir()
-    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(empty))  # never look for (or fetch) a bundled browser
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            problems: list[str] = []
-            outside: list[str] = []
+    empty = tmp_path_factory.mktemp("no-browsers")
+    saved = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    os.environ["PLAYWRIGHT_BROWSERS_PATH"] = str(empty)  # never look for (or fetch) a bundled browser
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if saved is None:
+            os.environ.pop("PLAYWRIGHT_BROWSERS_PATH", None)
+        else:
+            os.environ["PLAYWRIGHT_BROWSERS_PATH"] = saved
+        shutil.rmtree(empty, ignore_errors=True)
 
-            def route(r) -> None:
-                url = r.request.url
-                if url.startswith("http://127.0.0.1:") or url.startswith("data:"):
-                    r.continue_()
-                else:
-                    outside.append(url)
-                    r.abort()
 
-            page.route("**/*", route)
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            yield page, problems, outside
-        finally:
-            browser.close()
-    shutil.rmtree(empty, ignore_errors=True)
+@pytest.fixture
+def browser_page(browser):
+    """A fresh page (own cookies and cache) that records console errors and blocks every request that
+    would leave 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+        outside: list[str] = []
+
+        def route(r) -> None:
+            url = r.request.url
+            if url.startswith("http://127.0.0.1:") or url.startswith("data:"):
+                r.continue_()
+            else:
+                outside.append(url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        yield page, problems, outside
+    finally:
+        context.close()
 
 
 def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tmp_path: Path, browser_page) -> None:
@@ -100,11 +118,8 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.url.endswith(f"/photo/{second_id}")
         assert page.locator("button.fav.on").count() == 1
 
-        # / goes to search, keeping the filters; there it puts the cursor in the query box.
-        page.goto(server.url + "/?kind=image")
-        with page.expect_navigation():
-            page.keyboard.press("/")
-        assert page.url.endswith("/search?kind=image")
+        # On the search page, / puts the cursor in the query box (elsewhere it opens the palette).
+        page.goto(server.url + "/search?kind=image")
         page.evaluate("document.activeElement.blur()")  # the box has autofocus
         page.keyboard.press("/")
         assert page.evaluate("document.activeElement.name") == "q"
@@ -140,6 +155,148 @@ def test_grid_shows_thumbnails_and_the_photo_page_opens(corpus_library: Path, tm
         assert page.locator("#jobs tbody tr").count() == 2  # the index's scan and process jobs
         page.screenshot(path=str(tmp_path / "jobs.png"))
         page.goto("about:blank")  # closes the event stream before the server stops
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+def test_the_palette_goes_runs_and_searches_from_the_keyboard(corpus_library: Path, tmp_path: Path,
+                                                              browser_page) -> None:  # fmt: skip
+    page, problems, outside = browser_page
+    palette = page.locator("dialog#palette")
+    with LiveServer(corpus_library) as server:
+        page.goto(server.url + "/?kind=image")
+        page.wait_for_selector("#grid .tile")
+        # Ctrl+K opens it with the cursor in its box; a description and Enter search, keeping the filters.
+        page.keyboard.press("Control+k")
+        assert palette.is_visible() and page.evaluate("document.activeElement.id") == "palette-input"
+        page.keyboard.type("dog on the beach")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("“dog on the beach”")
+        page.screenshot(path=str(tmp_path / "palette-search.png"))
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/search?kind=image&q=dog%20on%20the%20beach")
+        assert page.input_value("input[name=q]") == "dog on the beach"
+
+        # / opens it too; Esc closes it and leaves the page as it was.
+        page.goto(server.url + "/")
+        page.wait_for_selector("#grid .tile")
+        page.keyboard.press("/")
+        assert palette.is_visible()
+        page.screenshot(path=str(tmp_path / "palette.png"))
+        page.keyboard.press("Escape")
+        assert not palette.is_visible() and page.url == server.url + "/"
+        # Arrows choose: the fourth entry is Search.
+        page.keyboard.press("Control+k")
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("Search")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/search"
+        # Typing narrows the list to the entries whose words it starts.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("alb")
+        assert page.locator("#palette li[aria-selected=true]").inner_text().endswith("Albums")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/albums"
+        # Page-bound actions are offered only where they apply.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("save")
+        assert not page.locator("#palette li", has_text="Save this view").is_visible()
+        page.keyboard.press("Escape")
+        # Each source (and album) is a view to jump to.
+        page.keyboard.press("Control+k")
+        page.keyboard.type("photos")
+        assert page.locator("#palette li[aria-selected=true]").inner_text() == "Source photos"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == server.url + "/?source=photos"
+
+        # Save the current view as a new album: the palette asks for the name, then posts the form.
+        page.goto(server.url + "/?kind=video")
+        page.wait_for_selector("#grid .tile")
+        page.keyboard.press("Control+k")
+        page.keyboard.type("save view")
+        page.keyboard.press("Enter")
+        assert page.get_attribute("#palette-input", "placeholder") == "Name of the new album"
+        page.keyboard.type("Palette clips")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/?album=Palette+clips")
+        page.wait_for_selector("#grid .tile")
+        assert page.locator("#grid .tile").count() == 1
+
+        # Toggle favourite on the photo page, then back.
+        photo = page.locator("#grid .tile").first.get_attribute("data-id")
+        page.goto(server.url + f"/photo/{photo}")
+        was = page.locator("button.fav.on").count()
+        for expected in (1 - was, was):
+            page.keyboard.press("Control+k")
+            page.keyboard.type("fav")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            assert page.locator("button.fav.on").count() == expected
+        # Rescan all runs from the palette too (and lands on the jobs page).
+        page.keyboard.press("Control+k")
+        page.keyboard.type("rescan")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith("/jobs")
+        assert server.app.extensions["gallerfs_rescans"].wait(60)
+        # The shortcuts overlay lists the palette.
+        page.keyboard.press("?")
+        assert "command palette" in page.locator("dialog#help").inner_text()
+        page.goto("about:blank")
+    from gallerfs.db import albums as albums_db
+    from gallerfs.db.connection import Database
+
+    with Database(corpus_library / "library.sqlite3") as db:
+        albums_db.delete_album(db, "Palette clips")
+    assert not problems, problems
+    assert not outside, f"requests left 127.0.0.1: {outside}"
+
+
+def test_the_offline_filter_carries_across_pages(corpus_library: Path, tmp_path: Path, browser_page) -> None:
+    from gallerfs.db import sources as sources_db
+    from gallerfs.db.connection import Database
+
+    page, problems, outside = browser_page
+    with Database(corpus_library / "library.sqlite3") as db:
+        source = sources_db.list_sources(db)[0]
+        sources_db.set_presence(db, source.id, online=False, reason="test: unplugged")
+    try:
+        with LiveServer(corpus_library) as server:
+            page.goto(server.url + "/")
+            page.select_option("select[name=online]", "0")
+            with page.expect_navigation():
+                page.click(".filters button[type=submit]")
+            assert page.url.endswith("/?online=0")
+            page.wait_for_selector("#grid .tile.offline .badge.offline")
+            total = page.locator("#grid .tile").count()
+            assert total == page.locator("#grid .tile.offline").count() > 0
+            page.screenshot(path=str(tmp_path / "offline-grid.png"))
+            # To the search page by its nav link, to a photo and back: the selection stays.
+            with page.expect_navigation():
+                page.click(".topbar nav a:text('Search')")
+            assert page.url.endswith("/search?online=0")
+            assert page.input_value("select[name=online]") == "0"
+            photo = page.locator("#grid .tile >> nth=0").get_attribute("data-id")
+            with page.expect_navigation():
+                page.click("#grid .tile >> nth=0")
+            assert page.url.endswith("?online=0") and "/photo/" in page.url
+            assert "Drive offline" in page.locator(".offline-note").inner_text()
+            with page.expect_navigation():
+                page.click("text=← Library")
+            assert page.url.endswith(f"/?online=0&at={photo}")  # back at the photo it came from
+            assert page.input_value("select[name=online]") == "0"
+            # Online only: nothing is, and the page says so.
+            page.goto(server.url + "/?online=1")
+            assert "No photo matches these filters" in page.locator(".empty").inner_text()
+            page.goto("about:blank")
+    finally:
+        with Database(corpus_library / "library.sqlite3") as db:
+            sources_db.set_presence(db, source.id, online=True, reason=None)
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"
 
@@ -187,6 +344,58 @@ def test_a_100k_grid_scrolls_to_the_end_with_few_elements(tmp_path: Path, browse
         page.wait_for_selector(f"#grid .tile[data-index='{offset}']")
         assert page.locator("#years button.current").inner_text() == middle.inner_text()
         page.screenshot(path=str(tmp_path / "grid-100k-year.png"))
+        # The timeline: months by default, only the headers on screen are in the page, and the year
+        # jumped to starts with its newest month's header at the top.
+        heads = page.locator("#grid .section-head")
+        assert 1 <= heads.count() <= 6
+        year = middle.inner_text()
+        assert page.locator(f"#grid .section-head[data-offset='{offset}']").inner_text().startswith("December " + year)
+        box = page.locator(f"#grid .section-head[data-offset='{offset}']").bounding_box()
+        assert 40 <= box["y"] <= 120  # just below the sticky top bar
+
+        # Days instead of months: a toggle that stays in the URL; the scrubber still jumps to any year.
+        with page.expect_navigation():
+            page.click(".grouping a[data-group='day']")
+        assert page.url.endswith("/?group=day")
+        thumbnails_shown(page, 24)
+        first_head = page.locator("#grid .section-head").first.inner_text()
+        assert first_head.split()[0] in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        assert page.locator("#grid .tile").count() < 200 and page.locator("#grid .section-head").count() < 40
+        page.wait_for_selector("#years:not([hidden]) button")
+        page.locator("#years button").last.click()
+        last_offset = int(page.locator("#years button").last.get_attribute("data-offset"))
+        head = page.locator(f"#grid .section-head[data-offset='{last_offset}']")
+        head.wait_for()
+        assert "31 December " + page.locator("#years button").last.inner_text() in head.inner_text()
+        # Down from a day's last row moves into the next day's first row, keeping the column.
+        nxt = int(page.locator("#grid .section-head").evaluate_all(
+            f"(hs) => Math.min(...hs.map(h => +h.dataset.offset).filter(o => o > {last_offset}))"))  # fmt: skip
+        page.wait_for_selector(f"#grid .tile[data-index='{nxt - 1}']")
+        rows = page.evaluate(
+            f"() => new Set([...document.querySelectorAll('#grid .tile')].filter(t => +t.dataset.index >= {last_offset} "
+            f"&& +t.dataset.index < {nxt}).map(t => t.style.transform.split(',')[1])).size"
+        )  # fmt: skip
+        page.keyboard.press("ArrowRight")
+        for _ in range(rows):
+            page.keyboard.press("ArrowDown")
+        assert page.locator("#grid .tile.selected").get_attribute("data-index") == str(nxt + 1)
+        # Open that photo and come back with Esc: the same day view, scrolled to the photo, selected.
+        chosen = page.locator("#grid .tile.selected").get_attribute("data-id")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"/photo/{chosen}?group=day")
+        with page.expect_navigation():
+            page.keyboard.press("ArrowRight")  # the next photo keeps the grouping too
+        assert page.url.endswith("?group=day")
+        with page.expect_navigation():
+            page.keyboard.press("ArrowLeft")
+        with page.expect_navigation():
+            page.keyboard.press("Escape")
+        assert page.url.endswith(f"/?group=day&at={chosen}")
+        page.wait_for_selector(f"#grid .tile.selected[data-id='{chosen}']")
+        box = page.locator("#grid .tile.selected").bounding_box()
+        assert 0 <= box["y"] < 900 - box["height"] / 2
+        page.screenshot(path=str(tmp_path / "grid-100k-days.png"))
         page.goto("about:blank")
     assert not problems, problems
     assert not outside, f"requests left 127.0.0.1: {outside}"

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gallerfs.db import viewer_queries as vq
-from gallerfs.viewer import jobs_view, urlfilters
+from gallerfs.viewer import jobs_view, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError, bad_request
 from gallerfs.viewer.ids import parse_id, parse_int
 from gallerfs.viewer.library import library
@@ -56,6 +56,17 @@ def years() -> Response:
     db = library().reader()
     filters = urlfilters.parse(request.args, db)
     return jsonify(years=library().views.years(db, filters.to_spec()))
+
+
+@bp.get("/api/groups")
+def groups() -> Response:
+    """The timeline's sections of this view (``by`` month or day): headers of the grid, newest first."""
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
+    by = request.args.get("by", "month")
+    if by not in timeline.SECTIONS:
+        raise bad_request(f"by must be {' or '.join(timeline.SECTIONS)}, not {by[:40]!r}")
+    return jsonify(by=by, groups=library().views.groups(db, filters.to_spec(), by))
 
 
 @bp.post("/api/favourite/<file_id>")

@@ -20,14 +20,13 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.indexer.thumbnails import SIZE_NAMES, thumbnail_path
 from gallerfs.viewer.errors import ViewerError, bad_request
 from gallerfs.viewer.ids import parse_id
-from gallerfs.viewer import desktop, urlfilters
+from gallerfs.viewer import desktop, fastthumbs, urlfilters
 from gallerfs.viewer.library import library
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("media", __name__)
 
-YEAR_S = 365 * 24 * 3600
 OFFLINE_ERRNOS = {errno.ENOMEDIUM, errno.ENODEV, errno.ENXIO, errno.ENOTCONN, errno.ESTALE}  # what an unplugged drive gives
 
 
@@ -51,12 +50,11 @@ def thumbnail(file_id: str, size: str) -> Response:
     path = thumbnail_path(library().paths.thumbnails, fid, size)
     if not path.is_file():
         raise ViewerError(404, f"file {fid} has no {size} thumbnail yet (run 'gallerfs index')")
-    etag = f"{key}-{size}"
-    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=etag, last_modified=None)
-    if request.args.get("v") == key:
-        response.headers["Cache-Control"] = f"private, max-age={YEAR_S}, immutable"
-    else:
-        response.headers["Cache-Control"] = "private, no-cache"
+    # Most thumbnails are answered before Flask by viewer.fastthumbs, with the same headers; this
+    # route answers the rest (Range requests, and every error with its message).
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=fastthumbs.etag_of(key, size),
+                         last_modified=None)  # fmt: skip
+    response.headers["Cache-Control"] = fastthumbs.cache_control(key, request.args.get("v"))
     return response
 
 

@@ -13,7 +13,7 @@ from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
-from gallerfs.viewer import jobs_view, photo_links, present, urlfilters
+from gallerfs.viewer import empty, jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
 from gallerfs.viewer.library import library
@@ -28,7 +28,7 @@ def _filter_choices() -> dict[str, object]:
     return {
         "sources": [s.name for s in tree_db.list_sources(db)],
         "albums": [a.name for a in tree_db.list_albums(db)],
-        "cameras": vq.camera_names(db),
+        "cameras": library().views.cameras(db),
         "kinds": ("image", "video", "raw"),
     }
 
@@ -36,19 +36,31 @@ def _filter_choices() -> dict[str, object]:
 def _grid_context(filters: Filters) -> dict[str, object]:
     db = library().reader()
     views = library().views
+    total = len(views.ids(db, filters.to_spec()))
+    library_total = len(views.ids(db, Filters().to_spec()))
+    choices = _filter_choices()
     return {
         "filters": filters,
         "filter_qs": urlfilters.query_string(filters),
-        "total": len(views.ids(db, filters.to_spec())),
-        "library_total": len(views.ids(db, Filters().to_spec())),
-        **_filter_choices(),
+        "total": total,
+        "library_total": library_total,
+        "why_empty": empty.explain(db, views, filters) if library_total and not total else [],
+        **choices,
     }
 
 
 @bp.get("/")
 def grid() -> str:
-    filters = urlfilters.parse(request.args, library().reader())
-    return render_template("grid.html", page="library", **_grid_context(filters))
+    db = library().reader()
+    filters = urlfilters.parse(request.args, db)
+    group = timeline.parse_group(request.args)
+    # at=ID (the photo page's way back): the grid opens scrolled to that photo, selected.
+    at = parse_id(request.args["at"], "at") if request.args.get("at") else None
+    ids = library().views.ids(db, filters.to_spec()) if at is not None else []
+    start = ids.index(at) if at in ids else ""
+    photo_qs = urlfilters.query_string(filters, group=timeline.carried(group))
+    return render_template("grid.html", page="library", group=group, groupings=timeline.GROUPINGS, start=start,
+                           photo_qs=photo_qs, **_grid_context(filters))  # fmt: skip
 
 
 @bp.get("/photo/<file_id>")
@@ -62,9 +74,12 @@ def photo(file_id: str) -> str:
     info["source_path"] = present.shown(info["source_path"])
     prev_id, next_id = _neighbours(db, filters, fid)
     info["has_preview"] = has_thumbnail(fid, "preview")
+    # The timeline's grouping rides along in the photo's links (and back to the grid, at this photo).
+    group = timeline.carried(timeline.parse_group(request.args))
     return render_template(
         "photo.html", page="library", info=info, rows=present.details(info), filters=filters,
-        filter_qs=urlfilters.query_string(filters), prev_id=prev_id, next_id=next_id,
+        filter_qs=urlfilters.query_string(filters, group=group), prev_id=prev_id, next_id=next_id,
+        back_url=url_for("pages.grid") + urlfilters.query_string(filters, group=group, at=fid),
         thumb_key=vq.thumb_key(db, fid) or "", name=info["source_path"].rsplit("/", 1)[-1],
         similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
@@ -74,12 +89,7 @@ def photo(file_id: str) -> str:
 
 def _neighbours(db: Database, filters: Filters, fid: int) -> tuple[int | None, int | None]:
     """Previous and next photo in the current filtered view (also for a photo that left the view)."""
-    ids = library().views.ids(db, filters.to_spec())
-    try:
-        pos = ids.index(fid)
-    except ValueError:
-        return vq.neighbours(db, filters.to_spec(), fid)
-    return (ids[pos - 1] if pos else None), (ids[pos + 1] if pos + 1 < len(ids) else None)
+    return library().views.neighbours(db, filters.to_spec(), fid)
 
 
 @bp.post("/photo/<file_id>/favourite")
@@ -88,7 +98,8 @@ def favourite(file_id: str) -> Response:
     filters = urlfilters.parse(request.args)
     wanted = urlfilters.parse_flag("favourite", request.form.get("favourite", ""))
     set_favourite(fid, wanted)
-    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters), code=303)
+    group = timeline.carried(timeline.parse_group(request.args))
+    return redirect(url_for("pages.photo", file_id=fid) + urlfilters.query_string(filters, group=group), code=303)
 
 
 def set_favourite(fid: int, wanted: bool) -> None:

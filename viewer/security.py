@@ -30,6 +30,13 @@ CSP = (
 # them (the clusters map) allows eval for its own document, nothing else. Scripts still come only
 # from this server, never inline.
 CSP_WITH_EVAL = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")  # see with_eval
+HEADERS = {  # on every response (also the thumbnails that viewer.fastthumbs answers)
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 _HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$", re.IGNORECASE)
 
 
@@ -91,11 +98,8 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        response.headers.update(HEADERS)
         response.headers["Content-Security-Policy"] = g.get("csp") or app.config.get("CSP", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
         return response
 
     @app.context_processor

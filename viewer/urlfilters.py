@@ -1,8 +1,9 @@
 """The search filters (``gallerfs.search.Filters``, the model behind ``gallerfs search``'s options)
 read from and written to a URL query string, so every view, reload and bookmark shows the same
 selection. Parameter names are the CLI's option names: ``since``, ``until``, ``camera``,
-``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, ``area`` (a map area,
-``lat_lon_lat_lon_...``: see ``gallerfs.area``); and ``cluster``, a selection drawn on the clusters page
+``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, ``online``
+(1: only files whose source is online, 0: only offline ones — ``--online`` / ``--offline``), ``area`` (a map
+area, ``lat_lon_lat_lon_...``: see ``gallerfs.area``); and ``cluster``, a selection drawn on the clusters page
 (``gallerfs.search.region``).
 """
 
@@ -20,7 +21,8 @@ from gallerfs.viewer.errors import bad_request
 
 TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area", "cluster")
 FLAG_KEYS = ("favourites", "journaled")
-FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, "has_gps")
+TRI_KEYS = ("has_gps", "online")  # 1: only with, 0: only without, absent or empty: either
+FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, *TRI_KEYS)
 MAX_VALUE_CHARS = 256
 MAX_CHARS = {"area": area_mod.MAX_CHARS, "cluster": MAX_REGION_TEXT}  # polygons: longer than most values
 _TRUE = ("1", "true", "yes", "on")
@@ -58,7 +60,7 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
             values[key] = value.strip() or None
         elif key in FLAG_KEYS:
             values[key] = parse_flag(key, value)
-        else:  # has_gps: 1 only with GPS, 0 only without, empty: either
+        else:  # TRI_KEYS
             values[key] = None if value.strip() == "" else parse_flag(key, value)
     filters = Filters(**values)
     filters.to_spec()  # dates and kind are checked here, by the model itself (GallerfsError -> 400)
@@ -77,8 +79,10 @@ def to_args(filters: Filters) -> dict[str, str]:
     for key in FLAG_KEYS:
         if getattr(filters, key):
             out[key] = "1"
-    if filters.has_gps is not None:
-        out["has_gps"] = "1" if filters.has_gps else "0"
+    for key in TRI_KEYS:
+        value = getattr(filters, key)
+        if value is not None:
+            out[key] = "1" if value else "0"
     return out
 
 

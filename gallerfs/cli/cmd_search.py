@@ -33,6 +33,11 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journaled", action="store_true", help="only photos a journal entry links to")
     p.add_argument("--area", metavar="LAT_LON_...", help="only photos taken inside this map area (polygon vertices "
                    "lat_lon_lat_lon_..., as in the viewer's URL)")  # fmt: skip
+    presence = p.add_mutually_exclusive_group()
+    presence.add_argument("--online", dest="online", action="store_const", const=True, default=None,
+                          help="only files whose source is online")  # fmt: skip
+    presence.add_argument("--offline", dest="online", action="store_const", const=False,
+                          help="only files whose source is offline (drive unplugged)")  # fmt: skip
     add_json_flag(p)
 
 
@@ -63,6 +68,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
         favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
         area=args.area,
+        online=args.online,
     )  # fmt: skip
 
 

@@ -45,6 +45,7 @@ class FilterSpec:
     journaled: bool = False  # linked from a journal entry
     area: Area | None = None  # a map area: GPS position inside this polygon
     cluster: Region | None = None  # a selection on the clusters map (its point inside the polygon)
+    online: bool | None = None  # True: only files whose source is online; False: only offline ones
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -103,6 +104,9 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clause, values = region_sql(file_id, spec.cluster)
         clauses.append(clause)
         params.extend(values)
+    if spec.online is not None:  # the source's recorded presence, as the grid's badge and the mount read it
+        clauses.append("f.source_id IN (SELECT id FROM sources WHERE online = ?)")
+        params.append(1 if spec.online else 0)
     return clauses, params
 
 
@@ -200,7 +204,8 @@ def _metadata_query(db: Database, spec: FilterSpec) -> tuple[str, list[Any]] | N
             camera = ("(" + " OR ".join("(m.make IS ? AND m.model IS ?)" for _ in matching) + ")",
                       [v for pair in matching for v in pair])  # fmt: skip
     clauses, params = _clauses(spec, "m.file_id", camera)
-    join = " JOIN files f ON f.id = m.file_id" if spec.source or spec.kinds or spec.journaled else ""
+    needs_files = spec.source or spec.kinds or spec.journaled or spec.online is not None
+    join = " JOIN files f ON f.id = m.file_id" if needs_files else ""
     return f"SELECT m.file_id FROM metadata m{join} WHERE {' AND '.join(clauses)}", params
 
 

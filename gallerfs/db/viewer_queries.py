@@ -5,12 +5,14 @@ The grid lists every library file (indexed or not) newest first, by the same
 the filters through ``search.filter_clauses`` — the one translation of filters
 to SQL. ``ordered_ids`` gives a whole view's order in one query (about 40 ms
 for 100,000 files), which the viewer keeps per library generation; pages of
-it are then described by ``items_by_ids``, whatever their offset.
+it are then described by ``items_by_ids``, whatever their offset, and a photo's previous and next
+in a view are found in it by its ``sort_key``.
 """
 
 from __future__ import annotations
 
 import json
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,22 +57,10 @@ def _where(spec: FilterSpec) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def neighbours(db: Database, spec: FilterSpec, file_id: int) -> tuple[int | None, int | None]:
-    """(previous, next) file ids around ``file_id`` in the grid's order under these filters."""
+def sort_key(db: Database, file_id: int) -> float | None:
+    """A file's place in the grid's order (with its id for ties), or None when there is no such file."""
     key = db.value(f"SELECT {_KEY} FROM files f LEFT JOIN metadata m ON m.file_id = f.id WHERE f.id = ?", (file_id,))
-    if key is None:
-        return None, None
-    clauses, params = filter_clauses(spec)
-    extra = "".join(f" AND {c}" for c in clauses)
-    newer = db.value(
-        f"SELECT f.id {_FROM} WHERE ({_KEY}, f.id) > (?, ?){extra} ORDER BY {_KEY} ASC, f.id ASC LIMIT 1",
-        (key, file_id, *params),
-    )
-    older = db.value(
-        f"SELECT f.id {_FROM} WHERE ({_KEY}, f.id) < (?, ?){extra} ORDER BY {_KEY} DESC, f.id DESC LIMIT 1",
-        (key, file_id, *params),
-    )
-    return newer, older
+    return None if key is None else float(key)
 
 
 def thumb_key(db: Database, file_id: int) -> str | None:
@@ -110,11 +100,22 @@ def items_by_ids(db: Database, ids: list[int]) -> list[GridItem]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def ordered_ids(db: Database, spec: FilterSpec) -> list[int]:
-    """Every id passing the filters in the grid's order (the viewer caches this per library generation)."""
+def ordered_view(db: Database, spec: FilterSpec) -> tuple[list[int], array]:
+    """Every id passing the filters in the grid's order, with each one's sort key (doubles; a missing
+    key, which sorts last, as -inf): what the viewer caches per library generation."""
     where, params = _where(spec)
     joins = "FROM files f LEFT JOIN metadata m ON m.file_id = f.id"
-    return [r[0] for r in db.iter_tuples(f"SELECT f.id {joins}{where} ORDER BY {_KEY} DESC, f.id DESC", params)]
+    ids: list[int] = []
+    keys = array("d")
+    for fid, key in db.iter_tuples(f"SELECT f.id, {_KEY} {joins}{where} ORDER BY {_KEY} DESC, f.id DESC", params):
+        ids.append(fid)
+        keys.append(float("-inf") if key is None else float(key))
+    return ids, keys
+
+
+def ordered_ids(db: Database, spec: FilterSpec) -> list[int]:
+    """Every id passing the filters in the grid's order."""
+    return ordered_view(db, spec)[0]
 
 
 def bytes_per_source(db: Database) -> dict[int, int]:
@@ -132,6 +133,22 @@ def years(db: Database, spec: FilterSpec) -> list[tuple[int, int]]:
         params,
     )
     return [(int(y), int(n)) for y, n in rows if y is not None]
+
+
+GROUP_FORMATS = {"month": "%Y-%m", "day": "%Y-%m-%d"}
+
+
+def groups(db: Database, spec: FilterSpec, by: str) -> list[tuple[str | None, int]]:
+    """(period, files) of the view, by month ('YYYY-MM') or day ('YYYY-MM-DD'), in the grid's order:
+    newest first, so the running sum of the counts is where each period starts in the grid. The
+    period is read from the key the grid sorts by (a photo's wall-clock time); None: no date at all."""
+    where, params = _where(spec)
+    rows = db.tuples(
+        f"SELECT strftime('{GROUP_FORMATS[by]}', {_KEY}, 'unixepoch') AS g, count(*) "
+        f"FROM files f LEFT JOIN metadata m ON m.file_id = f.id{where} GROUP BY g ORDER BY g IS NULL, g DESC",
+        params,
+    )
+    return [(None if g is None else str(g), int(n)) for g, n in rows]
 
 
 def exact_copies(db: Database, file_id: int) -> list[int]:

@@ -50,6 +50,7 @@ class Filters:
     journaled: bool = False  # only photos a journal entry links to
     area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
     cluster: str | None = None  # a selection on the clusters map, 'FIT:x,y;x,y;...' (see search.region)
+    online: bool | None = None  # True: only files whose source is online, False: only offline ones
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -70,6 +71,7 @@ class Filters:
             journaled=self.journaled,
             area=area_mod.parse(self.area) if self.area else None,
             cluster=region.parse(self.cluster) if self.cluster else None,
+            online=self.online,
         )
 
 

@@ -1,5 +1,5 @@
 // Shared by every page: the CSRF token for POSTs, filter forms that leave empty fields out of the URL, and
-// forms that ask before they submit (data-confirm), and the keys every page shares (? and /).
+// forms that ask before they submit (data-confirm), and the ? key every page shares.
 "use strict";
 
 window.gallerfs = (function () {
@@ -43,18 +43,13 @@ window.gallerfs = (function () {
     }
   });
 
-  // ? lists the shortcuts, / goes to search (or into its box); pages add their own keys.
+  // ? lists the shortcuts (/ and Ctrl+K open the command palette: palette.js); pages add their own keys.
   document.addEventListener("keydown", (event) => {
     if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
     const help = document.getElementById("help");
     if (event.key === "?" && help) {
       event.preventDefault();
       help.showModal();
-    } else if (event.key === "/") {
-      event.preventDefault();
-      const box = document.querySelector('.filters input[name="q"]');
-      if (box) box.focus();
-      else window.location.href = document.querySelector(".topbar").dataset.search;
     }
   });
   document.addEventListener("DOMContentLoaded", () => {
