@@ -250,7 +250,7 @@ def browser_figures(url: str, runs: int) -> dict[str, object]:
     """Time to the first screenful of thumbnails (cold cache) and frame times over scripted scrolls."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_viewer_browser import ARGS, CHROMIUM
+    from tests.browser_fixtures import ARGS, CHROMIUM
 
     if not os.path.exists(CHROMIUM):
         return {"skipped": f"no {CHROMIUM}"}

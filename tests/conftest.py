@@ -11,6 +11,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+pytest_plugins = ["tests.browser_fixtures"]  # the browser and browser_page fixtures
+
 PROJECT = Path(__file__).resolve().parent.parent
 CORPORA = PROJECT.parent / "shared" / "corpora"
 EXIF_CORPUS = CORPORA / "exif"

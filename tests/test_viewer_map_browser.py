@@ -17,7 +17,7 @@ from gallerfs.area import parse as parse_area
 from gallerfs.db.connection import Database
 from tests.conftest import EXIF_CORPUS
 from tests.mountutil import build_library
-from tests.test_viewer_browser import CHROMIUM, browser_page  # noqa: F401  (a fixture)
+from tests.browser_fixtures import CHROMIUM
 from tests.viewer_support import LiveServer
 
 pytestmark = [

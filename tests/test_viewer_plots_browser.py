@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.clusters_support import PER_COLOUR, build_clip_library
-from tests.test_viewer_browser import CHROMIUM, browser_page  # noqa: F401 (the fixture)
+from tests.browser_fixtures import CHROMIUM
 from tests.viewer_support import LiveServer
 
 pytestmark = [

@@ -16,7 +16,7 @@ from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from tests.conftest import run_gallerfs
 from tests.review_support import build_review_library
-from tests.test_viewer_browser import CHROMIUM, browser_page  # noqa: F401  (the fixture)
+from tests.browser_fixtures import CHROMIUM
 from tests.viewer_support import LiveServer
 
 pytestmark = [

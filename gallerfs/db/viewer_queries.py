@@ -100,7 +100,7 @@ def items_by_ids(db: Database, ids: list[int]) -> list[GridItem]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def ordered_view(db: Database, spec: FilterSpec) -> tuple[list[int], array]:
+def ordered_view(db: Database, spec: FilterSpec) -> tuple[list[int], array[float]]:
     """Every id passing the filters in the grid's order, with each one's sort key (doubles; a missing
     key, which sorts last, as -inf): what the viewer caches per library generation."""
     where, params = _where(spec)
