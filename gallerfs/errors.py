@@ -25,11 +25,6 @@ class GallerfsError(Exception):
     exit_code: int = EXIT_ERROR
     errno: int = EINVAL  # bad input, unless a subclass says otherwise
 
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-
 
 class SchemaTooNewError(GallerfsError):
     exit_code = EXIT_SCHEMA

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gallerfs.config import Settings, journal_dir
-from gallerfs.errors import EXIT_LOCKED, GallerfsError
+from gallerfs.errors import GallerfsError, LockedError
 from gallerfs.paths import LibraryPaths
 from gallerfs.sdnotify import notify
 
@@ -155,7 +155,7 @@ def check_mountpoint(mountpoint: str, force: bool) -> None:
     fstype = mounted_fstype(mountpoint)
     if fstype is not None:
         what = "a gallerfs is" if fstype == f"fuse.{FSNAME}" else f"a {fstype} filesystem is"
-        raise GallerfsError(f"{mountpoint}: {what} already mounted there", EXIT_LOCKED)
+        raise LockedError(f"{mountpoint}: {what} already mounted there")
 
 
 def _daemonise(log_path: Path) -> bool:
@@ -323,9 +323,9 @@ def umount(paths: LibraryPaths, mountpoint: str, force: bool, wait_s: float = 10
         busy = "busy" in proc.stderr
         if not force:
             if busy:
-                raise GallerfsError(
+                raise LockedError(
                     f"{mountpoint} is busy: close the programs using it (see 'fuser -vm {mountpoint}'), "
-                    "or use --force for a lazy unmount", EXIT_LOCKED
+                    "or use --force for a lazy unmount"
                 )
             raise GallerfsError(f"{mountpoint}: fusermount3 failed: {proc.stderr.strip()}")
         lazy_unmount(mountpoint)
