@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import stat
 
-from gallerfs.indexer.metadata.sniff import HEAD_BYTES, sniff
-
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .tif .tiff .webp .gif .bmp .heic .heif .hif .avif .mpo .jxl".split()
 )
@@ -53,6 +51,8 @@ def content_kind(handler: str, named_kind: str) -> str:
 
 def sniff_kind(path: bytes) -> str | None:
     """'image', 'raw' or 'video' from a file's first bytes; None if not media, unreadable or not a regular file."""
+    from gallerfs.indexer.metadata.sniff import HEAD_BYTES, sniff  # the metadata package: only for such files
+
     try:
         # O_NONBLOCK: a FIFO must not wait for a writer; the descriptor is checked before anything is read.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)

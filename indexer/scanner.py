@@ -35,6 +35,7 @@ from gallerfs.db.files import FileRow, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
+from gallerfs.indexer.ahead import run_ahead
 from gallerfs.indexer.content_hash import file_hashes
 from gallerfs.indexer.media import kind_of, special_kind
 from gallerfs.indexer.volumes import source_presence
@@ -131,6 +132,29 @@ def walk_folders(
         subdirs: list[bytes] = []
         _read_folder(root, rel_dir, mounts, visited, files, problems, subdirs)
         stack.extend(reversed(subdirs))
+        yield files, problems
+
+
+def walk_batches(
+    root: bytes, size: int, mounts: GallerfsMounts | None = None
+) -> Iterator[tuple[list[ScannedFile], list[WalkProblem]]]:
+    """walk_folders() regrouped into what one transaction writes: batches of `size` files (the last one
+    may be shorter), each with the problems met since the one before (never more than `size` either)."""
+    files: list[ScannedFile] = []
+    problems: list[WalkProblem] = []
+    for found, met in walk_folders(root, mounts):
+        files += found
+        problems += met
+        taken = 0
+        while len(files) - taken >= size:
+            yield files[taken : taken + size], problems[:size]
+            del problems[:size]
+            taken += size
+        del files[:taken]
+        while len(problems) >= size:
+            yield [], problems[:size]
+            del problems[:size]
+    if files or problems:
         yield files, problems
 
 
@@ -313,9 +337,8 @@ def scan_source(
     with db.transaction():
         files_db.clear_walk_failures(db, source.id)
         files_db.begin_walk(db)
-    problems: list[WalkProblem] = []
 
-    def flush(batch: list[ScannedFile]) -> None:
+    def flush(batch: list[ScannedFile], problems: list[WalkProblem]) -> None:
         nonlocal deferred
         with db.transaction():
             if first_walk:
@@ -340,27 +363,16 @@ def scan_source(
                 bump_generation(db)
         if on_progress:
             on_progress(len(batch))
-        problems.clear()
 
-    pending: list[ScannedFile] = []  # walked, not yet written
     try:
-        for files, found in walk_folders(source.path):
-            for item in found:
+        # The walk runs on a thread of its own, a few batches ahead: its stat calls overlap these writes.
+        for batch, problems in run_ahead(walk_batches(source.path, batch_size), name="gallerfs-walk"):
+            for item in problems:
                 report.problems.append(item)
                 report.failures += 1
                 log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
-                problems.append(item)
-                if len(problems) >= batch_size:
-                    flush([])
-            report.seen += len(files)
-            pending += files
-            written = 0
-            while len(pending) - written >= batch_size:
-                flush(pending[written : written + batch_size])
-                written += batch_size
-            del pending[:written]
-        if pending or problems:
-            flush(pending)
+            report.seen += len(batch)
+            flush(batch, problems)
     except BaseException:
         if deferred:
             try:
