@@ -18,6 +18,7 @@ plan is applied in short transactions. A file is deleted only when its own
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import operator
@@ -364,24 +365,26 @@ def scan_source(
         if on_progress:
             on_progress(len(batch))
 
-    try:
-        # The walk runs on a thread of its own, a few batches ahead: its stat calls overlap these writes.
-        for batch, problems in run_ahead(walk_batches(source.path, batch_size), name="gallerfs-walk"):
-            for item in problems:
-                report.problems.append(item)
-                report.failures += 1
-                log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
-            report.seen += len(batch)
-            flush(batch, problems)
-    except BaseException:
+    # A first walk writes the whole source in a row: fewer checkpoints while it does (see Database.bulk_load).
+    with db.bulk_load() if first_walk else contextlib.nullcontext(db):
+        try:
+            # The walk runs on a thread of its own, a few batches ahead: its stat calls overlap these writes.
+            for batch, problems in run_ahead(walk_batches(source.path, batch_size), name="gallerfs-walk"):
+                for item in problems:
+                    report.problems.append(item)
+                    report.failures += 1
+                    log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
+                report.seen += len(batch)
+                flush(batch, problems)
+        except BaseException:
+            if deferred:
+                try:
+                    _build_deferred_indexes(db)
+                except Exception:  # e.g. the disk filled up: the next scan builds them
+                    log.exception("building the indexes of %s again failed", source.name)
+            raise
         if deferred:
-            try:
-                _build_deferred_indexes(db)
-            except Exception:  # e.g. the disk filled up: the next scan builds them
-                log.exception("building the indexes of %s again failed", source.name)
-        raise
-    if deferred:
-        _build_deferred_indexes(db)
+            _build_deferred_indexes(db)
     if not first_walk:
         plan = plan_reconcile(db, source, report)
         source, not_confirmed = still_there(db, source, allow_empty=allow_empty)
