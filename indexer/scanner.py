@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import operator
 import os
@@ -81,6 +82,8 @@ class ScanReport:
 
 
 _entry_name = operator.attrgetter("name")
+# ScannedFile((relpath, kind, ...)) without the keyword handling of a NamedTuple's __new__: one per file walked.
+_scanned = functools.partial(tuple.__new__, ScannedFile)
 
 
 def _join(parent: bytes, name: bytes) -> bytes:
@@ -212,7 +215,7 @@ def _read_entries(
         if is_dir:
             _enter_folder(entry, rel, is_link, mounts, visited, problems, subdirs)
             continue
-        kind = kind_of(name, entry.path)  # extension-less names are sniffed by content
+        kind = kind_of(name, entry)  # extension-less names are sniffed by content (the entry is their path)
         if kind is None:
             continue
         try:
@@ -224,7 +227,7 @@ def _read_entries(
         if not is_regular(st.st_mode):  # named like media, never opened: a FIFO would block a reader
             problems.append(WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False))
             continue
-        add(ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino))
+        add(_scanned((rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)))
 
 
 def _enter_folder(
