@@ -38,7 +38,6 @@ from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
 from gallerfs.indexer.ahead import run_ahead
-from gallerfs.indexer.content_hash import file_hashes
 from gallerfs.indexer.media import kind_of, special_kind
 from gallerfs.indexer.volumes import source_presence
 
@@ -502,6 +501,8 @@ def apply_plan(db: Database, source: Source, plan: ReconcilePlan, report: ScanRe
 
 def _content_hash(source: Source, entry: ScannedFile) -> str | None:
     """The content hash of a new file whose size matches a vanished one (a possible move)."""
+    from gallerfs.indexer.content_hash import file_hashes  # hashlib: only a rescan that finds moves needs it
+
     try:
         return file_hashes(_join(source.path, entry.relpath))[0]
     except OSError:
