@@ -11,6 +11,12 @@ library (whole command, start-up included; *_walk_* is the scan alone);
 rescan_unchanged_* is the same phase 1 again over an index that already holds
 every file (a rescan where nothing changed); index_peak_rss_mb is the largest
 resident set of the indexer and its workers.
+
+--bytecode installed (the default) runs gallerfs as after 'pip install': compiled
+bytecode cached (in a private PYTHONPYCACHEPREFIX, warmed by one run of each
+command); --bytecode environment runs it with the environment as it is (with
+PYTHONDONTWRITEBYTECODE=1 and no cache next to the sources, every gallerfs
+module is compiled again in every run).
 """
 
 from __future__ import annotations
@@ -53,19 +59,26 @@ def main() -> None:
     ap.add_argument("--workdir", default="/var/tmp/gallerfs-bench")
     ap.add_argument("--rounds", type=int, default=3, help="phase-1 rounds (medians are reported)")
     ap.add_argument("--skip-phase2", action="store_true", help="only measure phase 1")
+    ap.add_argument("--bytecode", choices=("installed", "environment"), default="installed",
+                    help="cached bytecode as after pip install, or the environment as it is (see above)")  # fmt: skip
     args = ap.parse_args()
     work = Path(args.workdir)
     tree = make_tree(work, args.files)
     library = work / f"library-{args.files}"
     shutil.rmtree(library, ignore_errors=True)
     env = dict(os.environ, GALLERFS_LIBRARY=str(library), PYTHONPATH=str(PROJECT))
+    if args.bytecode == "installed":
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     gallerfs = [sys.executable, "-m", "gallerfs"]
-    result: dict[str, object] = {"benchmark": "index", "files": args.files}
+    result: dict[str, object] = {"benchmark": "index", "files": args.files, "bytecode": args.bytecode}
 
     count = subprocess.run(f"find {tree} -type f | wc -l", shell=True, capture_output=True, text=True, check=True)
     assert int(count.stdout) == args.files, count.stdout
     find_cmd = [f"find {tree} -type f -printf '%s %T@ %i\\n' > /dev/null"]
     _timed(find_cmd, shell=True)  # warm up
+    subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
+    subprocess.run([*gallerfs, "index", "--scan-only"], env=env, check=True, capture_output=True)  # warm up
     startup, _ = _timed([*gallerfs, "--version"], env=env)
     rounds: dict[str, list[float]] = {k: [] for k in (
         "find", "phase1", "phase1_walk", "rescan", "rescan_walk")}  # fmt: skip

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import stat
 
-from gallerfs.indexer.metadata.sniff import HEAD_BYTES, sniff
-
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .tif .tiff .webp .gif .bmp .heic .heif .hif .avif .mpo .jxl".split()
 )
@@ -51,8 +49,10 @@ def content_kind(handler: str, named_kind: str) -> str:
     return _KIND_BY_HANDLER[handler]
 
 
-def sniff_kind(path: bytes) -> str | None:
+def sniff_kind(path: bytes | os.PathLike[bytes]) -> str | None:
     """'image', 'raw' or 'video' from a file's first bytes; None if not media, unreadable or not a regular file."""
+    from gallerfs.indexer.metadata.sniff import HEAD_BYTES, sniff  # the metadata package: only for such files
+
     try:
         # O_NONBLOCK: a FIFO must not wait for a writer; the descriptor is checked before anything is read.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -80,7 +80,7 @@ def special_kind(mode: int) -> str:
     return "not a file"
 
 
-def kind_of(name: bytes, path: bytes) -> str | None:
+def kind_of(name: bytes, path: bytes | os.PathLike[bytes]) -> str | None:
     """media_kind() of a file name; a name without any extension is sniffed by content (path: the file)."""
     kind = media_kind(name)
     if kind is None and b"." not in name:  # not "x.jpg_original", "notes.txt": their extension says what they are

@@ -15,7 +15,6 @@ from gallerfs.db.connection import Database
 from gallerfs.db.sources import Source
 from gallerfs.paths import LibraryPaths
 from gallerfs.indexer.scanner import ScanReport, scan_source
-from gallerfs.indexer.thumbnails import missing_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +116,8 @@ def scan_sources(db: Database, sources: list[Source], progress: Progress, *, all
 def requeue_missing_thumbnails(db: Database, paths: LibraryPaths) -> int:
     """Send processed files of online sources whose thumbnails are gone (an imported library, a cleared
     cache) back to phase 2, so offline browsing works again; returns how many."""
+    from gallerfs.indexer.thumbnails import missing_thumbnails  # Pillow: not needed by a phase-1-only run
+
     missing = missing_thumbnails(paths.thumbnails, files_db.processed_online(db))
     if missing:
         with db.transaction():

@@ -18,7 +18,9 @@ plan is applied in short transactions. A file is deleted only when its own
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import logging
 import operator
 import os
@@ -35,7 +37,7 @@ from gallerfs.db.files import IndexedFile, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
 from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
-from gallerfs.indexer.content_hash import file_hashes
+from gallerfs.indexer.ahead import run_ahead
 from gallerfs.indexer.media import kind_of, special_kind
 from gallerfs.indexer.volumes import source_presence
 
@@ -79,6 +81,8 @@ class ScanReport:
 
 
 _entry_name = operator.attrgetter("name")
+# ScannedFile((relpath, kind, ...)) without the keyword handling of a NamedTuple's __new__: one per file walked.
+_scanned = functools.partial(tuple.__new__, ScannedFile)
 
 
 def _join(parent: bytes, name: bytes) -> bytes:
@@ -89,89 +93,174 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+# How the walk holds a folder while it stats its entries: by descriptor, so that each stat resolves one name
+# (fstatat) instead of the whole path again. O_PATH needs no read permission; scandir still reads the folder.
+_FOLDER_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
+
+
 def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedFile | WalkProblem]:
     """Every photo/video under root (relative paths), and every problem met on the way.
 
     Folders that are gallerfs mounts (by mount point, or by device) are reported as problems, never entered.
     """
+    for files, problems in walk_folders(root, mounts):
+        yield from problems
+        yield from files
+
+
+def walk_folders(
+    root: bytes, mounts: GallerfsMounts | None = None
+) -> Iterator[tuple[list[ScannedFile], list[WalkProblem]]]:
+    """walk(), a folder at a time: for each folder, its photos and videos (by name) and the problems met in
+    it (its own, and those of the entries it lists)."""
     root = root.rstrip(b"/") or b"/"
     mounts = mounts if mounts is not None else gallerfs_mounts()
     if mounts.containing(os.path.realpath(root)) is not None:
-        yield WalkProblem(b"", GALLERFS_MOUNT, True)
+        yield [], [WalkProblem(b"", GALLERFS_MOUNT, True)]
         return
     try:
         root_st = os.stat(root)
     except OSError as exc:
-        yield WalkProblem(b"", _describe(exc), True)
+        yield [], [WalkProblem(b"", _describe(exc), True)]
         return
     if mounts.is_mount(root, root_st.st_dev):
-        yield WalkProblem(b"", GALLERFS_MOUNT, True)
+        yield [], [WalkProblem(b"", GALLERFS_MOUNT, True)]
         return
     visited = {(root_st.st_dev, root_st.st_ino)}
     stack: list[bytes] = [b""]
     while stack:
         rel_dir = stack.pop()
-        abs_dir = _join(root, rel_dir) if rel_dir else root
-        try:
-            with os.scandir(abs_dir) as it:
-                entries = sorted(it, key=_entry_name)
-        except OSError as exc:
-            yield WalkProblem(rel_dir, f"cannot read folder: {_describe(exc)}", True)
-            continue
-        subdirs = []
-        prefix = rel_dir + b"/" if rel_dir else b""
-        for entry in entries:
-            name = entry.name
-            if name.startswith(b".") or name in SKIPPED_DIRS:
-                continue
-            rel = prefix + name
-            try:
-                # The folder entry's type (d_type) answers without a system call; a plain file is neither
-                # a folder nor a link, which spares most entries the two other questions.
-                plain = entry.is_file(follow_symlinks=False)
-                is_link = not plain and entry.is_symlink()
-                is_dir = not plain and entry.is_dir(follow_symlinks=True)
-            except OSError as exc:
-                yield WalkProblem(rel, _describe(exc), False)
-                continue
-            if is_dir:
-                target = os.path.realpath(entry.path) if is_link else entry.path
-                if mounts.is_mount(target):  # checked before stat: a stuck mount would hang it
-                    yield WalkProblem(rel, GALLERFS_MOUNT, True)
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=True)
-                except OSError as exc:
-                    if exc.errno == errno.ELOOP:
-                        yield WalkProblem(rel, "symlink loop, not followed", True)
-                    else:
-                        yield WalkProblem(rel, f"cannot read folder: {_describe(exc)}", True)
-                    continue
-                if mounts.is_mount(target, st.st_dev):
-                    yield WalkProblem(rel, GALLERFS_MOUNT, True)
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if key in visited:
-                    if is_link:
-                        yield WalkProblem(rel, "symlink loop (points to a folder already walked), not followed", True)
-                    continue
-                visited.add(key)
-                subdirs.append(rel)
-                continue
-            kind = kind_of(name, entry.path)  # extension-less names are sniffed by content
-            if kind is None:
-                continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError as exc:
-                reason = "symlink loop" if exc.errno == errno.ELOOP else _describe(exc)
-                yield WalkProblem(rel, reason, False)
-                continue
-            if not stat.S_ISREG(st.st_mode):  # named like media, never opened: a FIFO would block a reader
-                yield WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False)
-                continue
-            yield ScannedFile(rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)
+        files: list[ScannedFile] = []
+        problems: list[WalkProblem] = []
+        subdirs: list[bytes] = []
+        _read_folder(root, rel_dir, mounts, visited, files, problems, subdirs)
         stack.extend(reversed(subdirs))
+        yield files, problems
+
+
+def walk_batches(
+    root: bytes, size: int, mounts: GallerfsMounts | None = None
+) -> Iterator[tuple[list[ScannedFile], list[WalkProblem]]]:
+    """walk_folders() regrouped into what one transaction writes: batches of `size` files (the last one
+    may be shorter), each with the problems met since the one before (never more than `size` either)."""
+    files: list[ScannedFile] = []
+    problems: list[WalkProblem] = []
+    for found, met in walk_folders(root, mounts):
+        files += found
+        problems += met
+        taken = 0
+        while len(files) - taken >= size:
+            yield files[taken : taken + size], problems[:size]
+            del problems[:size]
+            taken += size
+        del files[:taken]
+        while len(problems) >= size:
+            yield [], problems[:size]
+            del problems[:size]
+    if files or problems:
+        yield files, problems
+
+
+def _read_folder(
+    root: bytes,
+    rel_dir: bytes,
+    mounts: GallerfsMounts,
+    visited: set[tuple[int, int]],
+    files: list[ScannedFile],
+    problems: list[WalkProblem],
+    subdirs: list[bytes],
+) -> None:
+    """List one folder: its media files go to files, the folders to walk next to subdirs."""
+    abs_dir = _join(root, rel_dir) if rel_dir else root
+    try:
+        with os.scandir(abs_dir) as it:
+            entries = sorted(it, key=_entry_name)
+        folder_fd = os.open(abs_dir, _FOLDER_FLAGS)
+    except OSError as exc:
+        problems.append(WalkProblem(rel_dir, f"cannot read folder: {_describe(exc)}", True))
+        return
+    try:
+        _read_entries(entries, rel_dir, folder_fd, mounts, visited, files, problems, subdirs)
+    finally:
+        os.close(folder_fd)
+
+
+def _read_entries(
+    entries: list[os.DirEntry[bytes]],
+    rel_dir: bytes,
+    folder_fd: int,
+    mounts: GallerfsMounts,
+    visited: set[tuple[int, int]],
+    files: list[ScannedFile],
+    problems: list[WalkProblem],
+    subdirs: list[bytes],
+) -> None:
+    prefix = rel_dir + b"/" if rel_dir else b""
+    stat_at, is_regular, add = os.stat, stat.S_ISREG, files.append
+    for entry in entries:
+        name = entry.name
+        if name[0] == 46 or name in SKIPPED_DIRS:  # 46: b"."
+            continue
+        rel = prefix + name
+        try:
+            # The folder entry's type (d_type) answers without a system call; a plain file is neither
+            # a folder nor a link, which spares most entries the two other questions.
+            plain = entry.is_file(follow_symlinks=False)
+            is_link = not plain and entry.is_symlink()
+            is_dir = not plain and entry.is_dir(follow_symlinks=True)
+        except OSError as exc:
+            problems.append(WalkProblem(rel, _describe(exc), False))
+            continue
+        if is_dir:
+            _enter_folder(entry, rel, is_link, mounts, visited, problems, subdirs)
+            continue
+        kind = kind_of(name, entry)  # extension-less names are sniffed by content (the entry is their path)
+        if kind is None:
+            continue
+        try:
+            st = stat_at(name, dir_fd=folder_fd)
+        except OSError as exc:
+            reason = "symlink loop" if exc.errno == errno.ELOOP else _describe(exc)
+            problems.append(WalkProblem(rel, reason, False))
+            continue
+        if not is_regular(st.st_mode):  # named like media, never opened: a FIFO would block a reader
+            problems.append(WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False))
+            continue
+        add(_scanned((rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)))
+
+
+def _enter_folder(
+    entry: os.DirEntry[bytes],
+    rel: bytes,
+    is_link: bool,
+    mounts: GallerfsMounts,
+    visited: set[tuple[int, int]],
+    problems: list[WalkProblem],
+    subdirs: list[bytes],
+) -> None:
+    """Queue a subfolder for the walk, unless it is a gallerfs mount or a folder already walked."""
+    target = os.path.realpath(entry.path) if is_link else entry.path
+    if mounts.is_mount(target):  # checked before stat: a stuck mount would hang it
+        problems.append(WalkProblem(rel, GALLERFS_MOUNT, True))
+        return
+    try:
+        st = entry.stat(follow_symlinks=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problems.append(WalkProblem(rel, "symlink loop, not followed", True))
+        else:
+            problems.append(WalkProblem(rel, f"cannot read folder: {_describe(exc)}", True))
+        return
+    if mounts.is_mount(target, st.st_dev):
+        problems.append(WalkProblem(rel, GALLERFS_MOUNT, True))
+        return
+    key = (st.st_dev, st.st_ino)
+    if key in visited:
+        if is_link:
+            problems.append(WalkProblem(rel, "symlink loop (points to a folder already walked), not followed", True))
+        return
+    visited.add(key)
+    subdirs.append(rel)
 
 
 def _under(relpath: bytes, folders: list[bytes]) -> bool:
@@ -251,10 +340,8 @@ def scan_source(
     with db.transaction():
         files_db.clear_walk_failures(db, source.id)
         files_db.begin_walk(db)
-    batch: list[ScannedFile] = []
-    problems: list[WalkProblem] = []
 
-    def flush() -> None:
+    def flush(batch: list[ScannedFile], problems: list[WalkProblem]) -> None:
         nonlocal deferred
         with db.transaction():
             if first_walk:
@@ -279,34 +366,27 @@ def scan_source(
                 bump_generation(db)
         if on_progress:
             on_progress(len(batch))
-        batch.clear()
-        problems.clear()
 
-    try:
-        for item in walk(source.path):
-            if isinstance(item, WalkProblem):
-                report.problems.append(item)
-                report.failures += 1
-                log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
-                problems.append(item)
-                if len(problems) >= batch_size:
-                    flush()
-                continue
-            report.seen += 1
-            batch.append(item)
-            if len(batch) >= batch_size:
-                flush()
-        if batch or problems:
-            flush()
-    except BaseException:
+    # A first walk writes the whole source in a row: fewer checkpoints while it does (see Database.bulk_load).
+    with db.bulk_load() if first_walk else contextlib.nullcontext(db):
+        try:
+            # The walk runs on a thread of its own, a few batches ahead: its stat calls overlap these writes.
+            for batch, problems in run_ahead(walk_batches(source.path, batch_size), name="gallerfs-walk"):
+                for item in problems:
+                    report.problems.append(item)
+                    report.failures += 1
+                    log.warning("%s: %s: %s", source.name, os.fsdecode(item.relpath) or ".", item.error)
+                report.seen += len(batch)
+                flush(batch, problems)
+        except BaseException:
+            if deferred:
+                try:
+                    _build_deferred_indexes(db)
+                except Exception:  # e.g. the disk filled up: the next scan builds them
+                    log.exception("building the indexes of %s again failed", source.name)
+            raise
         if deferred:
-            try:
-                _build_deferred_indexes(db)
-            except Exception:  # e.g. the disk filled up: the next scan builds them
-                log.exception("building the indexes of %s again failed", source.name)
-        raise
-    if deferred:
-        _build_deferred_indexes(db)
+            _build_deferred_indexes(db)
     if not first_walk:
         plan = plan_reconcile(db, source, report)
         source, not_confirmed = still_there(db, source, allow_empty=allow_empty)
@@ -421,6 +501,8 @@ def apply_plan(db: Database, source: Source, plan: ReconcilePlan, report: ScanRe
 
 def _content_hash(source: Source, entry: ScannedFile) -> str | None:
     """The content hash of a new file whose size matches a vanished one (a possible move)."""
+    from gallerfs.indexer.content_hash import file_hashes  # hashlib: only a rescan that finds moves needs it
+
     try:
         return file_hashes(_join(source.path, entry.relpath))[0]
     except OSError:

@@ -183,3 +183,25 @@ def test_files_are_found_by_name_through_an_index(db, tmp_path):
     from gallerfs.db.tree import files_named
 
     assert [os.path.basename(f.relpath) for f in files_named(db, b"IMG_0007.jpg")] == [b"IMG_0007.jpg"]
+
+
+def test_a_first_walk_checkpoints_less_often_and_puts_the_threshold_back(db, tmp_path):
+    from gallerfs.db.connection import BULK_CHECKPOINT_PAGES
+
+    source = _source(db, "photos", _tree(tmp_path / "photos", 25))
+    before = db.value("PRAGMA wal_autocheckpoint")
+    during: list[int] = []
+    scan_source(db, source, batch_size=10, on_progress=lambda n: during.append(db.value("PRAGMA wal_autocheckpoint")))
+    assert during == [BULK_CHECKPOINT_PAGES] * 3
+    assert db.value("PRAGMA wal_autocheckpoint") == before
+    during.clear()
+    scan_source(db, source, batch_size=10, on_progress=lambda n: during.append(db.value("PRAGMA wal_autocheckpoint")))
+    assert during == [before] * 3  # a rescan writes little: the usual threshold
+
+    def stop(n: int) -> None:
+        raise KeyboardInterrupt
+
+    other = _source(db, "other", _tree(tmp_path / "other", 25))
+    with pytest.raises(KeyboardInterrupt):
+        scan_source(db, other, batch_size=10, on_progress=stop)
+    assert db.value("PRAGMA wal_autocheckpoint") == before

@@ -74,8 +74,8 @@ class Context:
     def emit(self, data: Any, text: Callable[[Any], str] | None = None) -> None:
         """Print data as JSON with --json, else as text for people."""
         if self.json or text is None:
-            json.dump(to_jsonable(data), sys.stdout, indent=2, ensure_ascii=True, default=str)
-            sys.stdout.write("\n")
+            # One write: json.dump writes every token on its own, a system call each on an unbuffered stdout.
+            sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=True, default=str) + "\n")
         else:
             out = text(data)
             if out:

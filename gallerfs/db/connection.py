@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 BUSY_POLL_S = (0.001, 0.002, 0.005, 0.005, 0.01)  # then every 10 ms: short gaps between another writer's commits
+BULK_CHECKPOINT_PAGES = 8192  # 32 MiB of WAL between checkpoints during a bulk load (SQLite's default: 1000)
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -168,6 +169,19 @@ class Database:
         except apsw.BusyError:
             self.execute("ROLLBACK")
             raise self.busy_error() from None
+
+    @contextlib.contextmanager
+    def bulk_load(self, checkpoint_pages: int = BULK_CHECKPOINT_PAGES) -> Iterator[Database]:
+        """Many short transactions in a row (a first walk): the WAL is copied into the database (a checkpoint,
+        with its fsyncs) every *checkpoint_pages* pages instead of every 1000, so a page that several
+        transactions touched is written back once. The usual threshold returns at the end, and with it the
+        checkpoint of what is left, at the next commit."""
+        before = int(self.value("PRAGMA wal_autocheckpoint"))
+        self.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
+        try:
+            yield self
+        finally:
+            self.execute(f"PRAGMA wal_autocheckpoint = {before}")
 
     def busy_error(self) -> LibraryBusyError:
         return LibraryBusyError(

@@ -98,8 +98,9 @@ def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> 
     db.execute(f"CREATE TEMP TABLE IF NOT EXISTS insert_batch ({_INSERT_COLUMNS})")
     db.executemany(
         f"INSERT INTO insert_batch ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(source_id, e.relpath, *_dir_and_name(e.relpath), e.kind, e.size, e.mtime_ns, e.ctime_ns, e.device,
-          e.inode, now) for e in entries],
+        # (source_id, relpath, dir, name, kind, size, mtime_ns, ctime_ns, device, inode, now): ScannedFile's
+        # fields in column order, spliced without a call per row (rpartition's [::2] is (dir, name)).
+        [(source_id, e[0], *e[0].rpartition(b"/")[::2], *e[1:], now) for e in entries],
     )  # fmt: skip
     try:
         db.execute(
@@ -108,11 +109,6 @@ def insert_new(db: Database, source_id: int, entries: Sequence[ScannedFile]) -> 
         )
     finally:
         db.execute("DELETE FROM insert_batch")
-
-
-def _dir_and_name(relpath: bytes) -> tuple[bytes, bytes]:
-    parent, _, name = relpath.rpartition(b"/")
-    return parent, name
 
 
 def upsert_scanned(db: Database, source_id: int, entry: ScannedFile) -> tuple[FileId, bool]:

@@ -34,12 +34,15 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gallerfs.db import duplicates as dupdb
 from gallerfs.db.connection import Database
 from gallerfs.db.duplicates import DupFile, HashUpdate
 from gallerfs.indexer.content_hash import CHUNK, PARTIAL, partial_digest
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -148,40 +151,54 @@ class ExactSet:
 T = TypeVar("T")
 
 
-def _read_all(files: Sequence[DupFile], read: Callable[[DupFile], T]) -> list[T | OSError]:
-    """read(f) for every file, in the order given; an OSError is returned in place of its result."""
+class _Readers:
+    """The threads that read candidates, started once for the whole pass (its three stages share them):
+    starting a thread waits for it to run, which on a busy machine costs more than a warm read."""
 
-    def one(f: DupFile) -> T | OSError:
-        try:
-            return read(f)
-        except OSError as exc:
-            return exc
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
 
-    if len(files) < _PARALLEL_FROM:
-        return [one(f) for f in files]
-    from concurrent.futures import ThreadPoolExecutor
+    def read_all(self, files: Sequence[DupFile], read: Callable[[DupFile], T]) -> list[T | OSError]:
+        """read(f) for every file, in the order given; an OSError is returned in place of its result."""
 
-    # Each thread takes every n-th file of the inode order (close to the disk order on most filesystems),
-    # so the threads move through the disk together; one task per thread keeps the hand-off cost out.
-    order = sorted(range(len(files)), key=lambda k: (files[k].device, files[k].inode))
-    n = min(READ_THREADS, len(files))
-    out: dict[int, T | OSError] = {}
+        def one(f: DupFile) -> T | OSError:
+            try:
+                return read(f)
+            except OSError as exc:
+                return exc
 
-    def work(share: list[int]) -> None:
-        for k in share:
-            out[k] = one(files[k])
+        if len(files) < _PARALLEL_FROM:
+            return [one(f) for f in files]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(n, thread_name_prefix="dup-read") as pool:
-        for _ in pool.map(work, [order[t::n] for t in range(n)]):
+            self._pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="dup-read")
+        # Each thread takes every n-th file of the inode order (close to the disk order on most filesystems),
+        # so the threads move through the disk together; one task per thread keeps the hand-off cost out.
+        order = sorted(range(len(files)), key=lambda k: (files[k].device, files[k].inode))
+        n = min(READ_THREADS, len(files))
+        out: dict[int, T | OSError] = {}
+
+        def work(share: list[int]) -> None:
+            for k in share:
+                out[k] = one(files[k])
+
+        for _ in self._pool.map(work, [order[t::n] for t in range(n)]):
             pass
-    return [out[k] for k in range(len(files))]
+        return [out[k] for k in range(len(files))]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 class _Pass:
     """The hashes known and computed for the candidate groups, and what to write back."""
 
-    def __init__(self, stats: HashStats) -> None:
+    def __init__(self, stats: HashStats, readers: _Readers) -> None:
         self.stats = stats
+        self.readers = readers
         self.full: dict[int, str] = {}
         self.partial: dict[int, str] = {}
         self.writes: list[HashUpdate] = []
@@ -205,7 +222,7 @@ def _heads_unique(groups: list[list[DupFile]], run: _Pass) -> set[int]:
     """
     wanted = [f for g in groups for f in g]
     heads: dict[int, bytes] = {}
-    for f, got in zip(wanted, _read_all(wanted, lambda f: _head(f.path, f.size))):
+    for f, got in zip(wanted, run.readers.read_all(wanted, lambda f: _head(f.path, f.size))):
         if isinstance(got, OSError):
             run.failed(f, got)
             continue
@@ -230,7 +247,15 @@ def _heads_unique(groups: list[list[DupFile]], run: _Pass) -> set[int]:
 
 def _hash_groups(groups: list[list[DupFile]], stats: HashStats) -> _Pass:
     """Full hashes of every member of the size groups that can have a copy, computing only what is missing."""
-    run = _Pass(stats)
+    readers = _Readers()
+    try:
+        return _hash_with(groups, _Pass(stats, readers))
+    finally:
+        readers.close()
+
+
+def _hash_with(groups: list[list[DupFile]], run: _Pass) -> _Pass:
+    stats = run.stats
     for g in groups:
         for f in g:
             if f.content_hash:
@@ -251,7 +276,7 @@ def _hash_groups(groups: list[list[DupFile]], stats: HashStats) -> _Pass:
                 stats.unverified.append(f.id)
                 continue
             need_partial.append(f)
-    for f, got in zip(need_partial, _read_all(need_partial, lambda f: _partial(f.path, f.size))):
+    for f, got in zip(need_partial, run.readers.read_all(need_partial, lambda f: _partial(f.path, f.size))):
         if isinstance(got, OSError):
             run.failed(f, got)
             continue
@@ -282,7 +307,7 @@ def _hash_groups(groups: list[list[DupFile]], stats: HashStats) -> _Pass:
                 stats.unverified.append(f.id)
                 continue
             need_full.append(f)
-    for f, got in zip(need_full, _read_all(need_full, lambda f: _full(f.path, f.size))):
+    for f, got in zip(need_full, run.readers.read_all(need_full, lambda f: _full(f.path, f.size))):
         if isinstance(got, OSError):
             run.failed(f, got)
             continue
