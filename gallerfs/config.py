@@ -47,6 +47,7 @@ KEYS: tuple[Key, ...] = (
     Key("near_duplicate_min_similarity", float, lambda: 0.90, "min CLIP cosine similarity of near duplicates, where embedded"),
     Key("near_duplicate_max_group", int, lambda: 50, "largest near-duplicate group; longer chains are split"),
     Key("watch_debounce_s", float, lambda: 0.5, "seconds the watcher waits for a file to settle"),
+    Key("places_min_population", int, lambda: 5000, "places smaller than this lose to a larger town nearby as a photo's city"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 
@@ -71,6 +72,7 @@ class Settings:
     near_duplicate_min_similarity: float = 0.90
     near_duplicate_max_group: int = 50
     watch_debounce_s: float = 0.5
+    places_min_population: int = 5000
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # runs. Each is fn(db, paths, settings, progress) -> dict (a "summary" key is shown to the user).
 LATER_STAGES: tuple[tuple[str, str], ...] = (
     ("embed", "gallerfs.indexer.embed:stage"),  # CLIP image vectors, when a model is installed
+    ("places", "gallerfs.indexer.places:stage"),  # country, region and city of geotagged files
     ("journal", "gallerfs.journal.entries:journal_index_stage"),  # entries and the photos they mention
 )
 
