@@ -114,3 +114,11 @@ def test_a_library_without_gps_has_no_places(library: Path, tmp_path: Path):
 def test_help_names_the_data_and_its_licences(library: Path):
     text = run_gallerfs(library, "places", "--help").stdout
     assert "GeoNames" in text and "CC BY 4.0" in text and "Natural Earth" in text
+
+
+def test_completion_offers_the_library_place_names(indexed: Path, monkeypatch):
+    from gallerfs.cli.complete import candidates
+
+    monkeypatch.setenv("GALLERFS_LIBRARY", str(indexed))
+    names = candidates(["places", "--country"], "")
+    assert {"Italy", "Tuscany", "Arezzo", "Spain", "Madrid"} <= set(names)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from gallerfs.db.connection import Database
+from gallerfs.db.tree import FileRow
 
 _TODO = (
     "FROM metadata m LEFT JOIN places p ON p.file_id = m.file_id "
@@ -155,3 +156,11 @@ def place_sql(file_id: str) -> str:
 
 def place_params(place: str) -> list[str]:
     return [place, place, place]
+
+
+def placed_files(db: Database) -> list[tuple[str, str | None, str | None, FileRow]]:
+    """(country, region, city, file) of every placed file, for the mount's by-place/."""
+    return [(r[0], r[1], r[2], FileRow(r[3], r[4], bytes(r[5]), r[6], r[7], r[8])) for r in db.tuples(
+        "SELECT p.country, p.region, p.city, f.id, f.source_id, f.name, f.size, f.mtime_ns, f.ctime_ns "
+        "FROM places p JOIN files f ON f.id = p.file_id WHERE p.country IS NOT NULL"
+    )]  # fmt: skip
