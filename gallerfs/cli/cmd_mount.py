@@ -16,9 +16,9 @@ the tree ('man gallerfs-mount' for the details):
   by-album/ALBUM/       mkdir makes an album; cp or ln of a mount file adds it;
                         rm takes it out of the album
   favourites/           the same for favourites
-  by-place/COUNTRY/REGION/CITY/  geotagged files by place (gallerfs places)
   search/QUERY/         a plain-English query, run when listed or made (mkdir)
   similar/PHOTO/        the photos most like one (its id, or its unique name)
+  by-place/COUNTRY/REGION/CITY/  geotagged files by place (gallerfs places)
   duplicates/TAG NAME/  one folder per duplicate set (' near' ends near sets);
                         rm trashes a copy, never the last one nor the only
                         full-resolution one of a near set

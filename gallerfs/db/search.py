@@ -17,6 +17,7 @@ import numpy as np
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import VEC_TABLE, has_vector_table
 from gallerfs.db.journal import journaled_sql
+from gallerfs.db.places import place_params, place_sql
 
 MAX_KNN_K = 4096  # sqlite-vec's limit on k
 _IN_CHUNK = 900
@@ -37,6 +38,8 @@ class FilterSpec:
     kinds: tuple[str, ...] = ()  # image, video, raw
     has_gps: bool | None = None
     journaled: bool = False  # linked from a journal entry
+    places: tuple[str, ...] = ()  # the file's country, region or city is one of these (gallerfs.db.places)
+    months: tuple[int, ...] = ()  # month of the year of metadata.sort_time (wall-clock), 1-12
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -87,6 +90,12 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clauses.append("(m.latitude IS NULL OR m.longitude IS NULL)")
     if spec.journaled:
         clauses.append(journaled_sql())  # over f.id
+    if spec.places:
+        clauses.append("(" + " OR ".join(place_sql(file_id) for _ in spec.places) + ")")
+        params.extend(v for p in spec.places for v in place_params(p))
+    if spec.months:
+        clauses.append(f"CAST(strftime('%m', m.sort_time, 'unixepoch') AS INTEGER) IN ({', '.join('?' * len(spec.months))})")
+        params.extend(spec.months)
     return clauses, params
 
 
@@ -186,6 +195,16 @@ def _metadata_query(db: Database, spec: FilterSpec) -> tuple[str, list[Any]] | N
     clauses, params = _clauses(spec, "m.file_id", camera)
     join = " JOIN files f ON f.id = m.file_id" if spec.source or spec.kinds or spec.journaled else ""
     return f"SELECT m.file_id FROM metadata m{join} WHERE {' AND '.join(clauses)}", params
+
+
+def dated_ids(db: Database, spec: FilterSpec, limit: int) -> list[int]:
+    """Files passing the filters, embedded or not, newest first (a query with no words for CLIP)."""
+    clauses, params = _clauses(spec, "f.id")
+    return [r[0] for r in db.tuples(
+        "SELECT f.id FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
+        f"WHERE {' AND '.join(clauses) or '1'} ORDER BY coalesce(m.sort_time, f.mtime_ns / 1e9) DESC, f.id DESC LIMIT ?",
+        (*params, limit),
+    )]  # fmt: skip
 
 
 def filter_ids(db: Database, spec: FilterSpec, ids: Sequence[int]) -> set[int]:

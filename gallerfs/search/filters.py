@@ -46,6 +46,8 @@ class Filters:
     kind: str | None = None  # image, video or raw
     has_gps: bool | None = None
     journaled: bool = False  # only photos a journal entry links to
+    places: tuple[str, ...] = ()  # country, region or city names (any of them), as 'gallerfs places' lists them
+    months: tuple[int, ...] = ()  # months of the year (1-12), any year: "summer", "July"
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -54,6 +56,8 @@ class Filters:
             raise GallerfsError(f"--since {self.since} is after --until {self.until}")
         if self.kind is not None and self.kind not in KINDS:
             raise GallerfsError(f"--kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise GallerfsError(f"months are 1 to 12, not {self.months}")
         return FilterSpec(
             since=since,
             until=until,
@@ -64,6 +68,8 @@ class Filters:
             kinds=(self.kind,) if self.kind else (),
             has_gps=self.has_gps,
             journaled=self.journaled,
+            places=tuple(sorted({p.strip() for p in self.places if p.strip()})),
+            months=tuple(sorted(set(self.months))),
         )
 
 
