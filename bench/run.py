@@ -31,6 +31,7 @@ FULL = {
     "search": [],
     "cli": [],
     "viewer": ["--files", "100000"],
+    "places": ["--points", "100000"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -43,6 +44,7 @@ QUICK = {
     "search": ["--sizes", "10000", "--queries", "10"],
     "cli": ["--runs", "5"],
     "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300"],
+    "places": ["--points", "10000", "--rounds", "20"],
 }
 
 
