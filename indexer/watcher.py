@@ -332,9 +332,11 @@ class Watcher:
                         embed_due = True
                     pool = phase2.pool
                 elif embed_due:
-                    # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
+                    # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model),
+                    # and geotagged ones their place names.
                     embed_due = False
                     resolve("gallerfs.indexer.embed:embed_library")(self.db, self.paths, self.settings)
+                    resolve("gallerfs.indexer.places:place_library")(self.db, self.settings)  # and their places
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()
