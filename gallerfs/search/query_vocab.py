@@ -50,7 +50,7 @@ def _build_gazetteer_names() -> dict[str, PlaceName]:
     from gallerfs.places.gazetteer import gazetteer
 
     g = gazetteer()
-    names_of = {}
+    names_of: dict[str, str] = {}
     for code, name in country_names():
         names_of.setdefault(code, name)
     out: dict[str, PlaceName] = {}
