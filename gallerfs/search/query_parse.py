@@ -11,7 +11,8 @@ goes with what follows it):
   2008`` (winter 2008 is December 2008 to February 2009), ``the 90s``, ``1990s``, ``last year``,
   ``this year``, ``last month``, ``last week``, ``yesterday``, ``today``, ``last July`` (the latest
   July before this month), ``last summer``, ``since 2019``, ``before 2019``, ``after July 2019``.
-  A month or season without a year (``July``, ``summer``) matches that month every year.
+  A month or season without a year (``July``, ``summer``) matches that month every year; a
+  four-digit number from 1900 to 2099 is a year, other numbers stay words.
 - **places**: countries (their English names and a few common aliases: ``USA``, ``UK``, ``Holland``),
   and every region and city the library's photos were placed in; other GeoNames places only after
   *in*, *at*, *near*, *from* or *around*, and then only when written with a capital letter or of
