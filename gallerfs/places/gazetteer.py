@@ -11,9 +11,10 @@ import gzip
 import importlib.util
 import json
 import logging
+import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -45,12 +46,36 @@ def chord_to_km(chord: np.ndarray) -> np.ndarray:
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(np.asarray(chord) / 2.0, 0.0, 1.0))
 
 
+def read_places(path: Path | None = None) -> list[dict[str, Any]]:
+    """The package's places: dicts of city, state (region), country_code, latitude, longitude, population."""
+    with gzip.open(path or data_path()) as f:
+        return list(json.loads(f.read()))
+
+
+_RECORD = re.compile(
+    r'\{"country_code":"([A-Z]*)","city":"((?:[^"\\]|\\.)*)","latitude":[^,]*,"longitude":[^,]*,'
+    r'"population":(\d+)(?:,"state":"((?:[^"\\]|\\.)*)")?'
+)
+
+
+def _text(raw: str) -> str:
+    return json.loads(f'"{raw}"') if "\\" in raw else raw
+
+
+def iter_names(path: Path | None = None) -> Iterator[tuple[str, str, int, str | None]]:
+    """(city, country code, population, region) of every place, read without building a dict per
+    place: a long-lived process (mount, viewer) that only needs names stays small."""
+    with gzip.open(path or data_path()) as f:
+        text = f.read().decode("utf-8")
+    for m in _RECORD.finditer(text):
+        yield _text(m[2]), m[1], int(m[3]), _text(m[4]) if m[4] is not None else None
+
+
 class Gazetteer:
     def __init__(self, path: Path | None = None) -> None:
         from scipy.spatial import cKDTree
 
-        with gzip.open(path or data_path()) as f:
-            places: list[dict[str, Any]] = json.loads(f.read())
+        places = read_places(path)
         self.names = [p["city"] for p in places]
         self.regions = [p.get("state") for p in places]
         self.codes = np.array([p["country_code"] for p in places])

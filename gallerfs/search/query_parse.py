@@ -14,9 +14,9 @@ goes with what follows it):
   A month or season without a year (``July``, ``summer``) matches that month every year; a
   four-digit number from 1900 to 2099 is a year, other numbers stay words.
 - **places**: countries (their English names and a few common aliases: ``USA``, ``UK``, ``Holland``),
-  and every region and city the library's photos were placed in; other GeoNames places only after
-  *in*, *at*, *near*, *from* or *around*, and then only when written with a capital letter or of
-  100,000 people or more (so *cat in box* stays a cat in a box).
+  and every region and city the library's photos were placed in; other GeoNames regions and cities
+  of 100,000 people or more only after *in*, *at*, *near*, *from* or *around* (*sunset in Paris*;
+  the filter then finds nothing, and ``--explain`` says no photo of the library is there).
 - **cameras**: makes and models present in the library (``Nikon``, ``iPhone``, ``COOLPIX P6000``).
 - **media type**: ``videos``, ``movies``, ``footage``; ``raw files``, ``raws``.
 - **favourites**: ``favourites``, ``favorites``, ``faves``, ``starred``.
@@ -80,7 +80,7 @@ COUNTRY_ALIASES = {
     "macedonia": "North Macedonia", "vatican city": "Vatican", "east timor": "Timor-Leste",
     "cape verde": "Cabo Verde", "drc": "Democratic Republic of the Congo", "uae": "United Arab Emirates",
 }  # fmt: skip
-BIG_PLACE = 100_000  # GeoNames places outside the library count (after a lead-in) from this size, or capitalised
+BIG_PLACE = 100_000  # GeoNames places outside the library count (after a lead-in) from this size
 MAX_PLACE_WORDS = 6
 
 
@@ -168,7 +168,7 @@ def _place_at(tokens: list[_Token], vocab: Vocabulary, *, after_lead: bool) -> t
         place = vocab.places.get(key)
         if place is None and after_lead and vocab.gazetteer is not None and key not in EVERYDAY_PLACE_WORDS:
             place = vocab.gazetteer(key)
-            if place is not None and not (capitalised or place.population >= BIG_PLACE):
+            if place is not None and place.population < BIG_PLACE:
                 place = None
         if place is None:
             continue

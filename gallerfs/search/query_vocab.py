@@ -1,5 +1,5 @@
 """What the query parser recognises besides dates, read from the library: its places and cameras,
-every country, and (loaded only when a query needs it) the whole GeoNames gazetteer.
+every country, and (loaded only when a query needs it) GeoNames' large cities and its regions.
 
 ``vocabulary(db)`` is cached per library version (``search_db.filter_version``), so a mount or
 viewer builds it once until the library changes.
@@ -16,7 +16,7 @@ from gallerfs.db import places as places_db
 from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 from gallerfs.lru import LRU
-from gallerfs.search.query_parse import COUNTRY_ALIASES, GENERIC_MAKE_WORDS, PlaceName, Vocabulary, fold
+from gallerfs.search.query_parse import BIG_PLACE, COUNTRY_ALIASES, GENERIC_MAKE_WORDS, PlaceName, Vocabulary, fold
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _countries() -> dict[str, PlaceName]:
 
 
 def _gazetteer_lookup(key: str) -> PlaceName | None:
-    """Any GeoNames city or region by its folded name (the most populous of that name)."""
+    """A large GeoNames city or any region by its folded name (the most populous of that name)."""
     global _gazetteer_names
     with _gazetteer_lock:
         if _gazetteer_names is None:
@@ -46,23 +46,25 @@ def _gazetteer_lookup(key: str) -> PlaceName | None:
 
 
 def _build_gazetteer_names() -> dict[str, PlaceName]:
+    """Cities of at least BIG_PLACE people and every region, by folded name: small enough (a few
+    thousand names) to keep in a mount or viewer, read without building the geocoder's trees."""
     from gallerfs.places.countries import country_names
-    from gallerfs.places.gazetteer import gazetteer
+    from gallerfs.places.gazetteer import iter_names
 
-    g = gazetteer()
     names_of: dict[str, str] = {}
     for code, name in country_names():
         names_of.setdefault(code, name)
     out: dict[str, PlaceName] = {}
     region_population: dict[tuple[str, str], int] = {}
-    for name, region, code, population in zip(g.names, g.regions, g.codes.tolist(), g.population.tolist()):
+    for city, code, population, region in iter_names():
         country = names_of.get(code, code)
-        key = fold(name)
-        best = out.get(key)
-        if best is None or population > best.population:
-            out[key] = PlaceName(name, "city", country, population=population)
         if region:
             region_population[(region, country)] = region_population.get((region, country), 0) + population
+        if population >= BIG_PLACE:
+            key = fold(city)
+            best = out.get(key)
+            if best is None or population > best.population:
+                out[key] = PlaceName(city, "city", country, population=population)
     for (region, country), population in region_population.items():
         key = fold(region)
         best = out.get(key)
