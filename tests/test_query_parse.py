@@ -73,6 +73,8 @@ CASES: list[tuple[str, dict, str]] = [
     ("Jul 2019", {"since": "2019-07-01", "until": "2019-07-31"}, ""),
     ("June-August 2019", {"since": "2019-06-01", "until": "2019-08-31"}, ""),
     ("june to august 2019 hiking", {"since": "2019-06-01", "until": "2019-08-31"}, "hiking"),
+    ("November-February 2019", {"since": "2019-11-01", "until": "2020-02-29"}, ""),
+    ("skiing from December to February", {"months": (1, 2, 12)}, "skiing"),
     ("the 90s", {"since": "1990-01-01", "until": "1999-12-31"}, ""),
     ("1980s cars", {"since": "1980-01-01", "until": "1989-12-31"}, "cars"),
     ("since 2019", {"since": "2019-01-01"}, ""),

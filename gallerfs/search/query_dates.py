@@ -207,14 +207,14 @@ def _single_date(words: list[str], today: dt.date, *, context: bool) -> tuple[in
     if span and len(span) == 2:
         a, b = _month_of(span[0], allow_ambiguous=True), _month_of(span[1], allow_ambiguous=True)
         if a is not None and b is not None:
-            return _month_span(a, b, words, 1, today)
+            return _month_span(a, b, words, 1)
     month = _month_of(first, allow_ambiguous=True)
     if month is not None:
         rest = words[1:]
         if len(rest) >= 2 and rest[0] in ("to", "until", "till", "-", "and"):
             other = _month_of(rest[1], allow_ambiguous=True)
             if other is not None:
-                return _month_span(month, other, words, 3, today)
+                return _month_span(month, other, words, 3)
         if rest and _year(rest[0]):
             return 2, DateValue(period=_month_period(int(rest[0]), month))
         comma = 1 if len(rest) >= 3 and rest[1] == "," else 0  # July 14, 2019
@@ -236,7 +236,8 @@ def _single_date(words: list[str], today: dt.date, *, context: bool) -> tuple[in
     return None
 
 
-def _month_span(a: int, b: int, words: list[str], used: int, today: dt.date) -> tuple[int, DateValue] | None:
+def _month_span(a: int, b: int, words: list[str], used: int) -> tuple[int, DateValue]:
+    """June-August (every year), or June-August 2019 (November-February 2019 runs into 2020)."""
     months = tuple(((a - 1 + i) % 12) + 1 for i in range((b - a) % 12 + 1))
     if len(words) > used and _year(words[used]):
         year = int(words[used])
