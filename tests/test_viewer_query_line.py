@@ -37,3 +37,22 @@ def test_the_interpretation_line_and_the_ignored_words(client):
 def test_a_plain_query_without_a_model_still_says_how_to_install_one(client):
     page = _page(client, "/search?q=dog+on+the+beach")
     assert "gallerfs models install" in page and 'class="understood"' not in page
+
+
+def test_the_photo_page_shows_the_place(tmp_path):
+    import shutil
+
+    from tests.conftest import EXIF_CORPUS, run_gallerfs
+
+    library, photos = tmp_path / "library", tmp_path / "photos"
+    library.mkdir()
+    photos.mkdir()
+    shutil.copy2(EXIF_CORPUS / "exif-samples" / "jpg" / "gps" / "DSCN0021.jpg", photos / "arezzo.jpg")
+    run_gallerfs(library, "add", str(photos))
+    run_gallerfs(library, "index")
+    client = make_app(library).test_client()
+    grid = _page(client, "/search?q=Arezzo")
+    photo = re.search(r'href="(/photo/\d+)', grid)
+    assert photo
+    page = _page(client, photo[1])
+    assert re.search(r"<dt>Place</dt>\s*<dd>Arezzo, Tuscany, Italy</dd>", page), page[page.find("exif"):][:600]
