@@ -61,59 +61,12 @@ def forget_without_gps(db: Database) -> int:
     return db.changes()
 
 
-def place_of(db: Database, file_id: int) -> PlaceRow | None:
-    r = db.tuples("SELECT country, region, city, country_code FROM places WHERE file_id = ?", (file_id,))
-    return PlaceRow(*r[0]) if r and r[0][0] is not None else None
-
-
-def places_of(db: Database, file_ids: Sequence[int]) -> dict[int, PlaceRow]:
-    out: dict[int, PlaceRow] = {}
-    ids = list(file_ids)
-    for i in range(0, len(ids), 900):
-        chunk = ids[i : i + 900]
-        for r in db.tuples(
-            "SELECT file_id, country, region, city, country_code FROM places "
-            f"WHERE country IS NOT NULL AND file_id IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        ):
-            out[r[0]] = PlaceRow(*r[1:])
-    return out
-
-
 def counts(db: Database) -> list[dict[str, Any]]:
-    """Files per (country, region, city), most first then by name."""
+    """Files per (country, region, city), by name."""
     return db.rows(
         "SELECT country, region, city, count(*) AS files FROM places WHERE country IS NOT NULL "
         "GROUP BY country, region, city ORDER BY country, region, city"
     )
-
-
-def countries(db: Database) -> list[tuple[str, int]]:
-    return [(r[0], r[1]) for r in db.tuples(
-        "SELECT country, count(*) FROM places WHERE country IS NOT NULL GROUP BY country ORDER BY country"
-    )]  # fmt: skip
-
-
-def regions(db: Database, country: str) -> list[tuple[str | None, int]]:
-    return [(r[0], r[1]) for r in db.tuples(
-        "SELECT region, count(*) FROM places WHERE country = ? GROUP BY region ORDER BY region", (country,)
-    )]  # fmt: skip
-
-
-def cities(db: Database, country: str, region: str | None) -> list[tuple[str | None, int]]:
-    return [(r[0], r[1]) for r in db.tuples(
-        "SELECT city, count(*) FROM places WHERE country = ? AND region IS ? GROUP BY city ORDER BY city",
-        (country, region),
-    )]  # fmt: skip
-
-
-def files_in(db: Database, country: str, region: str | None, city: str | None) -> list[int]:
-    """Ids of the files of one city folder, by date taken."""
-    return [r[0] for r in db.tuples(
-        "SELECT p.file_id FROM places p LEFT JOIN metadata m ON m.file_id = p.file_id "
-        "WHERE p.country = ? AND p.region IS ? AND p.city IS ? ORDER BY m.sort_time, p.file_id",
-        (country, region, city),
-    )]  # fmt: skip
 
 
 def names(db: Database) -> list[tuple[str, str, str | None, str | None]]:
@@ -129,15 +82,6 @@ def names(db: Database) -> list[tuple[str, str, str | None, str | None]]:
         if city:
             out.append(("city", city, country, region))
     return sorted(set(out), key=lambda t: (t[0], t[1], t[2] or "", t[3] or ""))
-
-
-def top(db: Database, limit: int = 10) -> list[dict[str, Any]]:
-    """The most photographed cities (for the dashboard)."""
-    return db.rows(
-        "SELECT country, region, city, count(*) AS files FROM places WHERE country IS NOT NULL "
-        "GROUP BY country, region, city ORDER BY files DESC, country, region, city LIMIT ?",
-        (limit,),
-    )
 
 
 def summary(db: Database) -> dict[str, int]:
