@@ -122,3 +122,15 @@ def test_completion_offers_the_library_place_names(indexed: Path, monkeypatch):
     monkeypatch.setenv("GALLERFS_LIBRARY", str(indexed))
     names = candidates(["places", "--country"], "")
     assert {"Italy", "Tuscany", "Arezzo", "Spain", "Madrid"} <= set(names)
+
+
+def test_a_library_from_before_places_is_upgraded_by_places_and_search(library: Path, tmp_path: Path):
+    run_gallerfs(library, "add", str(_copy(tmp_path, ["exif-samples/jpg/gps/DSCN0021.jpg"])))
+    run_gallerfs(library, "index")
+    with Database(library / "library.sqlite3", migrate=False) as db:  # as an older gallerfs left it
+        db.execute("DROP TABLE places")
+        db.execute("PRAGMA user_version = 11")
+    assert run_gallerfs(library, "places").stdout == "0 of 1 files with a GPS position are placed; 1 wait for 'gallerfs index'\n"
+    assert run_gallerfs(library, "search", "Italy").stdout == "no matches\n"
+    run_gallerfs(library, "index")
+    assert "DSCN0021.jpg  (2008-10-22)" in run_gallerfs(library, "search", "Italy").stdout

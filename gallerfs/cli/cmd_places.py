@@ -10,7 +10,6 @@ from gallerfs.errors import GallerfsError
 
 from gallerfs.places import ATTRIBUTION, UNKNOWN_CITY, UNKNOWN_REGION  # a module without imports
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "places", help="countries, regions and cities of geotagged files, with counts",
@@ -55,7 +54,7 @@ def run_places(ctx: Context) -> int:
         return run_at(ctx)
     from gallerfs.db import places as places_db
 
-    db = ctx.open_reader() if ctx.paths.db.exists() else ctx.open_db()
+    db = ctx.open_current_reader()
     rows = places_db.counts(db)
     if ctx.args.country:
         rows = [r for r in rows if r["country"].casefold() == ctx.args.country.casefold()]

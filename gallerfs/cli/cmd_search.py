@@ -140,7 +140,7 @@ def run_search(ctx: Context) -> int:
 
     from gallerfs.search import search_query
 
-    db = ctx.open_reader()
+    db = ctx.open_current_reader()  # the query's place words need the places table
     filters = _filters(ctx.args)
     _check_names(db, filters)
     result = search_query(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
