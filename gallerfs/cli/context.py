@@ -73,11 +73,9 @@ class Context:
 
     def open_current_reader(self) -> Database:
         """A reader, the library upgraded first when an older gallerfs wrote it (readers never
-        migrate, and a new table such as places would be missing); a new library is created."""
+        migrate, and a new table such as places would be missing). No library: the reader's error."""
         from gallerfs.db import migrations
 
-        if not self.paths.db.exists():
-            return self.open_db()
         db = self.open_reader()
         if migrations.current_version(db) < migrations.latest_version():
             self.open_db()  # migrates; the reader sees the new schema
