@@ -138,8 +138,11 @@ def _set_filters(filters: Filters) -> dict[str, Any]:
 def run_search(ctx: Context) -> int:
     import sys
 
+    from gallerfs.models.store import require_model
     from gallerfs.search import search_query
 
+    if not ctx.paths.db.exists():
+        require_model(ctx.paths)  # no library to filter: how to install a model comes first, as ever
     db = ctx.open_current_reader()  # the query's place words need the places table
     filters = _filters(ctx.args)
     _check_names(db, filters)
