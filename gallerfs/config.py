@@ -49,6 +49,7 @@ KEYS: tuple[Key, ...] = (
     Key("watch_debounce_s", float, lambda: 0.5, "seconds the watcher waits for a file to settle"),
     Key("map_tiles", str, lambda: "", "viewer map background: empty for the built-in Natural Earth outline, a local "
         ".pmtiles file, or (going online) a tile URL template https://.../{z}/{x}/{y}.png"),
+    Key("places_min_population", int, lambda: 5000, "places smaller than this lose to a larger town nearby as a photo's city"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 
@@ -74,6 +75,7 @@ class Settings:
     near_duplicate_max_group: int = 50
     watch_debounce_s: float = 0.5
     map_tiles: str = ""
+    places_min_population: int = 5000
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -36,6 +36,13 @@ def project_stage(db: Database, paths: LibraryPaths, settings: Settings, progres
     return stage(db, paths, settings, progress)
 
 
+def places_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Country, region and city of geotagged files (the polygons and gazetteer load only now)."""
+    from gallerfs.indexer.places import stage
+
+    return stage(db, paths, settings, progress)
+
+
 def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
     """Journal entries and the photos they mention."""
     from gallerfs.journal.entries import journal_index_stage
@@ -47,6 +54,7 @@ def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progres
 LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("embed", embed_stage),  # CLIP image vectors, when a model is installed
     ("project", project_stage),  # the vectors placed on the viewer's clusters map
+    ("places", places_stage),  # country, region and city of geotagged files
     ("journal", journal_stage),  # entries and the photos they mention
 )
 

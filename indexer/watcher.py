@@ -40,6 +40,7 @@ from gallerfs.journal.watch import journal_watches
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
 from gallerfs.indexer.embed import embed_library
+from gallerfs.indexer.places import place_library
 from gallerfs.indexer.projection import project_library
 from gallerfs.indexer.media import kind_of
 from gallerfs.indexer.pipeline import Phase2, make_pool
@@ -334,10 +335,12 @@ class Watcher:
                         embed_due = True
                     pool = phase2.pool
                 elif embed_due:
-                    # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model).
+                    # New photos get their CLIP vectors once phase 2 is quiet (nothing without a model),
+                    # and geotagged ones their place names.
                     embed_due = False
                     embed_library(self.db, self.paths, self.settings)
                     project_library(self.db)  # and place them on the clusters map
+                    place_library(self.db, self.settings)  # and their places
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -12,7 +12,7 @@ from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_query, similar_files
 from gallerfs.viewer import empty, jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
@@ -133,13 +133,15 @@ def search() -> str:
     context = _grid_context(filters)
     hits: list[vq.GridItem] = []
     notice = None
+    understood = None  # how the query was read: the line above the results
     no_model = False
     if query or similar is not None:
         try:
             if similar is not None:
                 found = similar_files(db, lib.paths, lib.settings, similar, lib.settings.search_limit, filters)
-            else:
-                found = search_files(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+            else:  # the query's own words about dates, places, cameras... filter too
+                result = search_query(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+                found, understood, notice = result.hits, result.interpretation.explain(), result.note
         except NoModelError as exc:
             notice = f"{exc}; meanwhile the filters alone are applied below"
             no_model = True
@@ -154,6 +156,7 @@ def search() -> str:
                 notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
     return render_template(
         "search.html", page="search", query=query, hits=hits, notice=notice, has_thumbnail=has_thumbnail,
+        understood=understood,
         show_grid=(not query and similar is None) or no_model, similar=similar, similar_name=similar_name, **context,
     )  # fmt: skip
 

@@ -78,6 +78,8 @@ def details(info: dict[str, Any]) -> list[tuple[str, str]]:
         ("Size", human_bytes(int(info["size"]))),
         ("Modified", when(int(info["mtime_ns"]) / 1e9)),
         ("GPS", gps(meta)),
+        ("Place", ", ".join(info["place"][k] for k in ("city", "region", "country") if k in info["place"])
+         if info.get("place") else None),  # fmt: skip
         ("Source", info.get("source")),
         ("Path", info.get("source_path")),
         ("Indexing", None if info.get("state") == "done" else f"{info.get('state')}: {info.get('error') or ''}".strip(": ")),

@@ -25,6 +25,8 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", metavar="DATE", help="taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
     p.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole year, month or day)")
     p.add_argument("--camera", metavar="TEXT", help="camera make or model contains TEXT (case-insensitive)")
+    p.add_argument("--place", metavar="PLACE", action="append", default=[],
+                   help="taken in this country, region or city (repeat for any of several; see 'gallerfs places')")
     p.add_argument("--source", metavar="NAME", help="only files of this source")
     p.add_argument("--album", metavar="NAME", help="only files in this album")
     p.add_argument("--favourites", action="store_true", help="only favourites")
@@ -44,10 +46,17 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "search", help="find photos by a plain-English description (CLIP)",
-        description="Rank the library's photos by how well they match QUERY, best first. Results scoring "
-        "below search_relative_cutoff times the best score are left out; filters narrow the candidates.",
+        description="Rank the library's photos by how well they match QUERY, best first. Words of the query "
+        "about dates (2019, summer 2008, last July, 2019-2021), places (countries, and the library's regions and "
+        "cities), cameras of the library, videos and favourites become filters; the rest is what CLIP looks "
+        "for, and with nothing left the matches come newest first. Results scoring below "
+        "search_relative_cutoff times the best score are left out; options add filters (and win over the "
+        "query's words).",
     )  # fmt: skip
-    p.add_argument("query", metavar="QUERY", help='what to look for, e.g. "dog on the beach"')
+    p.add_argument("query", metavar="QUERY",
+                   help='what to look for, e.g. "dog on the beach" or "sunset in Italy, summer 2008"')
+    p.add_argument("--explain", action="store_true",
+                   help="print how the query was understood: its filters and the words sent to CLIP")
     _add_filters(p)
     p.set_defaults(func=run_search)
 
@@ -69,6 +78,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
         area=args.area,
         online=args.online,
+        places=tuple(getattr(args, "place", None) or ()),
     )  # fmt: skip
 
 
@@ -86,7 +96,7 @@ def _check_names(db: Database, filters: Filters) -> None:
     check_names(db, filters)
 
 
-def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
+def _hits_json(db: Database, hits: list[SearchHit]) -> list[dict[str, Any]]:
     from gallerfs.db import search as search_db
 
     rows = search_db.hit_rows(db, [h.file_id for h in hits])
@@ -100,33 +110,64 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
             "relpath": r["relpath"], "path": r["root"].rstrip(b"/") + b"/" + r["relpath"], "kind": r["kind"],
             "taken_at": r["taken_at"], "camera": " ".join(x for x in (r["make"], r["model"]) if x) or None,
         })  # fmt: skip
+    return out
 
-    def text(items: list[dict[str, Any]]) -> str:
-        if not items:
-            return empty_hint
-        return "\n".join(
-            f"{i['rank']:>3}  {i['score']:.3f}  {printable(i['path'])}" + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else "")
-            for i in items
-        )
 
-    ctx.emit(out, text)
+def _hits_text(items: list[dict[str, Any]], empty_hint: str, *, scored: bool = True) -> str:
+    if not items:
+        return empty_hint
+    return "\n".join(
+        f"{i['rank']:>3}  " + (f"{i['score']:.3f}  " if scored else "")
+        + printable(i["path"]) + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else "")
+        for i in items
+    )
+
+
+def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
+    items = _hits_json(db, hits)
+    ctx.emit(items, lambda data: _hits_text(data, empty_hint))
+
+
+def _empty_hint(db: Database) -> str:
+    from gallerfs.db import embeddings as embeddings_db
+
+    if embeddings_db.counts(db)["embedded"] == 0:
+        return "no photo is embedded yet: run 'gallerfs index'"
+    return "no matches"
+
+
+def _set_filters(filters: Filters) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(filters).items() if v not in (None, False, ())}
 
 
 def run_search(ctx: Context) -> int:
-    from gallerfs.db import embeddings as embeddings_db
-    from gallerfs.search import search_files
-    from gallerfs.models.store import require_model
+    import sys
 
-    require_model(ctx.paths)  # says how to install one before anything else
-    db = ctx.open_reader()
+    from gallerfs.models.store import require_model
+    from gallerfs.search import search_query
+
+    if not ctx.paths.db.exists():
+        require_model(ctx.paths)  # no library to filter: how to install a model comes first, as ever
+    db = ctx.open_current_reader()  # the query's place words need the places table
     filters = _filters(ctx.args)
     _check_names(db, filters)
-    hits = search_files(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
-    counts = embeddings_db.counts(db) if not hits else None
-    hint = "no matches"
-    if counts is not None and counts["embedded"] == 0:
-        hint = "no photo is embedded yet: run 'gallerfs index'"
-    _emit(ctx, db, hits, hint)
+    result = search_query(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
+    found = result.interpretation
+    if result.note:
+        print(f"gallerfs: {result.note}", file=sys.stderr)
+    items = _hits_json(db, result.hits)
+    hint = "no matches" if result.by_date or result.hits else _empty_hint(db)
+    if ctx.args.explain and ctx.json:
+        ctx.emit({"interpretation": {"explain": found.explain(), "content": found.content,
+                                     "filters": _set_filters(found.filters), "by_date": result.by_date,
+                                     "parts": [p.__dict__ for p in found.parts]},
+                  "results": items})  # fmt: skip
+        return 0
+    if ctx.args.explain and not ctx.json:
+        print(f"understood: {found.explain()}")
+    ctx.emit(items, lambda data: _hits_text(data, hint, scored=not result.by_date))
     return 0
 
 

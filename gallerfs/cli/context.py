@@ -71,6 +71,16 @@ class Context:
         self._dbs.append(db)
         return db
 
+    def open_current_reader(self) -> Database:
+        """A reader, the library upgraded first when an older gallerfs wrote it (readers never
+        migrate, and a new table such as places would be missing). No library: the reader's error."""
+        from gallerfs.db import migrations
+
+        db = self.open_reader()
+        if migrations.current_version(db) < migrations.latest_version():
+            self.open_db()  # migrates; the reader sees the new schema
+        return db
+
     def emit(self, data: Any, text: Callable[[Any], str] | None = None) -> None:
         """Print data as JSON with --json, else as text for people."""
         if self.json or text is None:

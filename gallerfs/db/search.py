@@ -19,6 +19,7 @@ from gallerfs.db.area import area_clause
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import VEC_TABLE, has_vector_table
 from gallerfs.db.journal import journaled_sql
+from gallerfs.db.places import place_params, place_sql
 from gallerfs.db.projection import region_sql
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class FilterSpec:
     area: Area | None = None  # a map area: GPS position inside this polygon
     cluster: Region | None = None  # a selection on the clusters map (its point inside the polygon)
     online: bool | None = None  # True: only files whose source is online; False: only offline ones
+    places: tuple[str, ...] = ()  # the file's country, region or city is one of these (gallerfs.db.places)
+    months: tuple[int, ...] = ()  # month of the year of metadata.sort_time (wall-clock), 1-12
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -107,6 +110,12 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
     if spec.online is not None:  # the source's recorded presence, as the grid's badge and the mount read it
         clauses.append("f.source_id IN (SELECT id FROM sources WHERE online = ?)")
         params.append(1 if spec.online else 0)
+    if spec.places:
+        clauses.append("(" + " OR ".join(place_sql(file_id) for _ in spec.places) + ")")
+        params.extend(v for p in spec.places for v in place_params(p))
+    if spec.months:
+        clauses.append(f"CAST(strftime('%m', m.sort_time, 'unixepoch') AS INTEGER) IN ({', '.join('?' * len(spec.months))})")
+        params.extend(spec.months)
     return clauses, params
 
 
@@ -207,6 +216,16 @@ def _metadata_query(db: Database, spec: FilterSpec) -> tuple[str, list[Any]] | N
     needs_files = spec.source or spec.kinds or spec.journaled or spec.online is not None
     join = " JOIN files f ON f.id = m.file_id" if needs_files else ""
     return f"SELECT m.file_id FROM metadata m{join} WHERE {' AND '.join(clauses)}", params
+
+
+def dated_ids(db: Database, spec: FilterSpec, limit: int) -> list[int]:
+    """Files passing the filters, embedded or not, newest first (a query with no words for CLIP)."""
+    clauses, params = _clauses(spec, "f.id")
+    return [r[0] for r in db.tuples(
+        "SELECT f.id FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
+        f"WHERE {' AND '.join(clauses) or '1'} ORDER BY coalesce(m.sort_time, f.mtime_ns / 1e9) DESC, f.id DESC LIMIT ?",
+        (*params, limit),
+    )]  # fmt: skip
 
 
 def filter_ids(db: Database, spec: FilterSpec, ids: Sequence[int]) -> set[int]:

@@ -229,6 +229,9 @@ def file_details(db: Database, file_id: int) -> dict[str, Any] | None:
         )
     ]
     row["favourite"] = db.value("SELECT 1 FROM favourites WHERE file_id = ?", (file_id,)) is not None
+    place = db.row("SELECT country, region, city FROM places WHERE file_id = ? AND country IS NOT NULL", (file_id,))
+    if place:
+        row["place"] = {k: v for k, v in place.items() if v is not None}
     return row
 
 

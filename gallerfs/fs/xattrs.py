@@ -60,6 +60,10 @@ def xattr_values(details: dict[str, Any]) -> dict[bytes, bytes]:
     if details.get("albums"):
         out["albums"] = json.dumps(details["albums"], ensure_ascii=False)
     out["favourite"] = "1" if details.get("favourite") else "0"
+    place = details.get("place")
+    if place:  # user.gallerfs.place: 'Arezzo, Tuscany, Italy'; also .country, .region, .city
+        out["place"] = ", ".join(place[k] for k in ("city", "region", "country") if place.get(k))
+        out.update({k: place[k] for k in ("country", "region", "city") if place.get(k)})
     return {(PREFIX + k).encode(): v.encode("utf-8", "surrogateescape") for k, v in out.items()}
 
 

@@ -3,6 +3,9 @@
 Entry points for the CLI, the mount's ``search/`` folder and the viewer:
 
 - ``search_files(reader_db, paths, settings, query, limit, filters)``
+- ``search_query(...)``: the same, with the query's interpretation (``query_parse``: its words about
+  dates, places, cameras, media type and favourites become filters, the rest goes to CLIP), results
+  by date when no words are left for CLIP, and filters alone when no model is installed
 - ``similar_files(reader_db, paths, settings, file_id, limit, filters)``
 - ``is_model_installed(paths)`` and ``NO_MODEL_MESSAGE`` (one line, names the command to run)
 - ``prepare(paths, settings)`` for long-lived processes: loads the text tower and an
@@ -14,18 +17,22 @@ each scoring signal behind one interface, ``engine`` fuses and ranks.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gallerfs.config import Settings
 from gallerfs.db import embeddings as embeddings_db
+from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
 from gallerfs.search import engine, memindex
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
+from gallerfs.search.query_parse import Interpretation
 from gallerfs.search.signals import VectorSignal
 from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
 from gallerfs.models.store import current_model as store_current_model
@@ -40,6 +47,8 @@ __all__ = [
     "prepare",
     "similar_files",
     "text_vector",
+    "search_query",
+    "SearchResult",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,6 +93,66 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
         threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    interpretation: Interpretation
+    by_date: bool = False  # no words were left for CLIP (or no model): newest first, scores 0
+    note: str | None = None  # one line for the user: the content words ignored without a model
+
+
+def interpret(reader_db: Database, query: str, filters: Filters | None = None,
+              today: dt.date | None = None) -> Interpretation:  # fmt: skip
+    """The query's filters (merged with ``filters``, which win) and its words for CLIP."""
+    from gallerfs.search.query_parse import merge, parse
+    from gallerfs.search.query_vocab import vocabulary
+
+    found = parse(query, vocabulary(reader_db), today)
+    return replace(found, filters=merge(found.filters, filters or Filters()))
+
+
+def _clean(query: str) -> str:
+    query = " ".join(query.split())
+    if not query:
+        raise GallerfsError("the search query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def search_query(
+    reader_db: Database,
+    paths: LibraryPaths,
+    settings: Settings,
+    query: str,
+    limit: int,
+    filters: Filters | None = None,
+    *,
+    today: dt.date | None = None,
+) -> SearchResult:
+    """A plain-English query: its words about time, place, camera, media type and favourites filter,
+    the rest ranks by CLIP. With no words left for CLIP the matching files come newest first; with
+    words left but no model installed, the filters alone (and a note saying what was ignored), unless
+    nothing was understood as a filter: then ``NoModelError``, as ever."""
+    found = interpret(reader_db, _clean(query), filters, today)
+    the_scope = scope(reader_db, found.filters)
+    if not found.content:
+        ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
+        return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True)
+    model = store_current_model(paths)
+    if model is None:
+        if not found.understood:
+            raise NoModelError(NO_MODEL_MESSAGE)
+        ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
+        note = f"no CLIP model is installed, so \u201c{found.content}\u201d was ignored ('gallerfs models install')"
+        return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True, note=note)
+    if not _check_space(reader_db, model.identity):
+        return SearchResult([], found)
+    vector = text_vector(paths, settings, found.content)
+    hits = engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+    return SearchResult(hits, found)
+
+
 def search_files(
     reader_db: Database,
     paths: LibraryPaths,
@@ -92,23 +161,15 @@ def search_files(
     limit: int,
     filters: Filters | None = None,
 ) -> list[SearchHit]:
-    """Files matching a plain-English query, best first.
+    """Files matching a plain-English query, best first (``search_query``'s hits).
 
     Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
     ``NO_MODEL_MESSAGE``) when no model is installed, and ``GallerfsError`` for
     bad filters. Returns [] while nothing is embedded yet.
     """
-    query = " ".join(query.split())
-    if not query:
-        raise GallerfsError("the search query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
-    model = require_model(paths)
-    the_scope = scope(reader_db, filters)
-    if not _check_space(reader_db, model.identity):
-        return []
-    vector = text_vector(paths, settings, query)
-    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+    _clean(query)
+    require_model(paths)
+    return search_query(reader_db, paths, settings, query, limit, filters).hits
 
 
 def text_vector(paths: LibraryPaths, settings: Settings, query: str) -> np.ndarray:

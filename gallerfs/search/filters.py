@@ -51,6 +51,8 @@ class Filters:
     area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
     cluster: str | None = None  # a selection on the clusters map, 'FIT:x,y;x,y;...' (see search.region)
     online: bool | None = None  # True: only files whose source is online, False: only offline ones
+    places: tuple[str, ...] = ()  # country, region or city names (any of them), as 'gallerfs places' lists them
+    months: tuple[int, ...] = ()  # months of the year (1-12), any year: "summer", "July"
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -59,6 +61,8 @@ class Filters:
             raise GallerfsError(f"--since {self.since} is after --until {self.until}")
         if self.kind is not None and self.kind not in KINDS:
             raise GallerfsError(f"--kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise GallerfsError(f"months are 1 to 12, not {self.months}")
         return FilterSpec(
             since=since,
             until=until,
@@ -72,6 +76,8 @@ class Filters:
             area=area_mod.parse(self.area) if self.area else None,
             cluster=region.parse(self.cluster) if self.cluster else None,
             online=self.online,
+            places=tuple(sorted({p.strip() for p in self.places if p.strip()})),
+            months=tuple(sorted(set(self.months))),
         )
 
 
