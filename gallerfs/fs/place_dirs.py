@@ -57,7 +57,7 @@ class CountryDir(DirNode):
     country: bytes
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("place", self.country)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -71,7 +71,7 @@ class RegionDir(DirNode):
     region: bytes
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("place", self.country, self.region)
 
     def list(self, ctx: TreeContext) -> list[Entry]:
@@ -86,7 +86,7 @@ class CityDir(DirNode):
     city: bytes
 
     @property
-    def key(self) -> tuple[Hashable, ...]:  # type: ignore[override]
+    def key(self) -> tuple[Hashable, ...]:
         return ("place", self.country, self.region, self.city)
 
     def list(self, ctx: TreeContext) -> list[Entry]:

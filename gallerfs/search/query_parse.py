@@ -38,7 +38,7 @@ import calendar
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 
 from gallerfs.search.filters import Filters
@@ -344,8 +344,8 @@ def _filters(found: _Found) -> Filters:
 def merge(parsed: Filters, explicit: Filters) -> Filters:
     """The filters of a query with those given as options: an option wins over the query's words."""
     out = parsed
-    for name in explicit.__dataclass_fields__:
-        value = getattr(explicit, name)
-        if value not in (None, False, ()):
-            out = replace(out, **{name: value})
+    for f in fields(explicit):
+        value = getattr(explicit, f.name)
+        if value != f.default:  # given (e.g. online=False, "only offline", is given; None is not)
+            out = replace(out, **{f.name: value})
     return out
