@@ -86,6 +86,7 @@ def tag_library(db: Database, paths: LibraryPaths, settings: Settings,
     report = TagsReport()
     if model is None:
         log.info("%s; photos will be tagged by a later 'gallerfs index'", packaged.not_installed_message("tags"))
+        report.vectors = embed_tag_names(db, paths, settings)  # tags imported from an export
         return report
     report.model = model.identity
     work = [(s, n) for s, n in tags_db.sources_with_todo(db, model.identity) if source_enabled(db, s)]

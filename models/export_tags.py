@@ -11,6 +11,7 @@ TensorFlow reference) and returns ``[N,1000]`` softmax probabilities.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,8 @@ def export(dest: Path) -> None:
 
     model = build_model()
     example = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on constant shapes: the input size is fixed
         torch.onnx.export(model, (example,), str(dest), input_names=["image"], output_names=["probabilities"],
                           dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=17,
                           dynamo=False)  # fmt: skip

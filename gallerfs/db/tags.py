@@ -153,3 +153,8 @@ def restore(db: Database, tagged: Sequence[dict[str, Any]], tags: Sequence[dict[
     )  # fmt: skip
     db.executemany("INSERT INTO tags (file_id, tag, score) VALUES (?, ?, ?)",
                    [(r["file_id"], r["tag"], r["score"]) for r in tags])  # fmt: skip
+
+
+def tag_names(db: Database) -> list[str]:
+    """Every tag carried by at least one photo, by name."""
+    return [str(r[0]) for r in db.tuples("SELECT DISTINCT tag FROM tags ORDER BY tag")]

@@ -16,6 +16,7 @@ from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 from gallerfs.fs.search_dir import SearchRoot
 from gallerfs.fs.similar_dir import SimilarRoot
 from gallerfs.fs.status import StatusDir
+from gallerfs.fs.tag_dirs import ByTagRoot
 
 TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"sources", lambda journal: SourcesRoot()),
@@ -24,6 +25,7 @@ TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"favourites", lambda journal: FavouritesDir()),
     (b"search", lambda journal: SearchRoot()),
     (b"similar", lambda journal: SimilarRoot()),
+    (b"by-tag", lambda journal: ByTagRoot()),
     (b"duplicates", lambda journal: DuplicatesRoot()),
     (b"journal", JournalRoot),
     (b".gallerfs", lambda journal: StatusDir()),

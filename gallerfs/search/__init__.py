@@ -23,10 +23,10 @@ from gallerfs.db import embeddings as embeddings_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from gallerfs.search import engine, memindex
+from gallerfs.search import engine, memindex, tag_signal
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
-from gallerfs.search.signals import VectorSignal
+from gallerfs.search.signals import Signal, VectorSignal
 from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
 from gallerfs.models.store import current_model as store_current_model
 
@@ -35,6 +35,7 @@ __all__ = [
     "NO_MODEL_MESSAGE",
     "NoModelError",
     "SearchHit",
+    "can_search",
     "is_model_installed",
     "search_files",
     "prepare",
@@ -84,6 +85,11 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
         threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
 
 
+def can_search(paths: LibraryPaths) -> bool:
+    """Whether a plain-English query can be answered: a CLIP model or the tags' text model is installed."""
+    return is_model_installed(paths) or tag_signal.available(paths)
+
+
 def search_files(
     reader_db: Database,
     paths: LibraryPaths,
@@ -94,21 +100,28 @@ def search_files(
 ) -> list[SearchHit]:
     """Files matching a plain-English query, best first.
 
+    Signals: CLIP similarity when a CLIP model is installed and photos are embedded, and the query
+    matched to photo tags by meaning when the ``text`` model is installed (``search.tag_signal``).
     Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
-    ``NO_MODEL_MESSAGE``) when no model is installed, and ``GallerfsError`` for
-    bad filters. Returns [] while nothing is embedded yet.
+    ``NO_MODEL_MESSAGE``) when neither is installed, and ``GallerfsError`` for
+    bad filters. Returns [] while nothing is embedded or tagged yet.
     """
     query = " ".join(query.split())
     if not query:
         raise GallerfsError("the search query is empty")
     if len(query) > MAX_QUERY_CHARS:
         raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
-    model = require_model(paths)
+    model = store_current_model(paths)
+    if model is None and not can_search(paths):
+        raise NoModelError(NO_MODEL_MESSAGE)
     the_scope = scope(reader_db, filters)
-    if not _check_space(reader_db, model.identity):
-        return []
-    vector = text_vector(paths, settings, query)
-    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+    signals: list[Signal] = []
+    if model is not None and _check_space(reader_db, model.identity):
+        signals.append(VectorSignal(text_vector(paths, settings, query)))
+    tags = tag_signal.for_query(reader_db, paths, settings, query, with_clip=bool(signals))
+    if tags is not None:
+        signals.append(tags)
+    return engine.rank(reader_db, signals, the_scope, limit, settings.search_relative_cutoff)
 
 
 def text_vector(paths: LibraryPaths, settings: Settings, query: str) -> np.ndarray:
