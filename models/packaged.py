@@ -59,7 +59,7 @@ SPECS: dict[str, PackagedSpec] = {
                          "tags", "Apache-2.0 (weights), MIT (class names)", ("labels.json", "model.onnx"),
                          _build_tags),  # fmt: skip
     "text": PackagedSpec("text", "all-MiniLM-L6-v2 sentence embeddings: queries matched to tags by meaning",
-                         "tags", "Apache-2.0", ("model.onnx", "tokenizer.json"), _build_text),  # fmt: skip
+                         "text", "Apache-2.0", ("model.onnx", "tokenizer.json"), _build_text),  # fmt: skip
 }
 NAMES = tuple(SPECS)
 

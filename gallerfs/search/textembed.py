@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS = 128  # queries and tag names are short; longer text is cut here
 _QUERY_CACHE = 256
+_CHUNK = 32  # texts per model call
 
 
 class TextEmbedder:
@@ -39,10 +40,18 @@ class TextEmbedder:
         self._cache: dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """[N, 384] float32 unit vectors."""
+        """[N, 384] float32 unit vectors (in chunks of similar length, so little is padding)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        encoded = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), _CHUNK):
+            rows = order[start : start + _CHUNK]
+            out[rows] = self._encode([texts[i] for i in rows])
+        return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        encoded = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
