@@ -233,3 +233,31 @@ def test_a_killed_tags_job_resumes_where_it_stopped(built_models: Path, tmp_path
         report = tags_job.tag_library(db, paths, Settings())
         assert report.tagged == 2 and report.failed == 0
         assert tags_job.tag_library(db, paths, Settings()).tagged == 0
+
+
+def test_tag_filter_in_cli_viewer_and_photo_page(built_models: Path, tmp_path: Path) -> None:
+    library, _ = _photo_library(tmp_path)
+    install_into(built_models, library)
+    run_gallerfs(library, "index")
+    # The tag filter narrows a search; a tag no photo has is a one-line error.
+    assert _search_json(library, "a cup of coffee", "--tag", "cat") == []
+    assert _search_json(library, "kitty", "--tag", "Cat") == ["chelsea.jpg"]
+    proc = run_gallerfs(library, "search", "kitty", "--tag", "unicorn", check=False)
+    assert proc.returncode == 1 and "no photo has the tag 'unicorn'" in proc.stderr
+
+    from tests.viewer_support import HOST, make_app
+
+    client = make_app(library, TESTING=True).test_client()
+    hit = json.loads(run_gallerfs(library, "search", "lighthouse", "--json").stdout)[0]
+    grid = client.get("/api/grid?tag=lighthouse", headers=HOST)
+    assert grid.status_code == 200, grid.get_data(as_text=True)
+    assert [i["id"] for i in grid.get_json()["items"]] == [hit["file_id"]]
+    assert client.get("/api/grid?tag=unicorn", headers=HOST).status_code == 400
+    photo = client.get(f"/photo/{hit['file_id']}", headers=HOST).get_data(as_text=True)
+    assert 'href="/?tag=lighthouse"' in photo, photo[photo.find('Tags'):][:400]
+    assert 'name="tag"' in client.get("/?tag=lighthouse", headers=HOST).get_data(as_text=True)
+
+
+def _search_json(library: Path, query: str, *extra: str) -> list[str]:
+    out = json.loads(run_gallerfs(library, "search", query, *extra, "--json").stdout)
+    return [os.path.basename(r["path"]) for r in out]

@@ -31,6 +31,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("image", "video", "raw"), help="only this media type")
     p.add_argument("--has-gps", action="store_true", default=None, help="only files with a GPS position")
     p.add_argument("--journaled", action="store_true", help="only photos a journal entry links to")
+    p.add_argument("--tag", metavar="TAG", help="only photos with this tag (see by-tag/ in the mount)")
     p.add_argument("--area", metavar="LAT_LON_...", help="only photos taken inside this map area (polygon vertices "
                    "lat_lon_lat_lon_..., as in the viewer's URL)")  # fmt: skip
     presence = p.add_mutually_exclusive_group()
@@ -66,7 +67,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
     return Filters(
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
-        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
+        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled, tag=args.tag,
         area=args.area,
         online=args.online,
     )  # fmt: skip

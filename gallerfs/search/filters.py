@@ -51,6 +51,7 @@ class Filters:
     area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
     cluster: str | None = None  # a selection on the clusters map, 'FIT:x,y;x,y;...' (see search.region)
     online: bool | None = None  # True: only files whose source is online, False: only offline ones
+    tag: str | None = None  # only photos with this tag ('cat', 'lighthouse'; see gallerfs.db.tags)
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -72,6 +73,7 @@ class Filters:
             area=area_mod.parse(self.area) if self.area else None,
             cluster=region.parse(self.cluster) if self.cluster else None,
             online=self.online,
+            tag=" ".join(self.tag.lower().split()) or None if self.tag else None,
         )
 
 
@@ -188,6 +190,11 @@ def check_names(db: Database, filters: Filters) -> None:
         sources_db.find_source(db, filters.source)
     if filters.album and not search_db.album_exists(db, filters.album):
         raise GallerfsError(f"no album named {filters.album!r}")
+    if filters.tag:
+        from gallerfs.db import tags as tags_db
+
+        if not tags_db.files_with_tag(db, " ".join(filters.tag.lower().split()))[:1]:
+            raise GallerfsError(f"no photo has the tag {filters.tag!r}")
     if filters.cluster:
         from gallerfs.db import projection as projection_db
 

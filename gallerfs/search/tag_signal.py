@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gallerfs.config import Settings
+from gallerfs.db import search as search_db
 from gallerfs.db import tags as tags_db
 from gallerfs.db.connection import Database
 from gallerfs.models import packaged
@@ -54,7 +55,8 @@ class TagTextSignal:
             return {}
         per_file = tags_db.files_with_tags(db, matched)
         scored = {f: max(matched[t] * s for t, s in tags.items()) for f, tags in per_file.items()}
-        kept = scope.keep(db, list(scored))
+        # Tagged photos need not be embedded: the filters are checked on the files themselves.
+        kept = search_db.filter_files(db, scope.spec, list(scored)) if scope.filtered else set(scored)
         best = sorted(((f, s) for f, s in scored.items() if f in kept), key=lambda kv: (-kv[1], kv[0]))
         return dict(best[:k])
 
