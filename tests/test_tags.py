@@ -261,3 +261,27 @@ def test_tag_filter_in_cli_viewer_and_photo_page(built_models: Path, tmp_path: P
 def _search_json(library: Path, query: str, *extra: str) -> list[str]:
     out = json.loads(run_gallerfs(library, "search", query, *extra, "--json").stdout)
     return [os.path.basename(r["path"]) for r in out]
+
+
+def test_with_clip_the_tags_are_one_more_signal(built_models: Path, tmp_path: Path) -> None:
+    from tests import clipmodel
+
+    library, photos = _photo_library(tmp_path)
+    clipmodel.colour_photo(photos / "red.jpg", "red", 1)
+    clipmodel.colour_photo(photos / "green.jpg", "green", 2)
+    folder = tmp_path / "clip"
+    manifest = clipmodel.write_model_dir(folder)
+    run_gallerfs(library, "models", "import", str(folder), "--manifest", str(manifest))
+    install_into(built_models, library)
+    report = json.loads(run_gallerfs(library, "index", "--json").stdout)["stages"]
+    assert report["embed"]["embedded"] == 5 and report["tags"]["tagged"] == 5
+    assert _search(library, "red")[0] == "red.jpg"  # CLIP decides where no tag matches
+
+    def cat_score() -> float:
+        hits = json.loads(run_gallerfs(library, "search", "kitty", "--limit", "10", "--json").stdout)
+        return next(h["score"] for h in hits if h["relpath"].endswith("chelsea.jpg"))
+
+    # The test CLIP model knows only colours; the tag match adds its weighted score on top.
+    with_tags = cat_score()
+    shutil.rmtree(library / "models" / "text")
+    assert with_tags - cat_score() > 0.05

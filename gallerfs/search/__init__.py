@@ -83,6 +83,7 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
                 log.exception("loading the CLIP text tower failed")
 
         threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
+    tag_signal.warm_up(paths, settings)
 
 
 def can_search(paths: LibraryPaths) -> bool:

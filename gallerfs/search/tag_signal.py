@@ -65,7 +65,7 @@ def for_query(db: Database, paths: LibraryPaths, settings: Settings, query: str,
               with_clip: bool) -> TagTextSignal | None:  # fmt: skip
     """The signal for a query, or None when the text model is not installed or nothing is tagged yet."""
     model = packaged.installed(paths, "text")
-    if model is None or not tags_db.has_tags(db):
+    if model is None or not available(paths) or not tags_db.has_tags(db):
         return None
     from gallerfs.search.textembed import embedder
 
@@ -74,5 +74,25 @@ def for_query(db: Database, paths: LibraryPaths, settings: Settings, query: str,
 
 
 def available(paths: LibraryPaths) -> bool:
-    """Whether queries can be matched to tags (the text model is installed)."""
-    return packaged.installed(paths, "text") is not None
+    """Whether queries can be matched to tags (the text model and its tokenizer package are installed)."""
+    import importlib.util
+
+    return packaged.installed(paths, "text") is not None and importlib.util.find_spec("tokenizers") is not None
+
+
+def warm_up(paths: LibraryPaths, settings: Settings) -> None:
+    """Load the text model in the background (a mount or viewer), so the first query does not wait."""
+    model = packaged.installed(paths, "text")
+    if model is None:
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            from gallerfs.search.textembed import embedder
+
+            embedder(model, settings.embed_device).encode_one("a photo")
+        except Exception:  # the first query reports the problem in its own words
+            log.exception("loading the text model failed")
+
+    threading.Thread(target=load, name="gallerfs-text-model", daemon=True).start()
