@@ -285,3 +285,37 @@ def test_with_clip_the_tags_are_one_more_signal(built_models: Path, tmp_path: Pa
     with_tags = cat_score()
     shutil.rmtree(library / "models" / "text")
     assert with_tags - cat_score() > 0.05
+
+
+def test_watch_tags_new_photos(built_models: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gallerfs.db.connection import Database
+    from tests.conftest import gallerfs_env
+
+    library, photos = _photo_library(tmp_path)
+    install_into(built_models, library)
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "watch"], env=gallerfs_env(library),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    db = Database(library / "library.sqlite3", readonly=True)
+    cats = "SELECT count(*) FROM tags WHERE tag = 'cat'"
+
+    def wait(predicate, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < end and proc.poll() is None, "the watcher did not tag the photos in time"
+            time.sleep(0.1)
+
+    try:
+        wait(lambda: db.value(cats) == 1, 60)  # the initial scan, phase 2, then tags
+        _save(skimage_data.chelsea()[:, ::-1], photos / "mirrored-cat.jpg")
+        shutil.copyfile(photos / "chelsea.jpg", photos / "another-cat.jpg")
+        wait(lambda: db.value(cats) == 3, 60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        db.close()
+    assert proc.returncode == 0
