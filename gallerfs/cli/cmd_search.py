@@ -44,7 +44,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "search", help="find photos by a plain-English description (CLIP)",
+        "search", help="find photos by a plain-English description (CLIP, and photo tags by meaning)",
         description="Rank the library's photos by how well they match QUERY, best first. Results scoring "
         "below search_relative_cutoff times the best score are left out; filters narrow the candidates.",
     )  # fmt: skip
