@@ -50,6 +50,8 @@ class TagsReport:
     def as_dict(self) -> dict[str, Any]:
         if self.model is None:
             summary = f"skipped: {packaged.not_installed_message('tags')}"
+        elif not self.tagged and not self.failed:
+            summary = "nothing new to tag"
         else:
             summary = f"{self.tagged} photos tagged, {self.failed} failed"
         return {"tagged": self.tagged, "failed": self.failed, "vectors": self.vectors, "model": self.model,
