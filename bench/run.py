@@ -34,6 +34,7 @@ FULL = {
     "map": [],
     "plots": ["--files", "100000"],
     "places": ["--points", "100000"],
+    "tags": [],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -49,6 +50,7 @@ QUICK = {
     "map": ["--points", "5000", "--server-points", "20000", "--client-max", "10000", "--rounds", "1"],
     "plots": ["--files", "5000", "--runs", "3"],
     "places": ["--points", "10000", "--rounds", "20"],
+    "tags": ["--rounds", "5", "--queries", "10"],
 }
 
 

@@ -43,6 +43,13 @@ def places_stage(db: Database, paths: LibraryPaths, settings: Settings, progress
     return stage(db, paths, settings, progress)
 
 
+def tags_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """What is in each photo, when the tags model is installed (onnxruntime loads only when there is work)."""
+    from gallerfs.indexer.tags_job import stage
+
+    return stage(db, paths, settings, progress)
+
+
 def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
     """Journal entries and the photos they mention."""
     from gallerfs.journal.entries import journal_index_stage
@@ -55,6 +62,7 @@ LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("embed", embed_stage),  # CLIP image vectors, when a model is installed
     ("project", project_stage),  # the vectors placed on the viewer's clusters map
     ("places", places_stage),  # country, region and city of geotagged files
+    ("tags", tags_stage),  # what is in each photo, when the tags model is installed
     ("journal", journal_stage),  # entries and the photos they mention
 )
 

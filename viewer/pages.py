@@ -8,6 +8,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from gallerfs.db import albums as albums_db
 from gallerfs.db import files as files_db
+from gallerfs.db import tags as tags_db
 from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
@@ -84,6 +85,7 @@ def photo(file_id: str) -> str:
         similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
         journal=photo_links.journal_entries(db, fid), duplicates=photo_links.duplicates(db, fid),
+        tags=tags_db.tags_of(db, fid),
     )  # fmt: skip
 
 

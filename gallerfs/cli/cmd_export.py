@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from gallerfs import __version__
 from gallerfs.cli.context import Context, to_jsonable
 from gallerfs.db import portable
+from gallerfs.db import tags as tags_db
 from gallerfs.db.migrations import current_version
 from gallerfs.errors import GallerfsError
 
@@ -49,7 +50,9 @@ def _write(out: TextIO, db: Any) -> dict[str, int]:
         counts["files"] += 1
     out.write("\n  ],\n")
     out.write(f'  "albums": {json.dumps(portable.albums(db))},\n')
-    out.write(f'  "favourites": {json.dumps(portable.favourites(db))}\n')
+    out.write(f'  "favourites": {json.dumps(portable.favourites(db))},\n')
+    out.write(f'  "tagged": {json.dumps(tags_db.tagged_export_rows(db))},\n')
+    out.write(f'  "tags": {json.dumps(tags_db.export_rows(db))}\n')
     out.write("}\n")
     return counts
 
@@ -96,6 +99,8 @@ def run_import(ctx: Context) -> int:
     if not portable.is_empty(db):
         raise GallerfsError(f"the library at {ctx.paths.root} is not empty; import into a new one (--library DIR)")
     counts = portable.restore(db, data)
+    with db.transaction():
+        tags_db.restore(db, data.get("tagged", []), data.get("tags", []))
     print(f"imported {counts['sources']} sources, {counts['files']} files, {counts['albums']} albums, "
           f"{counts['favourites']} favourites; run 'gallerfs index' to check which sources are online and "
           "rebuild their thumbnails")  # fmt: skip

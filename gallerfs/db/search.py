@@ -49,6 +49,7 @@ class FilterSpec:
     online: bool | None = None  # True: only files whose source is online; False: only offline ones
     places: tuple[str, ...] = ()  # the file's country, region or city is one of these (gallerfs.db.places)
     months: tuple[int, ...] = ()  # month of the year of metadata.sort_time (wall-clock), 1-12
+    tag: str | None = None  # carries this tag (gallerfs.db.tags)
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -107,6 +108,9 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
         clause, values = region_sql(file_id, spec.cluster)
         clauses.append(clause)
         params.extend(values)
+    if spec.tag:
+        clauses.append(f"{file_id} IN (SELECT file_id FROM tags WHERE tag = ?)")
+        params.append(spec.tag)
     if spec.online is not None:  # the source's recorded presence, as the grid's badge and the mount read it
         clauses.append("f.source_id IN (SELECT id FROM sources WHERE online = ?)")
         params.append(1 if spec.online else 0)
@@ -237,6 +241,21 @@ def filter_ids(db: Database, spec: FilterSpec, ids: Sequence[int]) -> set[int]:
         rows = db.tuples(
             f"SELECT f.id {_FROM} WHERE f.id IN ({', '.join('?' * len(chunk))}) AND {where}", (*chunk, *params)
         )
+        kept.update(r[0] for r in rows)
+    return kept
+
+
+def filter_files(db: Database, spec: FilterSpec, ids: Sequence[int]) -> set[int]:
+    """The subset of ``ids`` passing the filters, embedded or not (for signals that are not vectors)."""
+    clauses, params = _clauses(spec, "f.id")
+    where = " AND ".join(clauses) or "1"
+    kept: set[int] = set()
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = list(ids[i : i + _IN_CHUNK])
+        rows = db.tuples(
+            f"SELECT f.id FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
+            f"WHERE f.id IN ({', '.join('?' * len(chunk))}) AND {where}", (*chunk, *params)
+        )  # fmt: skip
         kept.update(r[0] for r in rows)
     return kept
 

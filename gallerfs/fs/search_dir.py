@@ -67,9 +67,9 @@ def _enoent() -> OSError:
 
 
 def model_installed(paths: LibraryPaths) -> bool:
-    from gallerfs.search import is_model_installed
+    from gallerfs.search import can_search
 
-    return bool(is_model_installed(paths))
+    return bool(can_search(paths))
 
 
 def readme_text() -> bytes:

@@ -17,6 +17,7 @@ from gallerfs.fs.place_dirs import ByPlaceRoot
 from gallerfs.fs.search_dir import SearchRoot
 from gallerfs.fs.similar_dir import SimilarRoot
 from gallerfs.fs.status import StatusDir
+from gallerfs.fs.tag_dirs import ByTagRoot
 
 TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"sources", lambda journal: SourcesRoot()),
@@ -26,6 +27,7 @@ TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"search", lambda journal: SearchRoot()),
     (b"similar", lambda journal: SimilarRoot()),
     (b"by-place", lambda journal: ByPlaceRoot()),
+    (b"by-tag", lambda journal: ByTagRoot()),
     (b"duplicates", lambda journal: DuplicatesRoot()),
     (b"journal", JournalRoot),
     (b".gallerfs", lambda journal: StatusDir()),

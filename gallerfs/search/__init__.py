@@ -29,11 +29,11 @@ from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from gallerfs.search import engine, memindex
+from gallerfs.search import engine, memindex, tag_signal
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
 from gallerfs.search.query_parse import Interpretation
-from gallerfs.search.signals import VectorSignal
+from gallerfs.search.signals import Signal, VectorSignal
 from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
 from gallerfs.models.store import current_model as store_current_model
 
@@ -42,6 +42,7 @@ __all__ = [
     "NO_MODEL_MESSAGE",
     "NoModelError",
     "SearchHit",
+    "can_search",
     "is_model_installed",
     "search_files",
     "prepare",
@@ -91,6 +92,12 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
                 log.exception("loading the CLIP text tower failed")
 
         threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
+    tag_signal.warm_up(paths, settings)
+
+
+def can_search(paths: LibraryPaths) -> bool:
+    """Whether a plain-English query can be answered: a CLIP model or the tags' text model is installed."""
+    return is_model_installed(paths) or tag_signal.available(paths)
 
 
 @dataclass(frozen=True)
@@ -140,16 +147,21 @@ def search_query(
         ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
         return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True)
     model = store_current_model(paths)
-    if model is None:
+    if model is None and not tag_signal.available(paths):
         if not found.understood:
             raise NoModelError(NO_MODEL_MESSAGE)
         ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
         note = f"no CLIP model is installed, so \u201c{found.content}\u201d was ignored ('gallerfs models install')"
         return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True, note=note)
-    if not _check_space(reader_db, model.identity):
-        return SearchResult([], found)
-    vector = text_vector(paths, settings, found.content)
-    hits = engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+    # The content words rank by every signal at hand: CLIP similarity (a model, and photos embedded
+    # with it) and the photos' tags matched by meaning (the text model, search.tag_signal).
+    signals: list[Signal] = []
+    if model is not None and _check_space(reader_db, model.identity):
+        signals.append(VectorSignal(text_vector(paths, settings, found.content)))
+    tags = tag_signal.for_query(reader_db, paths, settings, found.content, with_clip=bool(signals))
+    if tags is not None:
+        signals.append(tags)
+    hits = engine.rank(reader_db, signals, the_scope, limit, settings.search_relative_cutoff)
     return SearchResult(hits, found)
 
 
@@ -163,12 +175,15 @@ def search_files(
 ) -> list[SearchHit]:
     """Files matching a plain-English query, best first (``search_query``'s hits).
 
+    Signals: CLIP similarity when a CLIP model is installed and photos are embedded, and the query
+    matched to photo tags by meaning when the ``text`` model is installed (``search.tag_signal``).
     Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
-    ``NO_MODEL_MESSAGE``) when no model is installed, and ``GallerfsError`` for
-    bad filters. Returns [] while nothing is embedded yet.
+    ``NO_MODEL_MESSAGE``) when neither is installed, and ``GallerfsError`` for
+    bad filters. Returns [] while nothing is embedded or tagged yet.
     """
     _clean(query)
-    require_model(paths)
+    if not can_search(paths):
+        raise NoModelError(NO_MODEL_MESSAGE)
     return search_query(reader_db, paths, settings, query, limit, filters).hits
 
 

@@ -53,6 +53,7 @@ class Filters:
     online: bool | None = None  # True: only files whose source is online, False: only offline ones
     places: tuple[str, ...] = ()  # country, region or city names (any of them), as 'gallerfs places' lists them
     months: tuple[int, ...] = ()  # months of the year (1-12), any year: "summer", "July"
+    tag: str | None = None  # only photos with this tag ('cat', 'lighthouse'; see gallerfs.db.tags)
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -78,6 +79,7 @@ class Filters:
             online=self.online,
             places=tuple(sorted({p.strip() for p in self.places if p.strip()})),
             months=tuple(sorted(set(self.months))),
+            tag=" ".join(self.tag.lower().split()) or None if self.tag else None,
         )
 
 
@@ -194,6 +196,11 @@ def check_names(db: Database, filters: Filters) -> None:
         sources_db.find_source(db, filters.source)
     if filters.album and not search_db.album_exists(db, filters.album):
         raise GallerfsError(f"no album named {filters.album!r}")
+    if filters.tag:
+        from gallerfs.db import tags as tags_db
+
+        if not tags_db.files_with_tag(db, " ".join(filters.tag.lower().split()))[:1]:
+            raise GallerfsError(f"no photo has the tag {filters.tag!r}")
     if filters.cluster:
         from gallerfs.db import projection as projection_db
 

@@ -1,0 +1,172 @@
+"""The tags job: what is in each photo, from phase 2's preview, resumable per file.
+
+Runs after phase 2 as the ``tags`` job (a row in ``jobs``) when the ``tags`` model is installed
+(``gallerfs models install tags``); without it the stage does nothing and says so in one line. Which files
+are done is recorded per file in ``tagged`` (with the size, mtime and model), so a killed job resumes
+with the files still to do, redoing at most the batch in flight, and an edited photo is tagged again.
+Files are chosen one source at a time, so a source whose analysis is switched off is skipped with one
+call. A preview that cannot be decoded is recorded with its error and skipped.
+
+When the ``text`` model is installed too, every tag name in the library gets its MiniLM vector
+(``tag_vectors``), which search uses to match a query to tags by meaning.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from gallerfs.config import Settings
+from gallerfs.db import files as files_db
+from gallerfs.db import jobs as jobs_db
+from gallerfs.db import sources as sources_db
+from gallerfs.db import tags as tags_db
+from gallerfs.db.connection import Database
+from gallerfs.db.state import bump_generation
+from gallerfs.db.tags import TagTask
+from gallerfs.paths import LibraryPaths
+from gallerfs.indexer.clip.preprocess import ImageDecodeError
+from gallerfs.indexer.thumbnails import thumbnail_path
+from gallerfs.models import packaged
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "tags"
+BATCH = 16
+
+
+@dataclass
+class TagsReport:
+    tagged: int = 0
+    failed: int = 0
+    vectors: int = 0  # tag names embedded for search
+    model: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.model is None:
+            summary = f"skipped: {packaged.not_installed_message('tags')}"
+        elif not self.tagged and not self.failed:
+            summary = "nothing new to tag"
+        else:
+            summary = f"{self.tagged} photos tagged, {self.failed} failed"
+        return {"tagged": self.tagged, "failed": self.failed, "vectors": self.vectors, "model": self.model,
+                "summary": summary}  # fmt: skip
+
+
+def source_enabled(db: Database, source_id: int) -> bool:
+    """Whether the source's photos are analysed for tags (the per-source switch, where there is one)."""
+    check = getattr(sources_db, "analysis_enabled", None)
+    return True if check is None else bool(check(db, source_id, JOB_KIND))
+
+
+def _decode(task: TagTask, thumb_root: Path, max_pixels: int) -> np.ndarray | str:
+    from gallerfs.indexer.tagger import preprocess_file
+
+    preview = thumbnail_path(thumb_root, task.file_id, "preview")
+    if not preview.is_file():
+        return "no preview image to tag"
+    try:
+        return preprocess_file(preview, max_pixels)
+    except ImageDecodeError as exc:
+        return str(exc)
+    except MemoryError:
+        return "out of memory while decoding"
+    except Exception as exc:  # a decoder bug on odd input: record it, never stop the job
+        log.exception("decoding the preview of file %d failed", task.file_id)
+        return f"internal error: {exc!r}"
+
+
+def tag_library(db: Database, paths: LibraryPaths, settings: Settings,
+                on_progress: Callable[[int], None] | None = None,
+                on_total: Callable[[int], None] | None = None) -> TagsReport:  # fmt: skip
+    model = packaged.installed(paths, "tags")
+    report = TagsReport()
+    if model is None:
+        log.info("%s; photos will be tagged by a later 'gallerfs index'", packaged.not_installed_message("tags"))
+        report.vectors = embed_tag_names(db, paths, settings)  # tags imported from an export
+        return report
+    report.model = model.identity
+    work = [(s, n) for s, n in tags_db.sources_with_todo(db, model.identity) if source_enabled(db, s)]
+    todo = sum(n for _, n in work)
+    if todo:
+        _tag(db, paths, settings, model, work, todo, report, on_progress, on_total)
+    report.vectors = embed_tag_names(db, paths, settings)
+    return report
+
+
+def _tag(db: Database, paths: LibraryPaths, settings: Settings, model: packaged.Installed,
+         work: list[tuple[int, int]], todo: int, report: TagsReport,
+         on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None) -> None:  # fmt: skip
+    from gallerfs.indexer.tagger import Tagger  # onnxruntime loads only when there is work
+
+    job = jobs_db.claim(db, JOB_KIND)
+    with db.transaction():
+        jobs_db.set_total(db, job.id, job.done + todo)
+    if on_total:
+        on_total(todo)
+    try:
+        tagger = Tagger(model, settings.embed_device)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tags-decode") as pool:
+            for source_id, _ in work:
+                after = 0
+                while batch := tags_db.todo_batch(db, model.identity, source_id, after, BATCH):
+                    after = batch[-1].file_id
+                    decoded = list(pool.map(lambda t: _decode(t, paths.thumbnails, settings.max_image_pixels), batch))
+                    good = [(t, x) for t, x in zip(batch, decoded) if isinstance(x, np.ndarray)]
+                    bad = [(t, x) for t, x in zip(batch, decoded) if isinstance(x, str)]
+                    found = tagger.tag(np.stack([x for _, x in good])) if good else []
+                    done = [(t, tags) for (t, _), tags in zip(good, found)]
+                    with db.transaction():
+                        tags_db.store(db, model.identity, done, bad)
+                        for task, error in bad:
+                            files_db.record_failure(db, source_id=task.source_id, file_id=task.file_id,
+                                                    job_id=job.id, path=task.relpath, stage=JOB_KIND, error=error)
+                            log.warning("file %d: tags: %s", task.file_id, error)
+                        jobs_db.progress(db, job.id, done=len(batch), failed=len(bad),
+                                         error=bad[-1][1] if bad else None)  # fmt: skip
+                        bump_generation(db)
+                    report.tagged += len(done)
+                    report.failed += len(bad)
+                    if on_progress:
+                        on_progress(len(batch))
+    except BaseException as exc:
+        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    jobs_db.finish(db, job.id, "done")
+
+
+def embed_tag_names(db: Database, paths: LibraryPaths, settings: Settings) -> int:
+    """Give every tag name in the library its text vector (when the ``text`` model is installed)."""
+    text_model = packaged.installed(paths, "text")
+    if text_model is None:
+        return 0
+    missing = tags_db.tags_without_vector(db, text_model.identity)
+    if not missing:
+        return 0
+    from gallerfs.search.textembed import embedder
+
+    vectors = embedder(text_model, settings.embed_device).encode(missing)
+    with db.transaction():
+        tags_db.store_vectors(db, text_model.identity, dict(zip(missing, vectors)))
+    return len(missing)
+
+
+def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
+    """The ``tags`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
+    update: Callable[[int], None] = lambda n: None
+
+    def start(total: int) -> None:
+        nonlocal update
+        if total:
+            update = progress.start("tags", total, "photo")
+
+    try:
+        report = tag_library(db, paths, settings, lambda n: update(n), on_total=start)
+    finally:
+        progress.close()
+    return report.as_dict()
