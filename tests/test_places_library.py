@@ -129,7 +129,7 @@ def test_a_library_from_before_places_is_upgraded_by_places_and_search(library: 
     run_gallerfs(library, "index")
     with Database(library / "library.sqlite3", migrate=False) as db:  # as an older gallerfs left it
         db.execute("DROP TABLE places")
-        db.execute("PRAGMA user_version = 16")
+        db.execute("PRAGMA user_version = 16")  # later migrations create what is missing (IF NOT EXISTS)
     assert run_gallerfs(library, "places").stdout == "0 of 1 files with a GPS position are placed; 1 wait for 'gallerfs index'\n"
     assert run_gallerfs(library, "search", "Italy").stdout == "no matches\n"
     run_gallerfs(library, "index")

@@ -10,7 +10,7 @@ VERSION = 20
 
 SQL = """
 -- One row per file the tags job handled; a file with no row (or a stale one) is still to do.
-CREATE TABLE tagged (
+CREATE TABLE IF NOT EXISTS tagged (
     file_id         INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     model           TEXT NOT NULL,      -- identity of the tags model (name + sha256 prefix): another one redoes
     size            INTEGER NOT NULL,   -- files.size when tagged: a different size means redo
@@ -21,16 +21,16 @@ CREATE TABLE tagged (
 );
 
 -- The tags a photo kept: a class name ('tabby cat') or a parent word ('cat'), with its probability.
-CREATE TABLE tags (
+CREATE TABLE IF NOT EXISTS tags (
     file_id         INTEGER NOT NULL REFERENCES tagged(file_id) ON DELETE CASCADE,
     tag             TEXT NOT NULL,      -- lower case, as models/tag_labels.py names it
     score           REAL NOT NULL,      -- 0..1: the summed probability of the classes carrying the tag
     PRIMARY KEY (file_id, tag)
 ) WITHOUT ROWID;
-CREATE INDEX tags_by_tag ON tags (tag, score);
+CREATE INDEX IF NOT EXISTS tags_by_tag ON tags (tag, score);
 
 -- The text embedding of each tag name (all-MiniLM-L6-v2, unit length float32).
-CREATE TABLE tag_vectors (
+CREATE TABLE IF NOT EXISTS tag_vectors (
     tag             TEXT PRIMARY KEY,
     model           TEXT NOT NULL,      -- identity of the text model that made the vector
     vector          BLOB NOT NULL       -- float32 little-endian, unit length
