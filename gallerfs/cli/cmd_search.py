@@ -1,9 +1,11 @@
-"""``gallerfs search "QUERY"`` and ``gallerfs similar PATH|ID``: CLIP search from the shell."""
+"""``gallerfs search "QUERY"`` (CLIP, text in photos, ...), ``gallerfs search --text TEXT`` and
+``gallerfs similar PATH|ID`` from the shell."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
@@ -43,11 +45,16 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "search", help="find photos by a plain-English description (CLIP)",
-        description="Rank the library's photos by how well they match QUERY, best first. Results scoring "
-        "below search_relative_cutoff times the best score are left out; filters narrow the candidates.",
+        "search", help="find photos by a plain-English description or by the text in them",
+        description="Rank the library's photos by how well they match QUERY, best first, combining every "
+        "signal installed: CLIP similarity (a model from 'gallerfs models install') and the words printed in "
+        "photos (the 'ocr' extra). Results scoring below search_relative_cutoff times a signal's best score "
+        "are left out; filters narrow the candidates. --text searches only the text inside photos.",
     )  # fmt: skip
-    p.add_argument("query", metavar="QUERY", help='what to look for, e.g. "dog on the beach"')
+    p.add_argument("query", metavar="QUERY", nargs="?", help='what to look for, e.g. "dog on the beach"')
+    p.add_argument("--text", metavar="TEXT", help='only photos whose text (read by OCR) holds every word of TEXT; '
+                   '"quoted phrases" word for word, words of 3+ letters also as prefixes')  # fmt: skip
+    p.add_argument("--explain", action="store_true", help="show why results match")
     _add_filters(p)
     p.set_defaults(func=run_search)
 
@@ -86,7 +93,7 @@ def _check_names(db: Database, filters: Filters) -> None:
     check_names(db, filters)
 
 
-def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
+def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str, explain: bool = False) -> None:
     from gallerfs.db import search as search_db
 
     rows = search_db.hit_rows(db, [h.file_id for h in hits])
@@ -100,33 +107,62 @@ def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) ->
             "relpath": r["relpath"], "path": r["root"].rstrip(b"/") + b"/" + r["relpath"], "kind": r["kind"],
             "taken_at": r["taken_at"], "camera": " ".join(x for x in (r["make"], r["model"]) if x) or None,
         })  # fmt: skip
+        if explain:
+            out[-1]["signals"] = {name: round(score, 6) for name, score in hit.signals.items()}
 
     def text(items: list[dict[str, Any]]) -> str:
         if not items:
             return empty_hint
-        return "\n".join(
-            f"{i['rank']:>3}  {i['score']:.3f}  {printable(i['path'])}" + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else "")
-            for i in items
-        )
+        lines = []
+        for i in items:
+            lines.append(f"{i['rank']:>3}  {i['score']:.3f}  {printable(i['path'])}"
+                         + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else ""))  # fmt: skip
+            if "signals" in i:
+                lines.append("            " + "  ".join(f"{n} {v:.3f}" for n, v in i["signals"].items()))
+        return "\n".join(lines)
 
     ctx.emit(out, text)
 
 
 def run_search(ctx: Context) -> int:
+    args = ctx.args
+    if args.text is not None and args.query is not None:
+        raise GallerfsError("give a QUERY or --text TEXT, not both")
+    if args.text is None and args.query is None:
+        raise GallerfsError("give a QUERY to search for, or --text TEXT")
+    if args.text is not None:
+        return _run_text_search(ctx)
     from gallerfs.db import embeddings as embeddings_db
-    from gallerfs.search import search_files
-    from gallerfs.models.store import require_model
+    from gallerfs.search import search
 
-    require_model(ctx.paths)  # says how to install one before anything else
+    db = ctx.open_reader()
+    filters = _filters(args)
+    _check_names(db, filters)
+    result = search(db, ctx.paths, ctx.settings, args.query, _limit(ctx), filters)
+    for notice in result.notices:
+        print(f"gallerfs: {notice}", file=sys.stderr)
+    hint = "no matches"
+    if not result.hits and "clip" in result.signals and embeddings_db.counts(db)["embedded"] == 0:
+        hint = "no photo is embedded yet: run 'gallerfs index'"
+    _emit(ctx, db, result.hits, hint, args.explain)
+    return 0
+
+
+def _run_text_search(ctx: Context) -> int:
+    from gallerfs.db import ocr as ocr_db
+    from gallerfs.models import extras
+    from gallerfs.search import text_search
+
     db = ctx.open_reader()
     filters = _filters(ctx.args)
     _check_names(db, filters)
-    hits = search_files(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
-    counts = embeddings_db.counts(db) if not hits else None
-    hint = "no matches"
-    if counts is not None and counts["embedded"] == 0:
-        hint = "no photo is embedded yet: run 'gallerfs index'"
-    _emit(ctx, db, hits, hint)
+    hits = text_search(db, ctx.args.text, _limit(ctx), filters)
+    hint = "no photo has this text"
+    if not hits and ocr_db.counts(db)["read"] == 0:
+        hint = "no photo has been read for text yet: " + (
+            extras.notice("ocr", "reading text in photos") if extras.missing("ocr") else "run 'gallerfs index'"
+        )
+    _emit(ctx, db, hits, hint, ctx.args.explain)
     return 0
 
 

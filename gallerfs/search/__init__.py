@@ -2,19 +2,23 @@
 
 Entry points for the CLI, the mount's ``search/`` folder and the viewer:
 
-- ``search_files(reader_db, paths, settings, query, limit, filters)``
+- ``search_files(reader_db, paths, settings, query, limit, filters)``; ``search(...)`` is the same
+  with the notices of signals that could not run (``SearchResult``)
+- ``text_search(reader_db, query, limit, filters)``: the text inside photos only (OCR)
 - ``similar_files(reader_db, paths, settings, file_id, limit, filters)``
 - ``is_model_installed(paths)`` and ``NO_MODEL_MESSAGE`` (one line, names the command to run)
 - ``prepare(paths, settings)`` for long-lived processes: loads the text tower and an
   in-memory copy of the vectors in the background, so queries skip both costs
 
 Layout: ``filters`` parses and applies filters (one place), ``signals`` holds
-each scoring signal behind one interface, ``engine`` fuses and ranks.
+each scoring signal behind one interface, ``registry`` lists the modules that
+make a query's signals (CLIP, OCR text, ...), ``engine`` fuses and ranks.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +27,7 @@ from gallerfs.db import embeddings as embeddings_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from gallerfs.search import engine, memindex
+from gallerfs.search import engine, memindex, registry
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
 from gallerfs.search.signals import VectorSignal
@@ -35,8 +39,11 @@ __all__ = [
     "NO_MODEL_MESSAGE",
     "NoModelError",
     "SearchHit",
+    "SearchResult",
     "is_model_installed",
+    "search",
     "search_files",
+    "text_search",
     "prepare",
     "similar_files",
     "text_vector",
@@ -84,6 +91,50 @@ def prepare(paths: LibraryPaths, settings: Settings, max_vectors: int = memindex
         threading.Thread(target=load_text_tower, name="gallerfs-text-tower", daemon=True).start()
 
 
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    notices: list[str] = field(default_factory=list)  # one line per signal that could not run
+    signals: list[str] = field(default_factory=list)  # the signals that scored this query
+
+
+def _clean(query: str) -> str:
+    query = " ".join(query.split())
+    if not query:
+        raise GallerfsError("the search query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def search(
+    reader_db: Database,
+    paths: LibraryPaths,
+    settings: Settings,
+    query: str,
+    limit: int,
+    filters: Filters | None = None,
+) -> SearchResult:
+    """Files matching a plain-English query, best first, by every signal of ``registry.QUERY_SIGNALS``
+    that can run here (CLIP when a model is installed, OCR text when photos have been read, ...).
+
+    Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message ``NO_MODEL_MESSAGE``) when no
+    CLIP model is installed and no other signal finds anything, and ``GallerfsError`` for bad
+    filters. Returns no hits while nothing is indexed yet.
+    """
+    query = _clean(query)
+    the_scope = scope(reader_db, filters)
+    built = registry.build(registry.Query(query, reader_db, paths, settings))
+    if not built.signals and "clip" in built.unavailable:
+        raise NoModelError(built.unavailable["clip"])
+    names = [s.name for s in built.signals]
+    notices = [f"{text}; results come from {', '.join(names)} only" for text in built.unavailable.values()]
+    hits = engine.rank(reader_db, built.signals, the_scope, limit, settings.search_relative_cutoff)
+    if not hits and "clip" in built.unavailable:
+        raise NoModelError(built.unavailable["clip"])  # nothing found without CLIP: installing it comes first
+    return SearchResult(hits, notices, names)
+
+
 def search_files(
     reader_db: Database,
     paths: LibraryPaths,
@@ -92,23 +143,23 @@ def search_files(
     limit: int,
     filters: Filters | None = None,
 ) -> list[SearchHit]:
-    """Files matching a plain-English query, best first.
+    """``search`` without the notices (logged instead)."""
+    result = search(reader_db, paths, settings, query, limit, filters)
+    for notice in result.notices:
+        log.info("%s", notice)
+    return result.hits
 
-    Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
-    ``NO_MODEL_MESSAGE``) when no model is installed, and ``GallerfsError`` for
-    bad filters. Returns [] while nothing is embedded yet.
-    """
-    query = " ".join(query.split())
-    if not query:
-        raise GallerfsError("the search query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise GallerfsError(f"the search query is longer than {MAX_QUERY_CHARS} characters")
-    model = require_model(paths)
-    the_scope = scope(reader_db, filters)
-    if not _check_space(reader_db, model.identity):
-        return []
-    vector = text_vector(paths, settings, query)
-    return engine.rank(reader_db, [VectorSignal(vector)], the_scope, limit, settings.search_relative_cutoff)
+
+def text_search(reader_db: Database, query: str, limit: int, filters: Filters | None = None) -> list[SearchHit]:
+    """Photos whose text (found by the OCR job) holds every word and "quoted phrase" of the query,
+    best first (BM25, the best scoring 1). Filters apply; no relative cutoff (every match is one)."""
+    from gallerfs.search.ocr_signal import text_only
+
+    query = _clean(query)
+    signal = text_only(query)
+    if signal.query.empty:
+        raise GallerfsError("the text to look for has no letters or digits")
+    return engine.rank(reader_db, [signal], scope(reader_db, filters), limit, 0.0)
 
 
 def text_vector(paths: LibraryPaths, settings: Settings, query: str) -> np.ndarray:
