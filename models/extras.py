@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Extra:
     name: str  # the pip extra: gallerfs[NAME]
     modules: tuple[str, ...]  # import names that must all be importable
     purpose: str  # what it adds, for 'gallerfs models list'
+    files: tuple[str, ...] = ()  # model files it needs exported into the library's models/ folder
+    setup: str | None = None  # the command that exports them
 
     @property
     def install(self) -> str:
@@ -48,6 +51,20 @@ def importable(module: str) -> bool:
 def missing(name: str) -> list[str]:
     """The modules of an extra that cannot be imported ([] when it is installed)."""
     return [m for m in EXTRAS[name].modules if not importable(m)]
+
+
+def missing_files(name: str, models_dir: Path) -> list[str]:
+    """The exported model files of an extra that are not in the library's ``models/`` folder."""
+    return [f for f in EXTRAS[name].files if not (models_dir / f).is_file()]
+
+
+def status(name: str, models_dir: Path) -> dict[str, object]:
+    """What 'gallerfs models list' shows of an extra: installed or not, and what to do about it."""
+    extra = EXTRAS[name]
+    gone, absent = missing(name), missing_files(name, models_dir)
+    todo = extra.install if gone else (extra.setup if absent else None)
+    return {"kind": name, "name": name, "installed": not gone and not absent, "missing_modules": gone,
+            "missing_files": absent, "todo": todo, "description": extra.purpose}  # fmt: skip
 
 
 def notice(name: str, what: str) -> str:

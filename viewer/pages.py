@@ -8,11 +8,12 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from gallerfs.db import albums as albums_db
 from gallerfs.db import files as files_db
+from gallerfs.db import ocr as ocr_db
 from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search_files, similar_files
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search, similar_files
 from gallerfs.viewer import empty, jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
@@ -84,6 +85,7 @@ def photo(file_id: str) -> str:
         similar_url=url_for("pages.search") + urlfilters.query_string(filters, similar=fid),
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
         journal=photo_links.journal_entries(db, fid), duplicates=photo_links.duplicates(db, fid),
+        photo_text=ocr_db.lines_of(db, fid),
     )  # fmt: skip
 
 
@@ -139,7 +141,8 @@ def search() -> str:
             if similar is not None:
                 found = similar_files(db, lib.paths, lib.settings, similar, lib.settings.search_limit, filters)
             else:
-                found = search_files(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+                result = search(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+                found, notice = result.hits, "; ".join(result.notices) or None
         except NoModelError as exc:
             notice = f"{exc}; meanwhile the filters alone are applied below"
             no_model = True
@@ -149,7 +152,7 @@ def search() -> str:
             found = None
         if found is not None:
             hits = vq.items_by_ids(db, [h.file_id for h in found])
-            if not hits:
+            if not hits and notice is None:
                 empty = not context["library_total"]
                 notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
     return render_template(

@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("list", help="models known to the manifest and installed in this library")
+    p = sub.add_parser("list", help="CLIP models known to the manifest and installed, and which analysis extras "
+                       "(ocr, faces, tags, text) are installed")  # fmt: skip
     p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
     add_json_flag(p)
     p.set_defaults(func=run_list)
@@ -112,6 +113,7 @@ def run_list(ctx: Context) -> int:
         spec = installed[name].spec if name in installed else manifest.models[name]
         rows.append(
             {
+                "kind": "clip",
                 "name": name,
                 "dim": spec.dim,
                 "installed": name in installed,
@@ -122,13 +124,24 @@ def run_list(ctx: Context) -> int:
             }
         )
 
+    from gallerfs.models import extras
+
+    rows.extend(extras.status(name, store.models_dir(ctx.paths)) for name in extras.EXTRAS)
+
     def text(rows: list[dict[str, Any]]) -> str:
-        lines = []
+        lines = ["clip (search by description):"]
         for r in rows:
+            if r["kind"] != "clip":
+                continue
             state = "in use" if r["current"] else ("installed" if r["installed"] else "not installed")
             lines.append(f"{'*' if r['current'] else ' '} {r['name']:<20} {r['dim']:>5}-d  {r['size'] / 1e6:7.1f} MB  {state}")
         if current is None:
             lines.append(store.NO_MODEL_MESSAGE)
+        for r in rows:
+            if r["kind"] != "clip":
+                state = "installed" if r["installed"] else "not installed"
+                todo = f"; install with: {r['todo']}" if r["todo"] else ""
+                lines.append(f"{r['name']:<6} {state:<14} {r['description']}{todo}")
         return "\n".join(lines)
 
     ctx.emit(rows, text)

@@ -166,3 +166,27 @@ def _with_lines(db: Database, rows: list[tuple[Any, ...]], lines: dict[int, list
 def analysis_off(db: Database) -> list[dict[str, Any]]:
     """The per-source analysis switches turned off (for ``gallerfs export``)."""
     return db.rows("SELECT source_id, kind, off_at FROM source_analysis_off ORDER BY source_id, kind")
+
+
+def restore(db: Database, records: Sequence[dict[str, Any]], analysis_off_rows: Sequence[dict[str, Any]]) -> int:
+    """Write exported OCR records and per-source switches into a library just restored (ids preserved);
+    returns how many OCR records were written."""
+    with db.transaction():
+        for r in records:
+            lines = r.get("lines") or []
+            db.execute(
+                "INSERT OR REPLACE INTO ocr (file_id, size, mtime_ns, state, error, text, engine, ocr_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (r["file_id"], r["size"], r["mtime_ns"], r["state"], r.get("error"),
+                 "\n".join(line["text"] for line in lines), r.get("engine"), r["ocr_at"]),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO ocr_lines (file_id, line, text, confidence, box) VALUES (?, ?, ?, ?, ?)",
+                [(r["file_id"], i, line["text"], line["confidence"], json.dumps(line["box"]))
+                 for i, line in enumerate(lines)],
+            )  # fmt: skip
+        db.executemany(
+            "INSERT OR IGNORE INTO source_analysis_off (source_id, kind, off_at) VALUES (?, ?, ?)",
+            [(r["source_id"], r["kind"], r["off_at"]) for r in analysis_off_rows],
+        )
+    return len(records)
