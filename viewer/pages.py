@@ -13,7 +13,8 @@ from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
-from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, search, similar_files
+from gallerfs.search import MAX_QUERY_CHARS, Filters, NoModelError, similar_files
+from gallerfs.search import search as fused_search
 from gallerfs.viewer import empty, jobs_view, photo_links, present, timeline, urlfilters
 from gallerfs.viewer.errors import ViewerError
 from gallerfs.viewer.ids import parse_id
@@ -141,7 +142,7 @@ def search() -> str:
             if similar is not None:
                 found = similar_files(db, lib.paths, lib.settings, similar, lib.settings.search_limit, filters)
             else:
-                result = search(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
+                result = fused_search(db, lib.paths, lib.settings, query, lib.settings.search_limit, filters)
                 found, notice = result.hits, "; ".join(result.notices) or None
         except NoModelError as exc:
             notice = f"{exc}; meanwhile the filters alone are applied below"
