@@ -133,8 +133,11 @@ def run_search(ctx: Context) -> int:
     if args.text is not None:
         return _run_text_search(ctx)
     from gallerfs.db import embeddings as embeddings_db
+    from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed
     from gallerfs.search import search
 
+    if not is_model_installed(ctx.paths) and not ctx.paths.db.exists():
+        raise NoModelError(NO_MODEL_MESSAGE)  # no model and no library: installing a model comes first
     db = ctx.open_reader()
     filters = _filters(args)
     _check_names(db, filters)
