@@ -23,6 +23,9 @@ from gallerfs.db.ocr import OcrLine
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1280
+# Text is detected at this long side (RapidOCR's default keeps a 1280-px preview whole, 2.5x slower
+# for the same words); smaller images are enlarged to it first, which small print needs to be read.
+DETECT_SIDE = 960
 MIN_CONFIDENCE = 0.5  # lines the recogniser is less sure of are mostly noise (textures, edges)
 MIN_SIDE = 16  # images smaller than this hold no readable text
 
@@ -67,7 +70,8 @@ class Reader:
         from rapidocr import RapidOCR  # the 'ocr' extra: imported only when a job has work
 
         # It logs every model load and every image without text on its own handler; errors only.
-        params: dict[str, Any] = {"Global.log_level": "error"}
+        params: dict[str, Any] = {"Global.log_level": "error", "Det.limit_type": "max",
+                                  "Det.limit_side_len": DETECT_SIDE}  # fmt: skip
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
         self._engine = RapidOCR(params=params)
@@ -77,6 +81,10 @@ class Reader:
         height, width = image.shape[:2]
         if min(height, width) < MIN_SIDE:
             return []
+        if max(height, width) < DETECT_SIDE:
+            scale = DETECT_SIDE / max(height, width)
+            width, height = round(width * scale), round(height * scale)
+            image = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
         with self._lock:
             result = self._engine(image)
         if result.txts is None or result.boxes is None:
