@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -237,3 +238,19 @@ def test_failures_are_recorded_and_an_interrupted_job_resumes(tmp_path: Path, li
         ocr_library(db, paths, settings, reader=reader)
         assert reader.calls == 1
         assert [line.text for line in ocr_db.lines_of(db, db.value("SELECT id FROM files WHERE name = ?", (b"00.png",)))] == ["shape 64x64"]
+
+
+def test_the_viewer_shows_the_text_and_searches_it_without_clip(indexed) -> None:
+    from tests.viewer_support import HOST, make_app
+
+    _, library = indexed
+    client = make_app(library).test_client()
+    page_id = _query(library, "SELECT id FROM files WHERE name = ?", (b"page.png",))[0][0]
+    portrait_id = _query(library, "SELECT id FROM files WHERE name = ?", (b"astronaut.jpg",))[0][0]
+    html = client.get(f"/photo/{page_id}", headers=HOST).get_data(as_text=True)
+    assert 'id="photo-text"' in html and "Region-based segmentation" in html and "histogram of grey values:" in html
+    assert 'id="photo-text"' not in client.get(f"/photo/{portrait_id}", headers=HOST).get_data(as_text=True)
+    html = client.get("/search?q=histogram+of+grey+values", headers=HOST).get_data(as_text=True)
+    shown = {int(i) for i in re.findall(r'href="/photo/(\d+)', html)}
+    assert page_id in shown and portrait_id not in shown
+    assert "no CLIP model is installed" in html and "results come from ocr only" in html
