@@ -90,6 +90,9 @@ def _read_one(reader: Any, task: OcrTask, thumb_root: Path, max_pixels: int) -> 
 def ocr_library(db: Database, paths: LibraryPaths, settings: Settings, on_progress: Callable[[int], None] | None = None,
                 *, on_total: Callable[[int], None] | None = None, reader: Any = None) -> OcrReport:  # fmt: skip
     report = OcrReport()
+    if not extras.wanted("ocr"):
+        log.info("text in photos not read: %s leaves out ocr", extras.ANALYSIS_ENV)
+        return report
     if extras.missing("ocr"):
         report.notice = extras.notice("ocr", "text in photos")
         log.info("%s", report.notice)

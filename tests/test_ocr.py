@@ -26,6 +26,14 @@ from tests.conftest import gallerfs_env, run_gallerfs
 # Words printed on data.page() (checked by reading it here): its heading and body text.
 PAGE_WORDS = ("region", "segmentation", "markers", "coins", "background", "pixels", "histogram")
 
+@pytest.fixture(autouse=True, scope="module")
+def _ocr_on():
+    """This module is about the OCR job: run it (tests/conftest.py leaves analysis off elsewhere)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GALLERFS_ANALYSIS", "ocr")
+        yield
+
+
 # Runs gallerfs with the 'ocr' extra blocked, as on an installation without it.
 BLOCKED = ("import runpy, sys; sys.modules['rapidocr'] = None; sys.argv = ['gallerfs', *sys.argv[1:]]; "
            "runpy.run_module('gallerfs', run_name='__main__')")  # fmt: skip
@@ -203,6 +211,19 @@ class _Reader:
         if self.calls == self.fail_at:
             raise RuntimeError("engine broke")
         return [ocr_db.OcrLine(f"shape {image.shape[1]}x{image.shape[0]}", 0.9, ((0, 0), (1, 0), (1, 1), (0, 1)))]
+
+
+def test_the_analysis_variable_leaves_ocr_out(tmp_path: Path, library: Path, monkeypatch) -> None:
+    photos = tmp_path / "Photos"
+    photos.mkdir()
+    Image.fromarray(data.page()).save(photos / "page.png")
+    run_gallerfs(library, "add", str(photos))
+    monkeypatch.setenv("GALLERFS_ANALYSIS", "faces, tags")
+    out = json.loads(run_gallerfs(library, "index", "--json").stdout)
+    assert out["stages"]["ocr"]["read"] == 0 and out["stages"]["ocr"]["summary"] is None
+    monkeypatch.delenv("GALLERFS_ANALYSIS")  # unset: every installed job runs
+    out = json.loads(run_gallerfs(library, "index", "--json").stdout)
+    assert out["stages"]["ocr"]["read"] == 1
 
 
 def test_failures_are_recorded_and_an_interrupted_job_resumes(tmp_path: Path, library: Path) -> None:
