@@ -91,3 +91,29 @@ def test_any_typed_text_is_a_valid_fts5_query(db) -> None:
         q = parse(text)
         for every in (True, False):
             assert ocr_db.match(db, q.expression(every=every), 5) == []
+
+
+def test_forgetting_a_source_takes_its_text_out_of_the_index(db) -> None:
+    from gallerfs.db import files as files_db
+    from gallerfs.db import ocr as ocr_db
+    from gallerfs.db import sources as sources_db
+
+    source = sources_db.add_source(db, name="s", path=b"/nowhere", mount_point=b"/", fs_uuid=None, fs_type=None,
+                                   device=0, root_inode=0)  # fmt: skip
+    with db.transaction():
+        files_db.insert_new(db, source.id, [files_db.ScannedFile(b"a.jpg", "image", 10, 1, 1, 0, 1)])
+    file_id = db.value("SELECT id FROM files")
+    with db.transaction():
+        files_db.store_result(db, file_id, metadata={"sort_time": 1.0}, content_hash=None, partial_hash=None,
+                              phash=None, dhash=None, error=None)  # fmt: skip
+    assert ocr_db.count_todo(db) == 1 and ocr_db.count_todo(db, [source.id]) == 0
+    task = ocr_db.todo_batch(db, 0, 10)[0]
+    line = ocr_db.OcrLine("Boarding pass", 0.99, ((0, 0), (1, 0), (1, 1), (0, 1)))
+    with db.transaction():
+        assert ocr_db.store(db, [(task, [line])], [], "test") == 1
+    assert [r[0] for r in ocr_db.match(db, parse("boarding").expression(every=True), 5)] == [file_id]
+    assert ocr_db.count_todo(db) == 0
+    sources_db.remove_source(db, source.id)
+    assert ocr_db.match(db, parse("boarding").expression(every=True), 5) == []
+    assert db.value("SELECT count(*) FROM ocr_lines") == 0
+    db.execute("INSERT INTO ocr_fts (ocr_fts) VALUES ('integrity-check')")  # raises when the index disagrees
