@@ -52,11 +52,11 @@ def load(path: str | os.PathLike[str] | bytes, max_pixels: int, max_side: int = 
                 scale = max_side / max(width, height)
                 im.draft("RGB", (round(width * scale), round(height * scale)))
             im.load()
-            im = ImageOps.exif_transpose(im) or im
-            im = im.convert("RGB")
-            if max(im.size) > max_side:
-                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            return np.asarray(im)
+            upright: Image.Image = ImageOps.exif_transpose(im) or im
+            rgb = upright.convert("RGB")
+            if max(rgb.size) > max_side:
+                rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            return np.asarray(rgb)
     except OcrImageError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
@@ -86,7 +86,7 @@ class Reader:
             width, height = round(width * scale), round(height * scale)
             image = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
         with self._lock:
-            result = self._engine(image)
+            result: Any = self._engine(image)
         if result.txts is None or result.boxes is None:
             return []
         lines = []

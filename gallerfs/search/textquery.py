@@ -84,12 +84,12 @@ def parse(text: str, *, drop_stopwords: bool = False) -> TextQuery:
             rest.append(" " + words[0] + " ")
         position = m.end()
     rest.append(text[position:])
-    words = normalise(" ".join(rest).replace('"', " "))
-    if drop_stopwords and any(w not in STOPWORDS for w in words):
-        words = [w for w in words if w not in STOPWORDS]
+    loose = normalise(" ".join(rest).replace('"', " "))
+    if drop_stopwords and any(w not in STOPWORDS for w in loose):
+        loose = [w for w in loose if w not in STOPWORDS]
     seen: set[tuple[str, ...]] = set()
     singles = []
-    for w in words:
+    for w in loose:
         if (w,) not in seen:
             seen.add((w,))
             singles.append(Item((w,), False))
