@@ -35,6 +35,7 @@ FULL = {
     "plots": ["--files", "100000"],
     "places": ["--points", "100000"],
     "tags": [],
+    "ocr": [],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -51,6 +52,7 @@ QUICK = {
     "plots": ["--files", "5000", "--runs", "3"],
     "places": ["--points", "10000", "--rounds", "20"],
     "tags": ["--rounds", "5", "--queries", "10"],
+    "ocr": ["--rounds", "1", "--files", "5000", "--queries", "10"],
 }
 
 

@@ -57,6 +57,13 @@ def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progres
     return journal_index_stage(db, paths, settings, progress)
 
 
+def ocr_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Text in photos, when the 'ocr' extra is installed (its models load only when there is work)."""
+    from gallerfs.indexer.ocr import stage
+
+    return stage(db, paths, settings, progress)
+
+
 # The stages after phase 2, in order.
 LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("embed", embed_stage),  # CLIP image vectors, when a model is installed
@@ -64,6 +71,7 @@ LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("places", places_stage),  # country, region and city of geotagged files
     ("tags", tags_stage),  # what is in each photo, when the tags model is installed
     ("journal", journal_stage),  # entries and the photos they mention
+    ("ocr", ocr_stage),  # text in photos (the 'ocr' extra), on sources that have it on
 )
 
 

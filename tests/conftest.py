@@ -17,6 +17,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 CORPORA = PROJECT.parent / "shared" / "corpora"
 EXIF_CORPUS = CORPORA / "exif"
 
+# The analysis jobs (OCR, faces, tags: seconds a photo on these machines) run only in the tests
+# that are about them, which set GALLERFS_ANALYSIS themselves.
+os.environ.setdefault("GALLERFS_ANALYSIS", "")
+
 
 def gallerfs_env(library: Path) -> dict[str, str]:
     env = dict(os.environ)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from gallerfs.db import albums as albums_db
 from gallerfs.db import files as files_db
+from gallerfs.db import ocr as ocr_db
 from gallerfs.db import tags as tags_db
 from gallerfs.db import tree as tree_db
 from gallerfs.db import viewer_queries as vq
@@ -86,6 +87,7 @@ def photo(file_id: str) -> str:
         other_albums=[a.name for a in tree_db.list_albums(db) if a.name not in info["albums"]],
         journal=photo_links.journal_entries(db, fid), duplicates=photo_links.duplicates(db, fid),
         tags=tags_db.tags_of(db, fid),
+        photo_text=ocr_db.lines_of(db, fid),
     )  # fmt: skip
 
 
@@ -153,7 +155,7 @@ def search() -> str:
             found = None
         if found is not None:
             hits = vq.items_by_ids(db, [h.file_id for h in found])
-            if not hits:
+            if not hits and notice is None:
                 empty = not context["library_total"]
                 notice = "the library is empty: run 'gallerfs add FOLDER'" if empty else "no matches"
     return render_template(

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from gallerfs import __version__
 from gallerfs.cli.context import Context, to_jsonable
+from gallerfs.db import ocr as ocr_db
 from gallerfs.db import portable
 from gallerfs.db import tags as tags_db
 from gallerfs.db.migrations import current_version
@@ -49,6 +50,11 @@ def _write(out: TextIO, db: Any) -> dict[str, int]:
         out.write(("," if i else "") + "\n    " + json.dumps(to_jsonable(f)))
         counts["files"] += 1
     out.write("\n  ],\n")
+    out.write('  "ocr": [')
+    for i, r in enumerate(ocr_db.iter_export(db)):
+        out.write(("," if i else "") + "\n    " + json.dumps(r))
+    out.write("\n  ],\n")
+    out.write(f'  "analysis_off": {json.dumps(ocr_db.analysis_off(db))},\n')
     out.write(f'  "albums": {json.dumps(portable.albums(db))},\n')
     out.write(f'  "favourites": {json.dumps(portable.favourites(db))},\n')
     out.write(f'  "tagged": {json.dumps(tags_db.tagged_export_rows(db))},\n')
@@ -101,6 +107,7 @@ def run_import(ctx: Context) -> int:
     counts = portable.restore(db, data)
     with db.transaction():
         tags_db.restore(db, data.get("tagged", []), data.get("tags", []))
+        ocr_db.restore(db, data.get("ocr", []), data.get("analysis_off", []))
     print(f"imported {counts['sources']} sources, {counts['files']} files, {counts['albums']} albums, "
           f"{counts['favourites']} favourites; run 'gallerfs index' to check which sources are online and "
           "rebuild their thumbnails")  # fmt: skip

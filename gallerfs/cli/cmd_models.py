@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("list", help="models known to the manifest and installed in this library")
+    p = sub.add_parser("list", help="CLIP models known to the manifest and installed, and which analysis extras "
+                       "(ocr, faces, tags, text) are installed")  # fmt: skip
     p.add_argument("--manifest", type=Path, metavar="FILE", help="another model manifest (JSON, same format)")
     add_json_flag(p)
     p.set_defaults(func=run_list)
@@ -112,9 +113,7 @@ def run_import(ctx: Context) -> int:
 
 def run_list(ctx: Context) -> int:
     from gallerfs.models import manifest as manifest_mod
-    from gallerfs.models import store
-
-    from gallerfs.models import packaged
+    from gallerfs.models import packaged, store
 
     manifest = manifest_mod.load(ctx.args.manifest)
     current = store.current_model(ctx.paths)
@@ -124,8 +123,8 @@ def run_list(ctx: Context) -> int:
         spec = installed[name].spec if name in installed else manifest.models[name]
         rows.append(
             {
-                "name": name,
                 "kind": "clip",
+                "name": name,
                 "dim": spec.dim,
                 "installed": name in installed,
                 "current": current is not None and current.name == name,
@@ -134,20 +133,31 @@ def run_list(ctx: Context) -> int:
                 "description": spec.description,
             }
         )
-    for name in packaged.NAMES:
-        built = packaged.installed(ctx.paths, name)
-        rows.append({"name": name, "kind": name, "dim": None, "installed": built is not None, "current": False,
-                     "default": False, "size": built.size if built else 0,
-                     "description": packaged.SPECS[name].description})  # fmt: skip
+    # ocr, faces, tags, text: the extra importable and, for tags and text, their exported files present
+    # (packaged.installed also checks their model.json, which 'models install' writes last).
+    from gallerfs.models import extras
+
+    for name in extras.EXTRAS:
+        row = extras.status(name, store.models_dir(ctx.paths))
+        if name in packaged.NAMES and row["installed"] and packaged.installed(ctx.paths, name) is None:
+            row.update(installed=False, todo=extras.EXTRAS[name].setup)
+        rows.append(row)
 
     def text(rows: list[dict[str, Any]]) -> str:
-        lines = []
+        lines = ["clip (search by description):"]
         for r in rows:
+            if r["kind"] != "clip":
+                continue
             state = "in use" if r["current"] else ("installed" if r["installed"] else "not installed")
             dim = f"{r['dim']:>5}-d" if r["dim"] else " " * 7
             lines.append(f"{'*' if r['current'] else ' '} {r['name']:<20} {dim}  {r['size'] / 1e6:7.1f} MB  {state}")
         if current is None:
             lines.append(store.NO_MODEL_MESSAGE)
+        for r in rows:
+            if r["kind"] != "clip":
+                state = "installed" if r["installed"] else "not installed"
+                todo = f"; install with: {r['todo']}" if r["todo"] else ""
+                lines.append(f"{r['name']:<6} {state:<14} {r['description']}{todo}")
         return "\n".join(lines)
 
     ctx.emit(rows, text)

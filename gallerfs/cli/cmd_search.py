@@ -1,9 +1,11 @@
-"""``gallerfs search "QUERY"`` and ``gallerfs similar PATH|ID``: CLIP search from the shell."""
+"""``gallerfs search "QUERY"`` (CLIP, text in photos, ...), ``gallerfs search --text TEXT`` and
+``gallerfs similar PATH|ID`` from the shell."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from gallerfs.cli.context import Context, add_json_flag, printable
@@ -47,18 +49,23 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "search", help="find photos by a plain-English description (CLIP, and photo tags by meaning)",
+        "search", help="find photos by a plain-English description, or by the text in them",
         description="Rank the library's photos by how well they match QUERY, best first. Words of the query "
         "about dates (2019, summer 2008, last July, 2019-2021), places (countries, and the library's regions and "
-        "cities), cameras of the library, videos and favourites become filters; the rest is what CLIP (and, "
-        "with the text model installed, the photos' tags by meaning) looks for, and with nothing left the "
-        "matches come newest first. Results scoring below search_relative_cutoff times the best score are "
-        "left out; options add filters (and win over the query's words).",
+        "cities), cameras of the library, videos and favourites become filters; the rest is scored by every "
+        "signal installed: CLIP similarity (a model from 'gallerfs models install'), the words printed in "
+        "photos (the 'ocr' extra) and the photos' tags by meaning ('gallerfs models install text'); with "
+        "nothing left the matches come newest first. Results scoring below search_relative_cutoff times a "
+        "signal's best score are left out; options add filters (and win over the query's words). --text "
+        "searches only the text inside photos.",
     )  # fmt: skip
-    p.add_argument("query", metavar="QUERY",
+    p.add_argument("query", metavar="QUERY", nargs="?",
                    help='what to look for, e.g. "dog on the beach" or "sunset in Italy, summer 2008"')
+    p.add_argument("--text", metavar="TEXT", help='only photos whose text (read by OCR) holds every word of TEXT; '
+                   '"quoted phrases" word for word, words of 3+ letters also as prefixes')  # fmt: skip
     p.add_argument("--explain", action="store_true",
-                   help="print how the query was understood: its filters and the words sent to CLIP")
+                   help="show why results match: how the query was understood (its filters and the words left "
+                   "for the signals) and each result's score per signal")  # fmt: skip
     _add_filters(p)
     p.set_defaults(func=run_search)
 
@@ -98,7 +105,7 @@ def _check_names(db: Database, filters: Filters) -> None:
     check_names(db, filters)
 
 
-def _hits_json(db: Database, hits: list[SearchHit]) -> list[dict[str, Any]]:
+def _hits_json(db: Database, hits: list[SearchHit], explain: bool = False) -> list[dict[str, Any]]:
     from gallerfs.db import search as search_db
 
     rows = search_db.hit_rows(db, [h.file_id for h in hits])
@@ -112,21 +119,25 @@ def _hits_json(db: Database, hits: list[SearchHit]) -> list[dict[str, Any]]:
             "relpath": r["relpath"], "path": r["root"].rstrip(b"/") + b"/" + r["relpath"], "kind": r["kind"],
             "taken_at": r["taken_at"], "camera": " ".join(x for x in (r["make"], r["model"]) if x) or None,
         })  # fmt: skip
+        if explain:
+            out[-1]["signals"] = {name: round(score, 6) for name, score in hit.signals.items()}
     return out
 
 
 def _hits_text(items: list[dict[str, Any]], empty_hint: str, *, scored: bool = True) -> str:
     if not items:
         return empty_hint
-    return "\n".join(
-        f"{i['rank']:>3}  " + (f"{i['score']:.3f}  " if scored else "")
-        + printable(i["path"]) + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else "")
-        for i in items
-    )
+    lines = []
+    for i in items:
+        lines.append(f"{i['rank']:>3}  " + (f"{i['score']:.3f}  " if scored else "")
+                     + printable(i["path"]) + (f"  ({i['taken_at'][:10]})" if i["taken_at"] else ""))  # fmt: skip
+        if "signals" in i:  # --explain: each signal's own score
+            lines.append("            " + "  ".join(f"{n} {v:.3f}" for n, v in i["signals"].items()))
+    return "\n".join(lines)
 
 
-def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str) -> None:
-    items = _hits_json(db, hits)
+def _emit(ctx: Context, db: Database, hits: list[SearchHit], empty_hint: str, explain: bool = False) -> None:
+    items = _hits_json(db, hits, explain)
     ctx.emit(items, lambda data: _hits_text(data, empty_hint))
 
 
@@ -146,30 +157,53 @@ def _set_filters(filters: Filters) -> dict[str, Any]:
 
 
 def run_search(ctx: Context) -> int:
-    import sys
-
     from gallerfs.search import NO_MODEL_MESSAGE, NoModelError, can_search, search_query
 
+    args = ctx.args
+    if args.text is not None and args.query is not None:
+        raise GallerfsError("give a QUERY or --text TEXT, not both")
+    if args.text is None and args.query is None:
+        raise GallerfsError("give a QUERY to search for, or --text TEXT")
+    if args.text is not None:
+        return _run_text_search(ctx)
     if not ctx.paths.db.exists() and not can_search(ctx.paths):
         raise NoModelError(NO_MODEL_MESSAGE)  # no library to filter: how to install a model comes first
     db = ctx.open_current_reader()  # the query's place words need the places table
-    filters = _filters(ctx.args)
+    filters = _filters(args)
     _check_names(db, filters)
-    result = search_query(db, ctx.paths, ctx.settings, ctx.args.query, _limit(ctx), filters)
+    result = search_query(db, ctx.paths, ctx.settings, args.query, _limit(ctx), filters)
     found = result.interpretation
-    if result.note:
-        print(f"gallerfs: {result.note}", file=sys.stderr)
-    items = _hits_json(db, result.hits)
+    for notice in result.notices:
+        print(f"gallerfs: {notice}", file=sys.stderr)
+    items = _hits_json(db, result.hits, explain=args.explain and not result.by_date)
     hint = "no matches" if result.by_date or result.hits else _empty_hint(db, ctx.paths)
-    if ctx.args.explain and ctx.json:
+    if args.explain and ctx.json:
         ctx.emit({"interpretation": {"explain": found.explain(), "content": found.content,
                                      "filters": _set_filters(found.filters), "by_date": result.by_date,
-                                     "parts": [p.__dict__ for p in found.parts]},
+                                     "signals": list(result.signals), "parts": [p.__dict__ for p in found.parts]},
                   "results": items})  # fmt: skip
         return 0
-    if ctx.args.explain and not ctx.json:
+    if args.explain and not ctx.json:
         print(f"understood: {found.explain()}")
     ctx.emit(items, lambda data: _hits_text(data, hint, scored=not result.by_date))
+    return 0
+
+
+def _run_text_search(ctx: Context) -> int:
+    from gallerfs.db import ocr as ocr_db
+    from gallerfs.models import extras
+    from gallerfs.search import text_search
+
+    db = ctx.open_reader()
+    filters = _filters(ctx.args)
+    _check_names(db, filters)
+    hits = text_search(db, ctx.args.text, _limit(ctx), filters)
+    hint = "no photo has this text"
+    if not hits and ocr_db.counts(db)["read"] == 0:
+        hint = "no photo has been read for text yet: " + (
+            extras.notice("ocr", "reading text in photos") if extras.missing("ocr") else "run 'gallerfs index'"
+        )
+    _emit(ctx, db, hits, hint, ctx.args.explain)
     return 0
 
 

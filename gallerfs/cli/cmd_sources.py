@@ -27,6 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="List sources; checks whether each is plugged in now.")  # fmt: skip
     add_json_flag(p)
     p.set_defaults(func=run_sources)
+    actions = p.add_subparsers(dest="sources_command", metavar="ACTION")
+    q = actions.add_parser("set", help="turn analysis jobs (OCR, faces, tags) on or off for a source",
+                           description="Turn the analysis jobs on or off for one source; all are on by default. "
+                           "Off: 'gallerfs index' no longer analyses the source's photos (what was found "
+                           "already stays searchable). Without a switch, shows the current settings.")  # fmt: skip
+    q.add_argument("source", metavar="SOURCE", help="source name or folder")
+    for kind in sources_db.ANALYSIS_KINDS:
+        q.add_argument(f"--{kind}", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"run the {kind} job on this source (--no-{kind}: skip it)")  # fmt: skip
+    add_json_flag(q)
+    q.set_defaults(func=run_set)
 
 
 def run_add(ctx: Context) -> int:
@@ -58,6 +69,19 @@ def run_remove(ctx: Context) -> int:
     return 0
 
 
+def run_set(ctx: Context) -> int:
+    db = ctx.open_db()
+    source = sources_db.find_source(db, ctx.args.source)
+    for kind in sources_db.ANALYSIS_KINDS:
+        wanted = getattr(ctx.args, kind)
+        if wanted is not None:
+            sources_db.set_analysis(db, source.id, kind, wanted)
+    settings = sources_db.analysis_settings(db, source.id)
+    ctx.emit({"name": source.name, "analysis": settings}, lambda d: f"{d['name']}: " + ", ".join(
+        f"{kind} {'on' if on else 'off'}" for kind, on in d["analysis"].items()))  # fmt: skip
+    return 0
+
+
 def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
 
@@ -75,6 +99,7 @@ def run_sources(ctx: Context) -> int:
             "offline_reason": source.offline_reason, "files": counts.get(source.id, 0),
             "fs_type": source.fs_type, "fs_uuid": source.fs_uuid, "mount_point": source.mount_point,
             "last_scan_at": source.last_scan_at, "last_seen_at": source.last_seen_at,
+            "analysis": sources_db.analysis_settings(db, source.id),
         })  # fmt: skip
 
     def text(rows: list[dict]) -> str:
@@ -87,6 +112,9 @@ def run_sources(ctx: Context) -> int:
                          f"(scanned {_when(r['last_scan_at'])})")  # fmt: skip
             if not r["online"]:
                 lines.append(f"{'':<16} {r['offline_reason']}")
+            off = [kind for kind, on in r["analysis"].items() if not on]
+            if off:
+                lines.append(f"{'':<16} analysis off: {', '.join(off)}")
         return "\n".join(lines)
 
     ctx.emit(rows, text)

@@ -152,3 +152,37 @@ def set_presence(
 
 def mark_scanned(db: Database, source_id: int) -> None:
     db.execute("UPDATE sources SET last_scan_at = ? WHERE id = ?", (time.time(), source_id))
+
+
+# The analysis jobs a source can opt out of (``gallerfs sources set NAME --no-ocr``); on by default.
+ANALYSIS_KINDS = ("ocr", "faces", "tags")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ANALYSIS_KINDS:
+        raise GallerfsError(f"unknown analysis kind {kind!r} (known: {', '.join(ANALYSIS_KINDS)})")
+
+
+def analysis_enabled(db: Database, source_id: int, kind: str) -> bool:
+    """Whether the analysis job ``kind`` (ocr, faces, tags) runs on this source's files."""
+    _check_kind(kind)
+    return not db.value("SELECT 1 FROM source_analysis_off WHERE source_id = ? AND kind = ?", (source_id, kind))
+
+
+def analysis_settings(db: Database, source_id: int) -> dict[str, bool]:
+    """Every analysis kind with whether it is on for this source."""
+    off = {r[0] for r in db.tuples("SELECT kind FROM source_analysis_off WHERE source_id = ?", (source_id,))}
+    return {kind: kind not in off for kind in ANALYSIS_KINDS}
+
+
+def set_analysis(db: Database, source_id: int, kind: str, enabled: bool) -> bool:
+    """Turn an analysis job on or off for a source; returns True when that changed anything."""
+    _check_kind(kind)
+    with db.transaction():
+        was = analysis_enabled(db, source_id, kind)
+        if enabled:
+            db.execute("DELETE FROM source_analysis_off WHERE source_id = ? AND kind = ?", (source_id, kind))
+        else:
+            db.execute("INSERT OR IGNORE INTO source_analysis_off (source_id, kind, off_at) VALUES (?, ?, ?)",
+                       (source_id, kind, time.time()))  # fmt: skip
+    return was != enabled

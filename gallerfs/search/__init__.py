@@ -6,13 +6,15 @@ Entry points for the CLI, the mount's ``search/`` folder and the viewer:
 - ``search_query(...)``: the same, with the query's interpretation (``query_parse``: its words about
   dates, places, cameras, media type and favourites become filters, the rest goes to CLIP), results
   by date when no words are left for CLIP, and filters alone when no model is installed
+- ``text_search(reader_db, query, limit, filters)``: the text inside photos only (OCR)
 - ``similar_files(reader_db, paths, settings, file_id, limit, filters)``
 - ``is_model_installed(paths)`` and ``NO_MODEL_MESSAGE`` (one line, names the command to run)
 - ``prepare(paths, settings)`` for long-lived processes: loads the text tower and an
   in-memory copy of the vectors in the background, so queries skip both costs
 
 Layout: ``filters`` parses and applies filters (one place), ``signals`` holds
-each scoring signal behind one interface, ``engine`` fuses and ranks.
+each scoring signal behind one interface, ``registry`` lists the modules that
+make a query's signals (CLIP, OCR text, ...), ``engine`` fuses and ranks.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from gallerfs.db import search as search_db
 from gallerfs.db.connection import Database
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
-from gallerfs.search import engine, memindex, tag_signal
+from gallerfs.search import engine, memindex, registry, tag_signal
 from gallerfs.search.engine import SearchHit
 from gallerfs.search.filters import Filters, scope
 from gallerfs.search.query_parse import Interpretation
-from gallerfs.search.signals import Signal, VectorSignal
+from gallerfs.search.signals import VectorSignal
 from gallerfs.models.store import NO_MODEL_MESSAGE, NoModelError, is_model_installed, require_model
 from gallerfs.models.store import current_model as store_current_model
 
@@ -43,8 +45,10 @@ __all__ = [
     "NoModelError",
     "SearchHit",
     "can_search",
+    "SearchResult",
     "is_model_installed",
     "search_files",
+    "text_search",
     "prepare",
     "similar_files",
     "text_vector",
@@ -104,8 +108,13 @@ def can_search(paths: LibraryPaths) -> bool:
 class SearchResult:
     hits: list[SearchHit]
     interpretation: Interpretation
-    by_date: bool = False  # no words were left for CLIP (or no model): newest first, scores 0
-    note: str | None = None  # one line for the user: the content words ignored without a model
+    by_date: bool = False  # no words were left for the signals (or none can run): newest first, scores 0
+    notices: tuple[str, ...] = ()  # one line each: a signal that could not run, content words ignored
+    signals: tuple[str, ...] = ()  # the signals that scored this query (registry.QUERY_SIGNALS)
+
+    @property
+    def note(self) -> str | None:
+        return "; ".join(self.notices) or None
 
 
 def interpret(reader_db: Database, query: str, filters: Filters | None = None,
@@ -138,7 +147,8 @@ def search_query(
     today: dt.date | None = None,
 ) -> SearchResult:
     """A plain-English query: its words about time, place, camera, media type and favourites filter,
-    the rest ranks by CLIP. With no words left for CLIP the matching files come newest first; with
+    the rest ranks by every signal of ``registry.QUERY_SIGNALS`` that can run here (CLIP, the text
+    in photos, the photos' tags by meaning). With no words left for CLIP the matching files come newest first; with
     words left but no model installed, the filters alone (and a note saying what was ignored), unless
     nothing was understood as a filter: then ``NoModelError``, as ever."""
     found = interpret(reader_db, _clean(query), filters, today)
@@ -146,23 +156,22 @@ def search_query(
     if not found.content:
         ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
         return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True)
-    model = store_current_model(paths)
-    if model is None and not tag_signal.available(paths):
-        if not found.understood:
-            raise NoModelError(NO_MODEL_MESSAGE)
-        ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
-        note = f"no CLIP model is installed, so \u201c{found.content}\u201d was ignored ('gallerfs models install')"
-        return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True, note=note)
-    # The content words rank by every signal at hand: CLIP similarity (a model, and photos embedded
-    # with it) and the photos' tags matched by meaning (the text model, search.tag_signal).
-    signals: list[Signal] = []
-    if model is not None and _check_space(reader_db, model.identity):
-        signals.append(VectorSignal(text_vector(paths, settings, found.content)))
-    tags = tag_signal.for_query(reader_db, paths, settings, found.content, with_clip=bool(signals))
-    if tags is not None:
-        signals.append(tags)
-    hits = engine.rank(reader_db, signals, the_scope, limit, settings.search_relative_cutoff)
-    return SearchResult(hits, found)
+    built = registry.build(registry.Query(found.content, reader_db, paths, settings))
+    clip_missing = built.unavailable.get("clip")
+    if not built.signals and clip_missing is not None:
+        if found.understood:  # the filters alone answer, newest first
+            ids = search_db.dated_ids(reader_db, the_scope.spec, limit)
+            note = f"no CLIP model is installed, so \u201c{found.content}\u201d was ignored ('gallerfs models install')"
+            return SearchResult([SearchHit(i, 0.0) for i in ids], found, by_date=True, notices=(note,))
+        if not can_search(paths):
+            raise NoModelError(clip_missing)
+    names = tuple(s.name for s in built.signals)
+    notices = tuple(f"{text}; results come from {', '.join(names)} only" for text in built.unavailable.values()
+                    if names)  # fmt: skip
+    hits = engine.rank(reader_db, built.signals, the_scope, limit, settings.search_relative_cutoff)
+    if not hits and clip_missing is not None and not found.understood and not can_search(paths):
+        raise NoModelError(clip_missing)  # nothing found without CLIP: installing it comes first
+    return SearchResult(hits, found, notices=notices, signals=names)
 
 
 def search_files(
@@ -173,18 +182,27 @@ def search_files(
     limit: int,
     filters: Filters | None = None,
 ) -> list[SearchHit]:
-    """Files matching a plain-English query, best first (``search_query``'s hits).
-
-    Signals: CLIP similarity when a CLIP model is installed and photos are embedded, and the query
-    matched to photo tags by meaning when the ``text`` model is installed (``search.tag_signal``).
-    Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message
-    ``NO_MODEL_MESSAGE``) when neither is installed, and ``GallerfsError`` for
-    bad filters. Returns [] while nothing is embedded or tagged yet.
+    """Files matching a plain-English query, best first (``search_query``'s hits; its notices are
+    logged). Raises ``NoModelError`` (a ``GallerfsError``, exit code 5, message ``NO_MODEL_MESSAGE``)
+    when nothing installed can answer the query, and ``GallerfsError`` for bad filters. Returns []
+    while nothing is embedded, read or tagged yet.
     """
-    _clean(query)
-    if not can_search(paths):
-        raise NoModelError(NO_MODEL_MESSAGE)
-    return search_query(reader_db, paths, settings, query, limit, filters).hits
+    result = search_query(reader_db, paths, settings, query, limit, filters)
+    for notice in result.notices:
+        log.info("%s", notice)
+    return result.hits
+
+
+def text_search(reader_db: Database, query: str, limit: int, filters: Filters | None = None) -> list[SearchHit]:
+    """Photos whose text (found by the OCR job) holds every word and "quoted phrase" of the query,
+    best first (BM25, the best scoring 1). Filters apply; no relative cutoff (every match is one)."""
+    from gallerfs.search.ocr_signal import text_only
+
+    query = _clean(query)
+    signal = text_only(query)
+    if signal.query.empty:
+        raise GallerfsError("the text to look for has no letters or digits")
+    return engine.rank(reader_db, [signal], scope(reader_db, filters), limit, 0.0)
 
 
 def text_vector(paths: LibraryPaths, settings: Settings, query: str) -> np.ndarray:

@@ -2,17 +2,18 @@
 
 Each signal scores up to ``k`` candidates in the filter scope; the fused score
 of a file is the weighted sum of its signal scores (a signal that did not
-return a file contributes 0). Results below ``cutoff`` times the best score
-are dropped — a threshold relative to the best match works across queries,
-where a fixed similarity does not (CLIP's absolute scores vary from query to
-query). Equal scores are ordered newest first, then by id, so listings are
+return a file contributes 0). A file is kept when, for at least one signal,
+it scores at least ``cutoff`` times that signal's best score — a threshold
+relative to the best match works across queries, where a fixed similarity
+does not (CLIP's absolute scores vary from query to query), and judging each
+signal on its own scale lets a strong text match not hide every CLIP match. Equal scores are ordered newest first, then by id, so listings are
 stable.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from gallerfs.db import search as search_db
@@ -30,6 +31,7 @@ _TIE = 1e-6
 class SearchHit:
     file_id: int
     score: float
+    signals: dict[str, float] = field(default_factory=dict, compare=False)  # each signal's own score (--explain)
 
 
 def rank(db: Database, signals: Sequence[Signal], scope: Scope, limit: int, cutoff: float) -> list[SearchHit]:
@@ -37,14 +39,22 @@ def rank(db: Database, signals: Sequence[Signal], scope: Scope, limit: int, cuto
         return []
     k = limit * CANDIDATE_FACTOR if len(signals) > 1 else limit
     fused: dict[int, float] = {}
+    parts: dict[int, dict[str, float]] = {}
+    kept: set[int] = set()
     for signal in signals:
-        for file_id, score in signal.scores(db, scope, k).items():
-            fused[file_id] = fused.get(file_id, 0.0) + signal.weight * score
+        found = signal.scores(db, scope, k)
+        if not found:
+            continue
+        best = max(signal.weight * s for s in found.values())
+        for file_id, score in found.items():
+            weighted = signal.weight * score
+            fused[file_id] = fused.get(file_id, 0.0) + weighted
+            parts.setdefault(file_id, {})[signal.name] = score
+            if best <= 0 or cutoff <= 0 or weighted >= cutoff * best - _TIE:
+                kept.add(file_id)
     if not fused:
         return []
-    best = max(fused.values())
-    if best > 0 and cutoff > 0:
-        fused = {i: s for i, s in fused.items() if s >= cutoff * best - _TIE}
+    fused = {i: s for i, s in fused.items() if i in kept}
     times = search_db.sort_times(db, list(fused))
     ordered = sorted(fused.items(), key=lambda kv: (-round(kv[1] / _TIE), -times.get(kv[0], 0.0), kv[0]))
-    return [SearchHit(file_id, score) for file_id, score in ordered[:limit]]
+    return [SearchHit(file_id, score, parts[file_id]) for file_id, score in ordered[:limit]]

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class Signal(Protocol):
-    name: str
-    weight: float
+    @property
+    def name(self) -> str: ...  # shown by --explain
+
+    @property
+    def weight(self) -> float: ...  # its scores count this much in the fused score
 
     def scores(self, db: Database, scope: Scope, k: int) -> dict[int, float]: ...
 

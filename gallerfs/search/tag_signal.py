@@ -25,6 +25,7 @@ from gallerfs.db.connection import Database
 from gallerfs.models import packaged
 from gallerfs.paths import LibraryPaths
 from gallerfs.search.filters import Scope
+from gallerfs.search.registry import Query
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,15 @@ def for_query(db: Database, paths: LibraryPaths, settings: Settings, query: str,
 
     vector = embedder(model, settings.embed_device).encode_one(query)
     return TagTextSignal(vector, model.identity, weight=WEIGHT_WITH_CLIP if with_clip else 1.0)
+
+
+def make(query: Query) -> TagTextSignal | None:
+    """The registry's entry (``gallerfs.search.registry``): weighted down beside CLIP, the whole ranking
+    without it."""
+    from gallerfs.models.store import current_model
+
+    with_clip = current_model(query.paths) is not None
+    return for_query(query.db, query.paths, query.settings, query.text, with_clip=with_clip)
 
 
 def available(paths: LibraryPaths) -> bool:
