@@ -44,11 +44,19 @@ def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progres
     return journal_index_stage(db, paths, settings, progress)
 
 
+def faces_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Faces found, described and grouped into people, when the faces extra is installed."""
+    from gallerfs.indexer.faces import stage
+
+    return stage(db, paths, settings, progress)
+
+
 # The stages after phase 2, in order.
 LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("embed", embed_stage),  # CLIP image vectors, when a model is installed
     ("project", project_stage),  # the vectors placed on the viewer's clusters map
     ("journal", journal_stage),  # entries and the photos they mention
+    ("faces", faces_stage),  # faces and people, with the faces extra
 )
 
 

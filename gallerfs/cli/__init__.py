@@ -48,6 +48,7 @@ COMMAND_MODULES = {
     "journal": "cmd_journal",
     "models": "cmd_models",
     "mount": "cmd_mount", "umount": "cmd_mount",
+    "people": "cmd_people",
     "search": "cmd_search", "similar": "cmd_search",
     "serve": "cmd_serve",
     "add": "cmd_sources", "remove": "cmd_sources", "sources": "cmd_sources",

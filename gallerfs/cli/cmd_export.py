@@ -49,6 +49,7 @@ def _write(out: TextIO, db: Any) -> dict[str, int]:
         counts["files"] += 1
     out.write("\n  ],\n")
     out.write(f'  "albums": {json.dumps(portable.albums(db))},\n')
+    out.write(f'  "people": {json.dumps(portable.people(db))},\n')
     out.write(f'  "favourites": {json.dumps(portable.favourites(db))}\n')
     out.write("}\n")
     return counts

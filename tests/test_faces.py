@@ -1,0 +1,185 @@
+"""Faces and people on real photos: detection, clustering, the user's decisions, export.
+
+The portraits: tests/data/faces/ holds obama.jpg, obama2.jpg, obama3.jpg (three different photographs of
+Barack Obama) and biden.jpg (Joe Biden), downscaled to 1000 px from the test images that ship in the
+face_recognition 1.3.0 sdist on PyPI (MIT, see LICENSE-face_recognition there); skimage.data.astronaut()
+is a real photograph of Eileen Collins, and the corpus' immich portrait another person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import EXIF_CORPUS, PROJECT
+
+FACES = PROJECT / "tests" / "data" / "faces"
+
+pytest.importorskip("dlib")
+from gallerfs.indexer import faces as faces_job  # noqa: E402
+
+if not faces_job.available():
+    pytest.skip("the faces extra is not installed", allow_module_level=True)
+
+
+def astronaut_path() -> Path:
+    import skimage
+
+    return Path(skimage.__file__).parent / "data" / "astronaut.png"
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    src = tmp_path / "photos"
+    (src / "trip").mkdir(parents=True)
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg"):
+        shutil.copy(FACES / name, src / "trip" / name)
+    shutil.copy(FACES / "biden.jpg", src / "biden.jpg")
+    shutil.copy(astronaut_path(), src / "astronaut.png")
+    shutil.copy(EXIF_CORPUS / "immich" / "metadata" / "faces" / "portrait.jpg", src / "portrait.jpg")
+    return src
+
+
+def people(cli) -> list[dict]:
+    return json.loads(cli("people", "--json").stdout)
+
+
+def by_photos(cli, library: Path) -> dict[frozenset[str], dict]:
+    """Each person keyed by the names of the photos they are in."""
+    out = {}
+    for p in people(cli):
+        shown = json.loads(cli("people", "show", str(p["id"]), "--json").stdout)
+        out[frozenset(os.path.basename(f["path"]) for f in shown["face_list"])] = {**p, "faces_": shown["face_list"]}
+    return out
+
+
+def test_one_person_in_different_photos_is_one_person_and_others_are_not(cli, photos, library) -> None:
+    cli("add", str(photos))
+    out = cli("index").stdout
+    assert "faces: 6 photos scanned, 6 faces found, 0 failed" in out
+    groups = by_photos(cli, library)
+    assert set(groups) == {frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"}), frozenset({"biden.jpg"}),
+                           frozenset({"astronaut.png"}), frozenset({"portrait.jpg"})}  # fmt: skip
+    listed = people(cli)
+    assert listed[0]["photos"] == 3 and listed[0]["label"] == f"person {listed[0]['id']}"  # largest first
+    # Boxes are in the original's pixels: Eileen Collins' face on the 512 px astronaut is about 90 px.
+    face = groups[frozenset({"astronaut.png"})]["faces_"][0]
+    assert 150 < face["x"] < 200 and 50 < face["y"] < 100 and 70 < face["w"] < 110
+
+
+def test_names_stick_across_reindexing_and_new_photos_join_the_named_person(cli, photos, library) -> None:
+    cli("add", str(photos))
+    cli("index")
+    obama = by_photos(cli, library)[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    assert "is now 'Barack'" in cli("people", "name", str(obama["id"]), "Barack").stdout
+    # Edit one photo (new size and mtime: its faces are found again) and add a new one (mirrored).
+    with Image.open(photos / "trip" / "obama2.jpg") as im:
+        im.save(photos / "trip" / "obama2.jpg", quality=70)
+    with Image.open(photos / "trip" / "obama.jpg") as im:
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photos / "new.jpg", quality=90)
+    out = cli("index").stdout
+    assert "faces: 2 photos scanned, 2 faces found" in out
+    barack = json.loads(cli("people", "show", "barack", "--json").stdout)  # names match case-insensitively
+    assert barack["id"] == obama["id"] and barack["name"] == "Barack"
+    assert sorted(os.path.basename(f["path"]) for f in barack["face_list"]) == ["new.jpg", "obama.jpg", "obama2.jpg",
+                                                                                "obama3.jpg"]  # fmt: skip
+    # A full re-cluster keeps the name and the person.
+    cli("people", "recluster")
+    assert json.loads(cli("people", "show", "Barack", "--json").stdout)["photos"] == 4
+
+
+def test_merge_split_and_remove_face_survive_reclustering(cli, photos, library) -> None:
+    cli("add", str(photos))
+    cli("index")
+    groups = by_photos(cli, library)
+    obama = groups[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    biden = groups[frozenset({"biden.jpg"})]
+    # Merge (a wrong one on purpose) and then undo it by splitting Biden's face off with a name.
+    cli("people", "merge", str(obama["id"]), str(biden["id"]))
+    assert json.loads(cli("people", "show", str(obama["id"]), "--json").stdout)["photos"] == 4
+    biden_face = biden["faces_"][0]["id"]
+    assert "into Joe" in cli("people", "split", str(biden_face), "--name", "Joe").stdout
+    cli("people", "recluster")
+    assert json.loads(cli("people", "show", "Joe", "--json").stdout)["faces"] == 1
+    assert json.loads(cli("people", "show", str(obama["id"]), "--json").stdout)["photos"] == 3
+    # "Not this person": the obama3 face leaves and is never put back, even by a re-cluster.
+    face3 = next(f["id"] for f in obama["faces_"] if f["path"].endswith("obama3.jpg"))
+    cli("people", "remove-face", str(face3))
+    cli("people", "recluster")
+    shown = json.loads(cli("people", "show", str(obama["id"]), "--json").stdout)
+    assert sorted(os.path.basename(f["path"]) for f in shown["face_list"]) == ["obama.jpg", "obama2.jpg"]
+    assert len(people(cli)) == 5  # obama3's face is a person of its own now
+    # Errors are one line and exit 1.
+    proc = cli("people", "name", "nobody", "X", check=False)
+    assert proc.returncode == 1 and "no person 'nobody'" in proc.stderr
+    proc = cli("people", "name", str(obama["id"]), "Joe", check=False)
+    assert proc.returncode == 1 and "already called 'Joe'" in proc.stderr
+
+
+def test_export_and_import_keep_people(cli, photos, library, tmp_path) -> None:
+    cli("add", str(photos))
+    cli("index")
+    obama = by_photos(cli, library)[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    cli("people", "name", str(obama["id"]), "Barack")
+    cli("export", str(tmp_path / "lib.json"))
+    data = json.loads((tmp_path / "lib.json").read_text())
+    assert len(data["people"]["faces"]) == 6 and len(data["people"]["faces"][0]["embedding"]) == 128
+    assert [p["name"] for p in data["people"]["persons"] if p["name"]] == ["Barack"]
+    other = tmp_path / "other"
+    other.mkdir()
+    from tests.conftest import run_gallerfs
+
+    run_gallerfs(other, "import", str(tmp_path / "lib.json"))
+    shown = json.loads(run_gallerfs(other, "people", "show", "Barack", "--json").stdout)
+    assert shown["photos"] == 3
+
+
+def test_boxes_are_in_upright_original_pixels_on_a_large_rotated_photo(tmp_path) -> None:
+    """A 12-MP photo stored sideways (EXIF orientation 6) is looked at downscaled and upright; the box
+    comes back in the upright original's pixels."""
+    model = faces_job.shared_model()
+    with Image.open(FACES / "obama.jpg") as im:
+        small = im.convert("RGB")
+    ref = model.faces(faces_job.load_for_detection(FACES / "obama.jpg", None, 10**9)[0])
+    assert len(ref) == 1
+    factor = 4
+    big = small.resize((small.width * factor, small.height * factor), Image.Resampling.BICUBIC)
+    stored = big.transpose(Image.Transpose.ROTATE_90)  # what orientation 6 turns upright again
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "big.jpg"
+    stored.save(path, quality=90, exif=exif)
+    rgb, scale = faces_job.load_for_detection(path, None, 10**9)
+    assert rgb.shape[0] * rgb.shape[1] < 1_400_000 and rgb.shape[0] > rgb.shape[1]  # about 1 MP, upright
+    found = model.faces(rgb, scale)
+    assert len(found) == 1
+    for got, want in ((found[0].x, ref[0].x), (found[0].y, ref[0].y), (found[0].w, ref[0].w)):
+        assert abs(got - want * factor) < 0.15 * ref[0].w * factor
+    far = sum((a - b) ** 2 for a, b in zip(found[0].embedding, ref[0].embedding)) ** 0.5
+    assert far < 0.3
+
+
+def test_a_broken_photo_is_recorded_and_the_job_goes_on(cli, photos, library) -> None:
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    cli("add", str(photos))
+    out = cli("index").stdout
+    assert "6 faces found" in out
+    assert len(people(cli)) == 4
+
+
+def test_without_the_extra_the_stage_says_so_and_does_nothing(tmp_path, monkeypatch) -> None:
+    from gallerfs import config
+    from gallerfs.db.connection import Database
+    from gallerfs.paths import resolve_library
+
+    monkeypatch.setattr(faces_job, "available", lambda: False)
+    paths = resolve_library(tmp_path / "lib")
+    paths.ensure()
+    with Database(paths.db) as db:
+        report = faces_job.scan_library(db, paths, config.Settings())
+    assert report.as_dict()["summary"] == "skipped: face recognition is not installed (pip install 'gallerfs[faces]')"
