@@ -8,6 +8,7 @@ is a real photograph of Eileen Collins, and the corpus' immich portrait another 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -183,3 +184,30 @@ def test_without_the_extra_the_stage_says_so_and_does_nothing(tmp_path, monkeypa
     with Database(paths.db) as db:
         report = faces_job.scan_library(db, paths, config.Settings())
     assert report.as_dict()["summary"] == "skipped: face recognition is not installed (pip install 'gallerfs[faces]')"
+
+
+def test_people_folders_in_a_real_mount_list_each_persons_photos(cli, photos, library) -> None:
+    from tests.mountutil import Mount, wait_until
+
+    cli("add", str(photos))
+    cli("index")
+    obama = by_photos(cli, library)[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    biden = by_photos(cli, library)[frozenset({"biden.jpg"})]
+    cli("people", "name", str(obama["id"]), "Barack")
+    with Mount(library, library.parent / "mnt") as m:
+        people_dir = m.path / "people"
+        names = sorted(os.listdir(people_dir))
+        assert "Barack" in names and f"person {biden['id']}" in names and len(names) == 4
+        assert sorted(os.listdir(people_dir / "Barack")) == ["obama.jpg", "obama2.jpg", "obama3.jpg"]
+        assert (people_dir / "Barack" / "obama2.jpg").read_bytes() == (photos / "trip" / "obama2.jpg").read_bytes()
+        assert os.listdir(people_dir / f"person {biden['id']}") == ["biden.jpg"]
+        # A rename while mounted shows up (the listing follows the library's generation).
+        cli("people", "name", str(biden["id"]), "Joe")
+        assert wait_until(lambda: "Joe" in os.listdir(people_dir))
+        assert os.listdir(people_dir / "Joe") == ["biden.jpg"]
+        try:
+            os.mkdir(people_dir / "Nobody")
+        except OSError as exc:
+            assert exc.errno in (errno.EROFS, errno.EPERM, errno.ENOSYS)
+        else:
+            raise AssertionError("mkdir in people/ worked")

@@ -13,6 +13,7 @@ from gallerfs.fs.duplicates_dir import DuplicatesRoot
 from gallerfs.fs.journal import JournalRoot
 from gallerfs.fs.library_dirs import ByAlbumRoot, ByDateRoot, FavouritesDir, SourcesRoot
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
+from gallerfs.fs.people_dirs import PeopleRoot
 from gallerfs.fs.search_dir import SearchRoot
 from gallerfs.fs.similar_dir import SimilarRoot
 from gallerfs.fs.status import StatusDir
@@ -25,6 +26,7 @@ TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"search", lambda journal: SearchRoot()),
     (b"similar", lambda journal: SimilarRoot()),
     (b"duplicates", lambda journal: DuplicatesRoot()),
+    (b"people", lambda journal: PeopleRoot()),
     (b"journal", JournalRoot),
     (b".gallerfs", lambda journal: StatusDir()),
 ]
