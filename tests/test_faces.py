@@ -211,3 +211,72 @@ def test_people_folders_in_a_real_mount_list_each_persons_photos(cli, photos, li
             assert exc.errno in (errno.EROFS, errno.EPERM, errno.ENOSYS)
         else:
             raise AssertionError("mkdir in people/ worked")
+
+
+def test_people_page_renames_merges_and_splits_and_a_person_filters_the_grid(cli, photos, library) -> None:
+    import re
+
+    from tests.viewer_support import HOST, make_app
+
+    cli("add", str(photos))
+    cli("index")
+    groups = by_photos(cli, library)
+    obama = groups[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    biden = groups[frozenset({"biden.jpg"})]
+    app = make_app(library)
+    client = app.test_client()
+    page = client.get("/people", headers=HOST)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"person {obama['id']}" in html and 'href="/people"' in html  # the person, the nav link
+    assert 'data-url="/people"' in html  # the palette's entry
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    url = f"/people/{obama['id']}/rename"
+    assert client.post(url, data={"name": "Barack"}, headers=HOST).status_code == 403  # no CSRF token
+    r = client.post(url, data={"name": "Barack", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303
+    assert json.loads(cli("people", "show", "Barack", "--json").stdout)["id"] == obama["id"]  # the CLI sees it
+    assert "Barack" in client.get("/people", headers=HOST).get_data(as_text=True)
+    r = client.post(f"/people/{biden['id']}/rename", data={"name": "Barack", "csrf_token": token}, headers=HOST)
+    assert r.status_code == 400  # a name another person has
+    # The person filter: the grid, and a bad name is a clear 400.
+    assert client.get("/api/grid?person=Barack", headers=HOST).get_json()["total"] == 3
+    assert client.get(f"/api/grid?person={biden['id']}", headers=HOST).get_json()["total"] == 1
+    assert client.get("/api/grid?person=Nobody", headers=HOST).status_code == 400
+    # Face crops by id, from the preview thumbnail.
+    cover = next(p for p in people(cli) if p["id"] == obama["id"])["cover_face"]
+    r = client.get(f"/face/{cover}.jpg", headers=HOST)
+    assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.headers["ETag"]
+    with Image.open(__import__("io").BytesIO(r.data)) as crop:
+        assert max(crop.size) <= 160 and min(crop.size) > 60
+    assert client.get(f"/face/{cover}.jpg", headers={**HOST, "If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert client.get("/face/999999.jpg", headers=HOST).status_code == 404
+    # Merge Biden in, then split his face back off under a name, from the person page.
+    person_page = client.get(f"/people/{obama['id']}", headers=HOST).get_data(as_text=True)
+    assert f'value="{biden["id"]}"' in person_page
+    r = client.post(f"/people/{obama['id']}/merge", data={"other": str(biden["id"]), "csrf_token": token}, headers=HOST)
+    assert r.status_code == 303
+    assert client.get("/api/grid?person=Barack", headers=HOST).get_json()["total"] == 4
+    biden_face = biden["faces_"][0]["id"]
+    r = client.post(f"/people/{obama['id']}/split", data={"face": str(biden_face), "name": "Joe", "csrf_token": token},
+                    headers=HOST)  # fmt: skip
+    assert r.status_code == 303
+    assert client.get("/api/grid?person=Barack", headers=HOST).get_json()["total"] == 3
+    assert client.get("/api/grid?person=joe", headers=HOST).get_json()["total"] == 1
+
+
+def test_search_takes_a_person_filter(cli, photos, library, tmp_path) -> None:
+    from tests import clipmodel
+
+    folder = tmp_path / "model-files"
+    manifest = clipmodel.write_model_dir(folder)
+    cli("models", "import", str(folder), "--manifest", str(manifest))
+    cli("add", str(photos))
+    cli("index")
+    obama = by_photos(cli, library)[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    cli("people", "name", str(obama["id"]), "Barack")
+    cli("config", "set", "search_relative_cutoff", "0")  # the test model's scores mean nothing: keep every hit
+    hits = json.loads(cli("search", "a man in a suit", "--person", "Barack", "--json").stdout)
+    assert sorted(os.path.basename(h["path"]) for h in hits) == ["obama.jpg", "obama2.jpg", "obama3.jpg"]
+    proc = cli("search", "a man", "--person", "Nobody", check=False)
+    assert proc.returncode == 1 and "no person 'Nobody'" in proc.stderr

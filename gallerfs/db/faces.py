@@ -252,16 +252,25 @@ def get_person(db: Database, person_id: int) -> Person | None:
     return found[0] if found else None
 
 
+# The one rule for which person a text names: the exact name, else the name in any case, else
+# 'person N' or 'N' (the label and id of 'gallerfs people'). Four parameters, all the text, trimmed.
+PERSON_ID_SQL = (
+    "SELECT id FROM (SELECT id, 0 AS k FROM persons WHERE name = ?1 "
+    "UNION ALL SELECT id, 1 FROM persons WHERE lower(name) = lower(?1) "
+    "UNION ALL SELECT id, 2 FROM persons WHERE 'person ' || id = lower(?1) OR CAST(id AS TEXT) = ?1) "
+    "ORDER BY k, id LIMIT 1"
+)
+
+
+def person_filter_sql(file_id: str, text: str) -> tuple[str, list[Any]]:
+    """The search filter 'photos this person is in', as SQL over the file id expression *file_id*."""
+    return (f"{file_id} IN (SELECT fa.file_id FROM faces fa WHERE fa.person_id = ({PERSON_ID_SQL}))",
+            [text.strip()])  # fmt: skip
+
+
 def find_person(db: Database, name_or_id: str) -> Person:
-    """A person by name (exact, then case-insensitive), by 'person N', or by id."""
-    text = name_or_id.strip()
-    row = db.value("SELECT id FROM persons WHERE name = ?", (text,))
-    if row is None:
-        row = db.value("SELECT id FROM persons WHERE lower(name) = lower(?) ORDER BY id LIMIT 1", (text,))
-    if row is None:
-        digits = text[len("person "):] if text.lower().startswith("person ") else text
-        if digits.isdigit():
-            row = db.value("SELECT id FROM persons WHERE id = ?", (int(digits),))
+    """A person by name (exact, then case-insensitive), by 'person N', or by id (``PERSON_ID_SQL``)."""
+    row = db.value(PERSON_ID_SQL, (name_or_id.strip(),))
     person = get_person(db, int(row)) if row is not None else None
     if person is None:
         raise GallerfsError(f"no person {name_or_id!r} (see 'gallerfs people')")
@@ -413,3 +422,15 @@ def restore_people(db: Database, data: dict[str, Any] | None) -> int:
          for s in data.get("scans", [])],
     )  # fmt: skip
     return len(data.get("faces", []))
+
+
+def crop_source(db: Database, face_id: int) -> tuple[Face, int | None, int | None, str | None] | None:
+    """A face with the upright original's size (metadata) and the file's content key (for caching)."""
+    face = get_face(db, face_id)
+    if face is None:
+        return None
+    row = db.tuples("SELECT m.width, m.height, coalesce(f.content_hash, f.size || '-' || f.mtime_ns) FROM files f "
+                    "LEFT JOIN metadata m ON m.file_id = f.id WHERE f.id = ?", (face.file_id,))  # fmt: skip
+    if not row:
+        return None
+    return face, row[0][0], row[0][1], row[0][2]

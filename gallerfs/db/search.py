@@ -46,6 +46,7 @@ class FilterSpec:
     area: Area | None = None  # a map area: GPS position inside this polygon
     cluster: Region | None = None  # a selection on the clusters map (its point inside the polygon)
     online: bool | None = None  # True: only files whose source is online; False: only offline ones
+    person: str | None = None  # a person's name, 'person N' or id: the photos they are in
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -107,6 +108,12 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
     if spec.online is not None:  # the source's recorded presence, as the grid's badge and the mount read it
         clauses.append("f.source_id IN (SELECT id FROM sources WHERE online = ?)")
         params.append(1 if spec.online else 0)
+    if spec.person:
+        from gallerfs.db.faces import person_filter_sql
+
+        clause, values = person_filter_sql(file_id, spec.person)
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params
 
 

@@ -51,6 +51,7 @@ class Filters:
     area: str | None = None  # a map area (gallerfs.area: lat_lon_lat_lon_...)
     cluster: str | None = None  # a selection on the clusters map, 'FIT:x,y;x,y;...' (see search.region)
     online: bool | None = None  # True: only files whose source is online, False: only offline ones
+    person: str | None = None  # a person's name, 'person N' or id (gallerfs people): the photos they are in
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -72,6 +73,7 @@ class Filters:
             area=area_mod.parse(self.area) if self.area else None,
             cluster=region.parse(self.cluster) if self.cluster else None,
             online=self.online,
+            person=self.person.strip() or None if self.person else None,
         )
 
 
@@ -188,6 +190,10 @@ def check_names(db: Database, filters: Filters) -> None:
         sources_db.find_source(db, filters.source)
     if filters.album and not search_db.album_exists(db, filters.album):
         raise GallerfsError(f"no album named {filters.album!r}")
+    if filters.person:
+        from gallerfs.db import faces as faces_db
+
+        faces_db.find_person(db, filters.person)
     if filters.cluster:
         from gallerfs.db import projection as projection_db
 
