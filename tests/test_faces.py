@@ -280,3 +280,64 @@ def test_search_takes_a_person_filter(cli, photos, library, tmp_path) -> None:
     assert sorted(os.path.basename(h["path"]) for h in hits) == ["obama.jpg", "obama2.jpg", "obama3.jpg"]
     proc = cli("search", "a man", "--person", "Nobody", check=False)
     assert proc.returncode == 1 and "no person 'Nobody'" in proc.stderr
+
+
+def test_completion_offers_person_names(tmp_path, monkeypatch) -> None:
+    from gallerfs.cli.complete import candidates
+    from gallerfs.db import faces as faces_db
+    from gallerfs.db.connection import Database
+    from gallerfs.paths import resolve_library
+
+    paths = resolve_library(tmp_path / "lib")
+    paths.ensure()
+    with Database(paths.db) as db, db.transaction():
+        faces_db.new_person(db, "Grandma")
+        faces_db.new_person(db, "Uncle Bob")
+        faces_db.new_person(db)  # unnamed: completed by id, not offered
+    monkeypatch.setenv("GALLERFS_LIBRARY", str(paths.root))
+    assert candidates(["people", "name"], "") == ["Grandma", "Uncle Bob"]
+    assert candidates(["people", "name", "Grandma"], "") == []  # the new name
+    assert candidates(["people", "merge", "Grandma"], "") == ["Grandma", "Uncle Bob"]
+    assert candidates(["search", "cake", "--person"], "") == ["Grandma", "Uncle Bob"]
+    assert "recluster" in candidates(["people"], "")
+
+
+def test_a_killed_job_resumes_with_the_files_still_to_do(cli, photos, library) -> None:
+    """Killed after the first batch, the job is resumed by the next run, which scans only the rest."""
+    from gallerfs import config
+    from gallerfs.db import jobs as jobs_db
+    from gallerfs.db.connection import Database
+    from gallerfs.paths import resolve_library
+
+    for i in range(faces_job.BATCH):  # more photos than one batch
+        shutil.copy(FACES / "biden.jpg", photos / f"copy{i:02d}.jpg")
+    cli("add", str(photos))
+    cli("index", "--scan-only")
+    paths = resolve_library(library)
+    settings = config.load(paths.config_file)
+    real = faces_job.shared_model()
+
+    class Killed(faces_job.FaceModel):
+        calls = 0
+
+        def __init__(self) -> None:
+            pass
+
+        def faces(self, rgb, scale=(1.0, 1.0)):
+            Killed.calls += 1
+            if Killed.calls > faces_job.BATCH:
+                raise KeyboardInterrupt  # the process is killed in the second batch
+            return real.faces(rgb, scale)
+
+    total = faces_job.BATCH + 6
+    with Database(paths.db) as db:
+        with pytest.raises(KeyboardInterrupt):
+            faces_job.scan_library(db, paths, settings, model=Killed())
+        job = next(j for j in jobs_db.list_jobs(db) if j.kind == "faces")
+        assert job.state == "failed" and job.done == faces_job.BATCH and job.total == total
+        counted = []
+        report = faces_job.scan_library(db, paths, settings, counted.append, model=real)
+        assert sum(counted) == report.scanned == total - faces_job.BATCH
+        assert faces_job.scan_library(db, paths, settings, model=real).scanned == 0  # nothing left
+    groups = by_photos(cli, library)
+    assert frozenset({"biden.jpg", *(f"copy{i:02d}.jpg" for i in range(faces_job.BATCH))}) in groups
