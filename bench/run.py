@@ -33,6 +33,7 @@ FULL = {
     "viewer": ["--files", "100000"],
     "map": [],
     "plots": ["--files", "100000"],
+    "faces": ["--images", "16"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -47,6 +48,7 @@ QUICK = {
     "viewer": ["--files", "5000", "--samples", "10", "--thumbs", "300", "--browser-runs", "2"],
     "map": ["--points", "5000", "--server-points", "20000", "--client-max", "10000", "--rounds", "1"],
     "plots": ["--files", "5000", "--runs", "3"],
+    "faces": ["--images", "3"],
 }
 
 
