@@ -1,11 +1,16 @@
 """People: grouping faces into persons, and the user's edits of those groups.
 
 Clustering is incremental. Faces already in a person stay there; each face not yet in one joins the
-person of its nearest clustered face when that face is closer than ``THRESHOLD`` (dlib's usual 0.6 for
-its 128-D descriptors: on the real portraits in tests/data/faces, photos of one person lie 0.23-0.43
-apart and different people 0.77-1.00) and the person is not one the user said it is not. The faces left
-over are grouped among themselves: faces closer than the threshold are linked, and each connected group
-becomes a new person (a single face is a person of one).
+person of its nearest clustered face when that face is closer than the threshold (the ``face_distance``
+setting) and the person is not one the user said it is not. The faces left over are grouped among
+themselves: faces closer than the threshold are linked, and each connected group becomes a new person
+(a single face is a person of one).
+
+The threshold is 0.5, stricter than dlib's usual 0.6, from real photos: three different photos of
+Barack Obama (tests/data/faces) lie 0.23-0.43 apart, and different people 0.77-1.00 there; but in the
+test corpus a small (62 px) face in an old black-and-white portrait (DudleyLeavittUtah.tiff) lies 0.53
+from a modern portrait of someone else, which 0.6 merged into one person. A person split in two is one
+``merge`` away; a wrong merge puts a stranger's photos under a name.
 
 The CLI (``gallerfs people``) and the viewer's People page make the same edits through the functions
 here: naming a person, merging two, splitting faces off into a new person, and removing a face ("not
@@ -29,7 +34,7 @@ from gallerfs.errors import GallerfsError
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.6
+THRESHOLD = 0.5  # the default of the face_distance setting (see above)
 _CHUNK = 256  # unclustered faces compared against the library at a time (bounds memory)
 
 
@@ -202,7 +207,7 @@ def split(db: Database, face_ids: Sequence[int], name: str | None = None) -> fac
     return found
 
 
-def remove_faces(db: Database, face_ids: Sequence[int]) -> ClusterReport:
+def remove_faces(db: Database, face_ids: Sequence[int], threshold: float = THRESHOLD) -> ClusterReport:
     """"Not this person": each face leaves its person for good and is clustered again without it."""
     faces = _faces(db, face_ids)
     with db.transaction():
@@ -210,4 +215,4 @@ def remove_faces(db: Database, face_ids: Sequence[int]) -> ClusterReport:
             faces_db.reject(db, face.id)
         faces_db.drop_empty_persons(db)
         bump_generation(db)
-    return cluster(db)
+    return cluster(db, threshold)

@@ -14,7 +14,8 @@ in the ``face_recognition_models`` package (CC0): the 5-point landmarks, never t
 training data excludes commercial use, and the HOG detector rather than the CNN one (seconds per image).
 
 Without the ``faces`` extra (dlib-bin, face-recognition-models) the stage does nothing and says so.
-After the scan, faces not yet in a person are clustered (``gallerfs.people.cluster``).
+After the scan, faces not yet in a person are clustered (``gallerfs.people.cluster``, with the
+``face_distance`` setting).
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ def scan_library(db: Database, paths: LibraryPaths, settings: Settings,
                 _scan_source(db, paths, settings, model, source_id, job.id, report, on_progress)
         from gallerfs.people import cluster
 
-        report.clustering = cluster(db).as_dict()
+        report.clustering = cluster(db, settings.face_distance).as_dict()
     except BaseException as exc:
         jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
         raise

@@ -341,3 +341,50 @@ def test_a_killed_job_resumes_with_the_files_still_to_do(cli, photos, library) -
         assert faces_job.scan_library(db, paths, settings, model=real).scanned == 0  # nothing left
     groups = by_photos(cli, library)
     assert frozenset({"biden.jpg", *(f"copy{i:02d}.jpg" for i in range(faces_job.BATCH))}) in groups
+
+
+def test_the_people_signal_scores_the_photos_of_the_people_a_query_names(cli, photos, library) -> None:
+    from gallerfs.db.connection import Database
+    from gallerfs.search import people_signal
+    from gallerfs.search.filters import scope
+
+    assert people_signal.named_in("Uncle Bob's birthday with bob", ["Bob", "Uncle Bob", "Bo"]) == ["Uncle Bob", "Bob"]
+    assert people_signal.named_in("bobsleigh", ["Bob"]) == []
+    cli("add", str(photos))
+    cli("index")
+    groups = by_photos(cli, library)
+    obama = groups[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    biden = groups[frozenset({"biden.jpg"})]
+    cli("people", "name", str(obama["id"]), "Barack")
+    cli("people", "name", str(biden["id"]), "Joe")
+    with Database(library / "library.sqlite3", readonly=True) as db:
+        assert people_signal.for_query(db, "a red car") is None
+        signal = people_signal.for_query(db, "barack and JOE at the white house")
+        assert signal is not None and signal.names == ("Barack", "Joe")
+        scores = signal.scores(db, scope(db, None), 10)
+        assert sorted(scores.values()) == [0.5] * 4
+        assert signal.scores(db, scope(db, None), 2) == {max(scores): 0.5, sorted(scores)[-2]: 0.5}  # top k, newest ids
+
+
+def test_corpus_faces_in_every_orientation_and_small_old_faces(cli, tmp_path, library) -> None:
+    """The corpus' Grace Hopper photo stored in eight EXIF orientations is one person with the same
+    upright box in every file; a small face in an old black-and-white portrait stays apart from a modern
+    portrait it lies 0.53 from (the reason face_distance is 0.5, not dlib's 0.6)."""
+    src = tmp_path / "corpus"
+    src.mkdir()
+    pillow = EXIF_CORPUS / "pillow"
+    hoppers = [pillow / "hopper.jpg", *sorted(pillow.glob("hopper_orientation_*"))]  # (hopper_bad_exif.jpg: no
+    assert len(hoppers) >= 9                                                          # frontal face in it)
+    for p in hoppers:
+        shutil.copy(p, src / p.name)
+    shutil.copy(EXIF_CORPUS / "exif-samples" / "tiff" / "DudleyLeavittUtah.tiff", src / "DudleyLeavittUtah.tiff")
+    shutil.copy(EXIF_CORPUS / "immich" / "metadata" / "faces" / "portrait.jpg", src / "portrait.jpg")
+    shutil.copy(EXIF_CORPUS / "immich" / "metadata" / "faces" / "portrait-orientation-6.jpg", src / "portrait6.jpg")
+    cli("add", str(src))
+    cli("index")
+    groups = by_photos(cli, library)
+    assert frozenset(p.name for p in hoppers) in groups
+    assert frozenset({"portrait.jpg", "portrait6.jpg"}) in groups
+    assert frozenset({"DudleyLeavittUtah.tiff"}) in groups
+    boxes = {(f["x"], f["y"], f["w"], f["h"]) for f in groups[frozenset(p.name for p in hoppers)]["faces_"]}
+    assert len(boxes) == 1  # the same upright box, whatever the stored orientation

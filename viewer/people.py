@@ -164,5 +164,5 @@ def remove(person_id: str) -> Response:
     from gallerfs import people
 
     with library().writer() as db:
-        people.remove_faces(db, _face_ids())
+        people.remove_faces(db, _face_ids(), library().settings.face_distance)
     return _back(parse_id(person_id, "person id"))

@@ -115,7 +115,7 @@ def run_split(ctx: Context) -> int:
 def run_remove_face(ctx: Context) -> int:
     from gallerfs import people
 
-    report = people.remove_faces(ctx.open_db(), ctx.args.faces)
+    report = people.remove_faces(ctx.open_db(), ctx.args.faces, ctx.settings.face_distance)
     print(f"removed {len(ctx.args.faces)} faces from their person; {report.joined} joined another, "
           f"{report.new_persons} new persons")  # fmt: skip
     return 0
@@ -124,6 +124,6 @@ def run_remove_face(ctx: Context) -> int:
 def run_recluster(ctx: Context) -> int:
     from gallerfs import people
 
-    report = people.recluster(ctx.open_db())
+    report = people.recluster(ctx.open_db(), ctx.settings.face_distance)
     print(f"clustered again: {report.joined} faces joined a person, {report.new_persons} new persons")
     return 0

@@ -91,13 +91,14 @@ class Face:
 
 # -- the job's file selection ---------------------------------------------------------------------------
 # Photos and videos whose phase 2 is done (scanned from the preview thumbnail, even while offline), and
-# photos on online sources not processed yet (from the original); one source at a time, so that a
-# per-source switch can leave a whole source out.
+# photos on online sources not processed yet (from the original); not files phase 2 failed on (their
+# error is recorded once, by phase 2). One source at a time, so that a per-source switch can leave a
+# whole source out.
 _TODO_WHERE = (
     "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN face_scans fs ON fs.file_id = f.id "
     "LEFT JOIN metadata m ON m.file_id = f.id "
     f"WHERE f.source_id = ? AND f.kind IN ({', '.join(repr(k) for k in SCANNABLE_KINDS)}) "
-    "AND (f.state = 'done' OR (f.kind = 'image' AND s.online = 1)) "
+    "AND (f.state = 'done' OR (f.state = 'pending' AND f.kind = 'image' AND s.online = 1)) "
     "AND (fs.file_id IS NULL OR fs.size != f.size OR fs.mtime_ns != f.mtime_ns)"
 )
 
