@@ -40,6 +40,7 @@ from gallerfs.journal.watch import journal_watches
 from gallerfs.mountguard import gallerfs_mounts
 from gallerfs.paths import LibraryPaths
 from gallerfs.indexer.embed import embed_library
+from gallerfs.indexer.faces import scan_library as scan_faces
 from gallerfs.indexer.projection import project_library
 from gallerfs.indexer.media import kind_of
 from gallerfs.indexer.pipeline import Phase2, make_pool
@@ -338,6 +339,7 @@ class Watcher:
                     embed_due = False
                     embed_library(self.db, self.paths, self.settings)
                     project_library(self.db)  # and place them on the clusters map
+                    scan_faces(self.db, self.paths, self.settings)  # and find their faces (with the faces extra)
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -243,6 +243,9 @@ def test_people_page_renames_merges_and_splits_and_a_person_filters_the_grid(cli
     assert client.get("/api/grid?person=Barack", headers=HOST).get_json()["total"] == 3
     assert client.get(f"/api/grid?person={biden['id']}", headers=HOST).get_json()["total"] == 1
     assert client.get("/api/grid?person=Nobody", headers=HOST).status_code == 400
+    grid = client.get("/?person=Barack", headers=HOST).get_data(as_text=True)  # the filter bar keeps it
+    assert re.search(r'<select name="person">.*<option selected>Barack</option>', grid)
+    assert "3 photo" in grid or ">3<" in grid
     # Face crops by id, from the preview thumbnail.
     cover = next(p for p in people(cli) if p["id"] == obama["id"])["cover_face"]
     r = client.get(f"/face/{cover}.jpg", headers=HOST)
@@ -388,3 +391,35 @@ def test_corpus_faces_in_every_orientation_and_small_old_faces(cli, tmp_path, li
     assert frozenset({"DudleyLeavittUtah.tiff"}) in groups
     boxes = {(f["x"], f["y"], f["w"], f["h"]) for f in groups[frozenset(p.name for p in hoppers)]["faces_"]}
     assert len(boxes) == 1  # the same upright box, whatever the stored orientation
+
+
+def test_watch_finds_the_faces_of_new_photos(cli, photos, library) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gallerfs.db.connection import Database
+    from tests.conftest import gallerfs_env
+
+    cli("add", str(photos))
+    cli("index")
+    obama = by_photos(cli, library)[frozenset({"obama.jpg", "obama2.jpg", "obama3.jpg"})]
+    cli("people", "name", str(obama["id"]), "Barack")
+    proc = subprocess.Popen([sys.executable, "-m", "gallerfs", "watch"], env=gallerfs_env(library),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    db = Database(library / "library.sqlite3", readonly=True)
+    try:
+        photos_of = "SELECT count(DISTINCT file_id) FROM faces WHERE person_id = ?"
+        time.sleep(2)  # the initial scan, then the observer
+        with Image.open(photos / "trip" / "obama2.jpg") as im:
+            im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photos / "arrived.jpg", quality=90)
+        deadline = time.monotonic() + 40
+        while db.value(photos_of, (obama["id"],)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert db.value(photos_of, (obama["id"],)) == 4
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+        db.close()
+    assert proc.returncode == 0
