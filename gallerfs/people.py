@@ -107,6 +107,8 @@ def plan(data: faces_db.ClusterInput, threshold: float = THRESHOLD) -> tuple[lis
 
 def cluster(db: Database, threshold: float = THRESHOLD) -> ClusterReport:
     """Put every face not in a person into one (see the module's description)."""
+    if not faces_db.count_unclustered(db):  # the usual case of a re-index: nothing to read
+        return ClusterReport()
     data = faces_db.cluster_input(db)  # read outside the write: cheap to redo if the library moved on
     joins, groups = plan(data, threshold)
     report = ClusterReport()

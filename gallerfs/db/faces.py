@@ -221,6 +221,10 @@ def cluster_input(db: Database) -> ClusterInput:
     )
 
 
+def count_unclustered(db: Database) -> int:
+    return int(db.value("SELECT count(*) FROM faces WHERE person_id IS NULL"))
+
+
 def new_person(db: Database, name: str | None = None) -> int:
     now = time.time()
     db.execute("INSERT INTO persons (name, created_at, named_at) VALUES (?, ?, ?)",
