@@ -225,6 +225,8 @@ def scan_library(db: Database, paths: LibraryPaths, settings: Settings,
                 _scan_source(db, paths, settings, model, source_id, job.id, report, on_progress)
         from gallerfs.people import cluster
 
+        with db.transaction():  # persons whose photos were all deleted (unnamed ones only)
+            faces_db.drop_empty_persons(db)
         report.clustering = cluster(db, settings.face_distance).as_dict()
     except BaseException as exc:
         jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")

@@ -92,6 +92,10 @@ def test_names_stick_across_reindexing_and_new_photos_join_the_named_person(cli,
     # A full re-cluster keeps the name and the person.
     cli("people", "recluster")
     assert json.loads(cli("people", "show", "Barack", "--json").stdout)["photos"] == 4
+    # A deleted photo takes its faces along, and an unnamed person left with none goes too.
+    (photos / "biden.jpg").unlink()
+    cli("index")
+    assert len(people(cli)) == 3 and json.loads(cli("people", "show", "Barack", "--json").stdout)["photos"] == 4
 
 
 def test_merge_split_and_remove_face_survive_reclustering(cli, photos, library) -> None:

@@ -53,8 +53,15 @@ def run_list(ctx: Context) -> int:
 
     db = ctx.open_reader()
     persons = [p.as_dict() for p in faces_db.list_persons(db)]
-    ctx.emit(persons, lambda rows: "\n".join(f"{r['id']}\t{r['label']}\t{r['photos']} photos\t{r['faces']} faces"
-                                             for r in rows) or "no people found yet (see 'gallerfs people --help')")  # fmt: skip
+
+    def text(rows: list[dict[str, Any]]) -> str:
+        if rows:
+            return "\n".join(f"{r['id']}\t{r['label']}\t{r['photos']} photos\t{r['faces']} faces" for r in rows)
+        if faces_db.counts(db)["scanned"]:
+            return "no faces found in the photos looked at so far"
+        return "no people yet: 'gallerfs index' finds them with the faces extra (pip install 'gallerfs[faces]')"
+
+    ctx.emit(persons, text)
     return 0
 
 
