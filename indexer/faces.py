@@ -210,28 +210,31 @@ def scan_library(db: Database, paths: LibraryPaths, settings: Settings,
     if model is None and not available():
         log.info("%s; faces will be found by a later 'gallerfs index'", MISSING_MESSAGE)
         return FacesReport(installed=False)
+    from gallerfs.people import cluster
+
     report = FacesReport()
     source_ids = sources_to_scan(db)
     todo = sum(faces_db.count_todo(db, s) for s in source_ids)
-    job = jobs_db.claim(db, JOB_KIND)
-    with db.transaction():
-        jobs_db.set_total(db, job.id, job.done + todo)
     if on_total:
         on_total(todo)
+    job = None
     try:
-        if todo:
+        if todo:  # a job row only when there is something to look at (a re-index adds none)
+            job = jobs_db.claim(db, JOB_KIND)
+            with db.transaction():
+                jobs_db.set_total(db, job.id, job.done + todo)
             model = model or shared_model()
             for source_id in source_ids:
                 _scan_source(db, paths, settings, model, source_id, job.id, report, on_progress)
-        from gallerfs.people import cluster
-
         with db.transaction():  # persons whose photos were all deleted (unnamed ones only)
             faces_db.drop_empty_persons(db)
         report.clustering = cluster(db, settings.face_distance).as_dict()
     except BaseException as exc:
-        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
+        if job is not None:
+            jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    jobs_db.finish(db, job.id, "done")
+    if job is not None:
+        jobs_db.finish(db, job.id, "done")
     return report
 
 
