@@ -36,6 +36,7 @@ FULL = {
     "places": ["--points", "100000"],
     "tags": [],
     "ocr": [],
+    "faces": ["--images", "16"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -53,6 +54,7 @@ QUICK = {
     "places": ["--points", "10000", "--rounds", "20"],
     "tags": ["--rounds", "5", "--queries", "10"],
     "ocr": ["--rounds", "1", "--files", "5000", "--queries", "10"],
+    "faces": ["--images", "3"],
 }
 
 

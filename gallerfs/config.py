@@ -47,6 +47,7 @@ KEYS: tuple[Key, ...] = (
     Key("near_duplicate_min_similarity", float, lambda: 0.90, "min CLIP cosine similarity of near duplicates, where embedded"),
     Key("near_duplicate_max_group", int, lambda: 50, "largest near-duplicate group; longer chains are split"),
     Key("watch_debounce_s", float, lambda: 0.5, "seconds the watcher waits for a file to settle"),
+    Key("face_distance", float, lambda: 0.5, "faces closer than this (dlib descriptor distance) are one person"),
     Key("map_tiles", str, lambda: "", "viewer map background: empty for the built-in Natural Earth outline, a local "
         ".pmtiles file, or (going online) a tile URL template https://.../{z}/{x}/{y}.png"),
     Key("places_min_population", int, lambda: 5000, "places smaller than this lose to a larger town nearby as a photo's city"),
@@ -74,6 +75,7 @@ class Settings:
     near_duplicate_min_similarity: float = 0.90
     near_duplicate_max_group: int = 50
     watch_debounce_s: float = 0.5
+    face_distance: float = 0.5
     map_tiles: str = ""
     places_min_population: int = 5000
 

@@ -64,14 +64,22 @@ def ocr_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: P
     return stage(db, paths, settings, progress)
 
 
+def faces_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Faces found, described and grouped into people, when the faces extra is installed."""
+    from gallerfs.indexer.faces import stage
+
+    return stage(db, paths, settings, progress)
+
+
 # The stages after phase 2, in order.
 LATER_STAGES: tuple[tuple[str, Stage], ...] = (
     ("embed", embed_stage),  # CLIP image vectors, when a model is installed
     ("project", project_stage),  # the vectors placed on the viewer's clusters map
     ("places", places_stage),  # country, region and city of geotagged files
     ("tags", tags_stage),  # what is in each photo, when the tags model is installed
-    ("journal", journal_stage),  # entries and the photos they mention
     ("ocr", ocr_stage),  # text in photos (the 'ocr' extra), on sources that have it on
+    ("faces", faces_stage),  # faces and people, with the faces extra
+    ("journal", journal_stage),  # entries and the photos they mention
 )
 
 

@@ -59,9 +59,8 @@ class TagsReport:
 
 
 def source_enabled(db: Database, source_id: int) -> bool:
-    """Whether the source's photos are analysed for tags (the per-source switch, where there is one)."""
-    check = getattr(sources_db, "analysis_enabled", None)
-    return True if check is None else bool(check(db, source_id, JOB_KIND))
+    """Whether the source's photos are analysed for tags (``gallerfs sources set NAME --no-tags``)."""
+    return sources_db.analysis_enabled(db, source_id, JOB_KIND)
 
 
 def _decode(task: TagTask, thumb_root: Path, max_pixels: int) -> np.ndarray | str:
@@ -84,8 +83,13 @@ def _decode(task: TagTask, thumb_root: Path, max_pixels: int) -> np.ndarray | st
 def tag_library(db: Database, paths: LibraryPaths, settings: Settings,
                 on_progress: Callable[[int], None] | None = None,
                 on_total: Callable[[int], None] | None = None) -> TagsReport:  # fmt: skip
-    model = packaged.installed(paths, "tags")
+    from gallerfs.models import extras
+
     report = TagsReport()
+    if not extras.wanted(JOB_KIND):
+        log.info("photos not tagged: %s leaves out tags", extras.ANALYSIS_ENV)
+        return report
+    model = packaged.installed(paths, "tags")
     if model is None:
         log.info("%s; photos will be tagged by a later 'gallerfs index'", packaged.not_installed_message("tags"))
         report.vectors = embed_tag_names(db, paths, settings)  # tags imported from an export

@@ -42,6 +42,7 @@ from gallerfs.paths import LibraryPaths
 from gallerfs.indexer.embed import embed_library
 from gallerfs.indexer.places import place_library
 from gallerfs.indexer.tags_job import tag_library
+from gallerfs.indexer.faces import scan_library as scan_faces
 from gallerfs.indexer.projection import project_library
 from gallerfs.indexer.media import kind_of
 from gallerfs.indexer.pipeline import Phase2, make_pool
@@ -343,6 +344,7 @@ class Watcher:
                     project_library(self.db)  # and place them on the clusters map
                     place_library(self.db, self.settings)  # and their places
                     tag_library(self.db, self.paths, self.settings)  # and tag them (nothing without a model)
+                    scan_faces(self.db, self.paths, self.settings)  # and find their faces (with the faces extra)
                 if time.monotonic() - last_check >= PRESENCE_CHECK_S:
                     self.check_sources()
                     last_check = time.monotonic()

@@ -33,7 +33,8 @@ def test_importing_the_runner_loads_no_stage() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out[:5] == ["embed", "project", "places", "tags", "journal"]
-    assert not [m for m in out[5:] if m in ("numpy", "onnxruntime") or m.startswith(("gallerfs.journal",
-                "gallerfs.indexer.embed", "gallerfs.indexer.projection", "gallerfs.indexer.places", "gallerfs.places",
-                "gallerfs.indexer.tags_job", "gallerfs.models"))]  # fmt: skip
+    assert out[:7] == ["embed", "project", "places", "tags", "ocr", "faces", "journal"]
+    assert not [m for m in out[7:] if m in ("numpy", "onnxruntime", "dlib", "rapidocr") or m.startswith((
+                "gallerfs.journal", "gallerfs.indexer.embed", "gallerfs.indexer.projection", "gallerfs.indexer.places",
+                "gallerfs.places", "gallerfs.indexer.tags_job", "gallerfs.indexer.ocr", "gallerfs.indexer.faces",
+                "gallerfs.models"))]  # fmt: skip

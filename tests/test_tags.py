@@ -15,6 +15,14 @@ from tests.conftest import EXIF_CORPUS, run_gallerfs
 from tests.mountutil import Mount
 from tests.tagsupport import build_models, install_into, lib_paths
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _tags_on():
+    """This module is about the tags job: run it (tests/conftest.py leaves analysis off elsewhere)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GALLERFS_ANALYSIS", "tags")
+        yield
+
 skimage_data = pytest.importorskip("skimage.data")
 
 

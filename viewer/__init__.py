@@ -3,7 +3,7 @@
 Pages: the library grid (``/``, a timeline by month or day: ``timeline``), a photo (``/photo/ID``),
 search (``/search``), albums, sources (with Rescan and Add a folder), jobs, the map (``/map``), the
 clusters map (``/clusters``), the dashboard (``/dashboard``), duplicate review (``/duplicates``) and
-the journal (``/journal``), with a command palette on every page (``palette``). Files are named by
+the journal (``/journal``), people (``/people``: ``people``), with a command palette on every page (``palette``). Files are named by
 library id only; see ``security`` for what keeps the server private to this machine, ``errors`` for
 how failures are shown and ``fastthumbs`` for how thumbnails are served.
 """
@@ -20,7 +20,7 @@ from gallerfs.paths import LibraryPaths
 
 def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dict[str, Any] | None = None) -> Flask:
     from gallerfs.viewer import (albums, api, clusters, dashboard, duplicates, errors, fastthumbs, journal, map_view,
-                                 media, pages, palette, plotly_assets, security, sources)
+                                 media, pages, palette, people, plotly_assets, security, sources)
     from gallerfs.viewer.library import Library
     from gallerfs.viewer.rescans import Rescans
 
@@ -34,7 +34,7 @@ def create_app(library_paths: LibraryPaths, settings: Settings, test_config: dic
     security.register(app)
     palette.register(app)
     for blueprint in (pages.bp, albums.bp, sources.bp, media.bp, api.bp, duplicates.bp, journal.bp, map_view.bp,
-                      clusters.bp, dashboard.bp, plotly_assets.bp):  # fmt: skip
+                      clusters.bp, dashboard.bp, plotly_assets.bp, people.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     lib = app.extensions["gallerfs_library"]
     app.wsgi_app = fastthumbs.FastThumbnails(app.wsgi_app, lib, lambda: app.config.get("PORT"))  # type: ignore[method-assign]  # Flask documents wrapping wsgi_app

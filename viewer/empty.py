@@ -37,6 +37,8 @@ def _hint(name: str, value: object) -> str:
         return f"The album “{value}” is empty: add photos from a photo's page, or save a filtered view into it."
     if name == "source":
         return f"The source “{value}” has no files yet: rescan it on the Sources page."
+    if name == "person":
+        return f"No photo is known to show “{value}”: faces are found by 'gallerfs index' with the faces extra."
     if name == "kind":
         return f"The library has no {value} file."
     if name == "camera":

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from gallerfs.db import albums as albums_db
+from gallerfs.db import faces as faces_db
 from gallerfs.db import files as files_db
 from gallerfs.db import ocr as ocr_db
 from gallerfs.db import tags as tags_db
@@ -30,6 +31,7 @@ def _filter_choices() -> dict[str, object]:
     return {
         "sources": [s.name for s in tree_db.list_sources(db)],
         "albums": [a.name for a in tree_db.list_albums(db)],
+        "people": faces_db.person_names(db),
         "cameras": library().views.cameras(db),
         "kinds": ("image", "video", "raw"),
     }

@@ -46,6 +46,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("Duplicates", "duplicates.review", keywords="copies trash reclaim space review"),
     Entry("Journal", "journal.calendar", keywords="diary calendar notes entries"),
     Entry("Albums", "albums.albums", keywords="collections"),
+    Entry("People", "people.people_page", keywords="faces persons names who friends family"),
     Entry("Sources", "pages.sources", keywords="folders drives add folder online offline"),
     Entry("Jobs", "pages.jobs", keywords="progress failures index"),
     Entry("Rescan all sources", "sources.rescan_all", POST, "Run", keywords="refresh scan index update"),

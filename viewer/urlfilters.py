@@ -4,7 +4,8 @@ selection. Parameter names are the CLI's option names: ``since``, ``until``, ``c
 ``source``, ``album``, ``favourites``, ``kind``, ``has_gps``, ``journaled``, ``online``
 (1: only files whose source is online, 0: only offline ones — ``--online`` / ``--offline``), ``area`` (a map
 area, ``lat_lon_lat_lon_...``: see ``gallerfs.area``); and ``cluster``, a selection drawn on the clusters page
-(``gallerfs.search.region``); ``tag``, a tag photos carry (``gallerfs.db.tags``).
+(``gallerfs.search.region``); ``tag``, a tag photos carry (``gallerfs.db.tags``); ``person``, a person's
+name, ``person N`` or id (``gallerfs people``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gallerfs.search.filters import check_names
 from gallerfs.search.region import MAX_TEXT as MAX_REGION_TEXT
 from gallerfs.viewer.errors import bad_request
 
-TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area", "cluster", "tag")
+TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area", "cluster", "tag", "person")
 FLAG_KEYS = ("favourites", "journaled")
 TRI_KEYS = ("has_gps", "online")  # 1: only with, 0: only without, absent or empty: either
 FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, *TRI_KEYS)

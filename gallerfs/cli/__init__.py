@@ -49,6 +49,7 @@ COMMAND_MODULES = {
     "models": "cmd_models",
     "mount": "cmd_mount", "umount": "cmd_mount",
     "places": "cmd_places",
+    "people": "cmd_people",
     "search": "cmd_search", "similar": "cmd_search",
     "serve": "cmd_serve",
     "add": "cmd_sources", "remove": "cmd_sources", "sources": "cmd_sources",

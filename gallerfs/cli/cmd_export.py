@@ -56,6 +56,7 @@ def _write(out: TextIO, db: Any) -> dict[str, int]:
     out.write("\n  ],\n")
     out.write(f'  "analysis_off": {json.dumps(ocr_db.analysis_off(db))},\n')
     out.write(f'  "albums": {json.dumps(portable.albums(db))},\n')
+    out.write(f'  "people": {json.dumps(portable.people(db))},\n')
     out.write(f'  "favourites": {json.dumps(portable.favourites(db))},\n')
     out.write(f'  "tagged": {json.dumps(tags_db.tagged_export_rows(db))},\n')
     out.write(f'  "tags": {json.dumps(tags_db.export_rows(db))}\n')

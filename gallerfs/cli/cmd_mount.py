@@ -23,6 +23,7 @@ the tree ('man gallerfs-mount' for the details):
   duplicates/TAG NAME/  one folder per duplicate set (' near' ends near sets);
                         rm trashes a copy, never the last one nor the only
                         full-resolution one of a near set
+  people/NAME/          every photo a person is in ('person N' until named)
   journal/              the journal folder, read-write
   .gallerfs/            status (sources, jobs, stats.json) and the metadata of
                         any file (files/ID.json, inodes/INODE.json)

@@ -39,6 +39,8 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", metavar="TAG", help="only photos with this tag (see by-tag/ in the mount)")
     p.add_argument("--area", metavar="LAT_LON_...", help="only photos taken inside this map area (polygon vertices "
                    "lat_lon_lat_lon_..., as in the viewer's URL)")  # fmt: skip
+    p.add_argument("--person", metavar="PERSON", help="only photos this person is in (a name, 'person N' or N: "
+                   "see 'gallerfs people')")  # fmt: skip
     presence = p.add_mutually_exclusive_group()
     presence.add_argument("--online", dest="online", action="store_const", const=True, default=None,
                           help="only files whose source is online")  # fmt: skip
@@ -88,6 +90,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         area=args.area,
         online=args.online,
         places=tuple(getattr(args, "place", None) or ()),
+        person=args.person,
     )  # fmt: skip
 
 

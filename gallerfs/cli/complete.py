@@ -12,7 +12,7 @@ Everything comes from the argparse parser of the one command being completed
 subcommands, option strings, ``choices``; what a value means is read from its
 ``dest`` and ``metavar`` (``SOURCE`` and ``--source``: source names; album
 names for ``--album`` and ``album show|add|remove|rename|delete NAME``; the library's
-country, region and city names for ``PLACE``;
+country, region and city names for ``PLACE``; ``PERSON`` and ``--person``: person names;
 ``FOLDER``, ``DIR``, ``MOUNTPOINT``: folders; ``FILE``, ``PATH``: files;
 ``KEY``: setting names). Names come from the library read-only; a library
 that is missing, busy or broken gives no names, never an error.
@@ -140,7 +140,7 @@ def _positional(parser: argparse.ArgumentParser, index: int) -> argparse.Action 
 
 
 def _names(library: str | None, kind: str) -> list[str]:
-    """Source, album or place names of the library; none when it cannot be read."""
+    """Source, album, place or person names of the library; none when it cannot be read."""
     try:
         from gallerfs.db.connection import Database
         from gallerfs.paths import resolve_library
@@ -157,6 +157,10 @@ def _names(library: str | None, kind: str) -> list[str]:
                 from gallerfs.db import places
 
                 return sorted({name for _, name, _, _ in places.names(db)})
+            if kind == "persons":
+                from gallerfs.db import faces
+
+                return faces.person_names(db)
             from gallerfs.db import albums
 
             return [a.name for a in albums.list_albums(db)]
@@ -181,6 +185,8 @@ def _values(st: _State, action: argparse.Action, *, option: bool) -> list[str] |
         return _names(st.library, "albums")
     if metavar == "PLACE":
         return _names(st.library, "places")
+    if dest == "person" or metavar == "PERSON":
+        return _names(st.library, "persons")
     if metavar == "KEY":
         return _setting_names()
     if metavar == "PERIOD":

@@ -56,6 +56,13 @@ def favourites(db: Database) -> list[dict[str, Any]]:
     return db.rows("SELECT file_id, added_at FROM favourites ORDER BY file_id")
 
 
+def people(db: Database) -> dict[str, Any]:
+    """Persons, faces and the user's decisions about them (``gallerfs.db.faces.export_people``)."""
+    from gallerfs.db.faces import export_people
+
+    return export_people(db)
+
+
 def is_empty(db: Database) -> bool:
     return not db.value("SELECT 1 FROM sources LIMIT 1") and not db.value("SELECT 1 FROM files LIMIT 1")
 
@@ -96,6 +103,9 @@ def restore(db: Database, data: dict[str, Any]) -> dict[str, int]:
             "INSERT INTO favourites (file_id, added_at) VALUES (?, ?)",
             [(m["file_id"], m["added_at"]) for m in data.get("favourites", [])],
         )
+        from gallerfs.db.faces import restore_people
+
+        restore_people(db, data.get("people"))
         bump_generation(db)
     return {
         "sources": len(data["sources"]),

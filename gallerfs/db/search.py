@@ -50,6 +50,7 @@ class FilterSpec:
     places: tuple[str, ...] = ()  # the file's country, region or city is one of these (gallerfs.db.places)
     months: tuple[int, ...] = ()  # month of the year of metadata.sort_time (wall-clock), 1-12
     tag: str | None = None  # carries this tag (gallerfs.db.tags)
+    person: str | None = None  # a person's name, 'person N' or id: the photos they are in
 
     def is_empty(self) -> bool:
         return self == FilterSpec()
@@ -120,6 +121,12 @@ def _clauses(spec: FilterSpec, file_id: str, camera: tuple[str, list[Any]] | Non
     if spec.months:
         clauses.append(f"CAST(strftime('%m', m.sort_time, 'unixepoch') AS INTEGER) IN ({', '.join('?' * len(spec.months))})")
         params.extend(spec.months)
+    if spec.person:
+        from gallerfs.db.faces import person_filter_sql
+
+        clause, values = person_filter_sql(file_id, spec.person)
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params
 
 

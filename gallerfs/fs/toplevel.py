@@ -14,6 +14,7 @@ from gallerfs.fs.journal import JournalRoot
 from gallerfs.fs.library_dirs import ByAlbumRoot, ByDateRoot, FavouritesDir, SourcesRoot
 from gallerfs.fs.nodes import DirNode, Entry, Node, TreeContext
 from gallerfs.fs.place_dirs import ByPlaceRoot
+from gallerfs.fs.people_dirs import PeopleRoot
 from gallerfs.fs.search_dir import SearchRoot
 from gallerfs.fs.similar_dir import SimilarRoot
 from gallerfs.fs.status import StatusDir
@@ -29,6 +30,7 @@ TOP_LEVEL: list[tuple[bytes, Callable[[bytes], DirNode]]] = [
     (b"by-place", lambda journal: ByPlaceRoot()),
     (b"by-tag", lambda journal: ByTagRoot()),
     (b"duplicates", lambda journal: DuplicatesRoot()),
+    (b"people", lambda journal: PeopleRoot()),
     (b"journal", JournalRoot),
     (b".gallerfs", lambda journal: StatusDir()),
 ]

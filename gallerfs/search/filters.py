@@ -54,6 +54,7 @@ class Filters:
     places: tuple[str, ...] = ()  # country, region or city names (any of them), as 'gallerfs places' lists them
     months: tuple[int, ...] = ()  # months of the year (1-12), any year: "summer", "July"
     tag: str | None = None  # only photos with this tag ('cat', 'lighthouse'; see gallerfs.db.tags)
+    person: str | None = None  # a person's name, 'person N' or id (gallerfs people): the photos they are in
 
     def to_spec(self) -> FilterSpec:
         since = _bound(self.since, "--since", end=False) if self.since else None
@@ -80,6 +81,7 @@ class Filters:
             places=tuple(sorted({p.strip() for p in self.places if p.strip()})),
             months=tuple(sorted(set(self.months))),
             tag=" ".join(self.tag.lower().split()) or None if self.tag else None,
+            person=self.person.strip() or None if self.person else None,
         )
 
 
@@ -201,6 +203,10 @@ def check_names(db: Database, filters: Filters) -> None:
 
         if not tags_db.files_with_tag(db, " ".join(filters.tag.lower().split()))[:1]:
             raise GallerfsError(f"no photo has the tag {filters.tag!r}")
+    if filters.person:
+        from gallerfs.db import faces as faces_db
+
+        faces_db.find_person(db, filters.person)
     if filters.cluster:
         from gallerfs.db import projection as projection_db
 

@@ -28,6 +28,7 @@ QUERY_SIGNALS: tuple[str, ...] = (
     "gallerfs.search.clip_signal",  # CLIP: how much a photo looks like the description
     "gallerfs.search.ocr_signal",  # words printed in the photo (the 'ocr' job's index)
     "gallerfs.search.tag_signal",  # the photo's tags, matched to the words by meaning (the 'text' model)
+    "gallerfs.search.people_signal",  # the people the query names, by the faces job's named persons
 )
 
 
