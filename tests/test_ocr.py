@@ -130,10 +130,13 @@ def test_search_text_finds_the_photo_by_a_word_printed_in_it(indexed) -> None:
 def test_the_fused_search_finds_text_without_clip_and_says_so(indexed) -> None:
     _, library = indexed
     proc = run_gallerfs(library, "search", "the segmentation of coins from the background", "--explain", "--json")
-    rows = json.loads(proc.stdout)
+    explained = json.loads(proc.stdout)
+    rows = explained["results"]
+    assert explained["interpretation"]["signals"] == ["ocr"]
     assert sorted(Path(r["relpath"]).name for r in rows) == ["page-photo.jpg", "page.png"]
     assert all(r["signals"]["ocr"] > 0.9 for r in rows)  # every word found (stopwords left out)
     partial = json.loads(run_gallerfs(library, "search", "a page about segmentation", "--explain", "--json").stdout)
+    partial = partial["results"]
     assert all(0.3 < r["signals"]["ocr"] < 0.6 for r in partial)  # 'page' and 'about' are not printed on it
     notice = proc.stderr.strip().splitlines()
     assert len(notice) == 1 and "no CLIP model is installed" in notice[0] and "results come from ocr only" in notice[0]

@@ -77,11 +77,11 @@ def test_a_signal_is_one_module_in_the_registry(db, tmp_path: Path, monkeypatch)
     assert [s.name for s in built.signals] == ["hello"]
     assert built.unavailable == {"faces": "faces need dlib: pip install 'gallerfs[faces]'"}
     monkeypatch.setattr(registry, "QUERY_SIGNALS", names)
-    from gallerfs.search import search
+    from gallerfs.search import search_query
 
-    result = search(db, paths, Settings(), "hello", 5)
-    assert [h.file_id for h in result.hits] == [7]
-    assert result.notices == ["faces need dlib: pip install 'gallerfs[faces]'; results come from hello only"]
+    result = search_query(db, paths, Settings(), "hello", 5)
+    assert [h.file_id for h in result.hits] == [7] and result.signals == ("hello",)
+    assert result.notices == ("faces need dlib: pip install 'gallerfs[faces]'; results come from hello only",)
 
 
 def test_any_typed_text_is_a_valid_fts5_query(db) -> None:
