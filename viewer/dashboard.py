@@ -37,6 +37,7 @@ def panels(db: Database, spec: FilterSpec) -> dict[str, Any]:
         "months": dash_db.per_month(db, spec),
         "cameras": dash_db.cameras(db, spec),
         "lenses": dash_db.lenses(db, spec),
+        "places": dash_db.places(db, spec),
         "types": dash_db.file_types(db, spec),
         "sources": sources,
         "folders": sunburst.build(dash_db.folders(db, spec)),

@@ -5,7 +5,8 @@ selection. Parameter names are the CLI's option names: ``since``, ``until``, ``c
 (1: only files whose source is online, 0: only offline ones — ``--online`` / ``--offline``), ``area`` (a map
 area, ``lat_lon_lat_lon_...``: see ``gallerfs.area``); and ``cluster``, a selection drawn on the clusters page
 (``gallerfs.search.region``); ``tag``, a tag photos carry (``gallerfs.db.tags``); ``person``, a person's
-name, ``person N`` or id (``gallerfs people``).
+name, ``person N`` or id (``gallerfs people``); ``place``, a country, region or city (``gallerfs places``;
+several separated by ``;``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from gallerfs.viewer.errors import bad_request
 TEXT_KEYS = ("since", "until", "camera", "source", "album", "kind", "area", "cluster", "tag", "person")
 FLAG_KEYS = ("favourites", "journaled")
 TRI_KEYS = ("has_gps", "online")  # 1: only with, 0: only without, absent or empty: either
-FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, *TRI_KEYS)
+PLACE_KEY = "place"  # Filters.places: a country, region or city name, several separated by ';'
+FILTER_KEYS = (*TEXT_KEYS, *FLAG_KEYS, *TRI_KEYS, PLACE_KEY)
 MAX_VALUE_CHARS = 256
 MAX_CHARS = {"area": area_mod.MAX_CHARS, "cluster": MAX_REGION_TEXT}  # polygons: longer than most values
 _TRUE = ("1", "true", "yes", "on")
@@ -61,6 +63,8 @@ def parse(args: Mapping[str, str], db: Database | None = None) -> Filters:
             values[key] = value.strip() or None
         elif key in FLAG_KEYS:
             values[key] = parse_flag(key, value)
+        elif key == PLACE_KEY:
+            values["places"] = tuple(p.strip() for p in value.split(";") if p.strip())
         else:  # TRI_KEYS
             values[key] = None if value.strip() == "" else parse_flag(key, value)
     filters = Filters(**values)
@@ -84,6 +88,8 @@ def to_args(filters: Filters) -> dict[str, str]:
         value = getattr(filters, key)
         if value is not None:
             out[key] = "1" if value else "0"
+    if filters.places:
+        out[PLACE_KEY] = ";".join(filters.places)
     return out
 
 

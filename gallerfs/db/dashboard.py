@@ -90,6 +90,22 @@ def lenses(db: Database, spec: FilterSpec, limit: int = TOP) -> dict[str, Any]:
     return _top({str(lens): int(n) for lens, n in rows}, limit)
 
 
+def places(db: Database, spec: FilterSpec, limit: int = TOP) -> dict[str, Any]:
+    """The most common places of the view: cities as 'City, Country' (or the region, or the country,
+    where no city is known), from the places indexer stage."""
+    where, params = _where(spec, "p.country IS NOT NULL")
+    rows = db.tuples(
+        f"SELECT coalesce(p.city, p.region), p.country, count(*) {_JOINED} JOIN places p ON p.file_id = f.id{where} "
+        "GROUP BY p.city, p.region, p.country",
+        params,
+    )
+    counts: dict[str, int] = {}
+    for local, country, n in rows:
+        name = f"{local}, {country}" if local else str(country)
+        counts[name] = counts.get(name, 0) + int(n)
+    return _top(counts, limit)
+
+
 def file_types(db: Database, spec: FilterSpec) -> list[dict[str, Any]]:
     """Per kind (image, raw, video) and decoded format (JPEG, HEIF, MP4, ...): files and bytes."""
     where, params = _where(spec)

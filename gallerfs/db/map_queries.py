@@ -51,18 +51,21 @@ def any_position(db: Database) -> bool:
 
 
 def marker_items(db: Database, ids: list[int]) -> list[dict[str, Any]]:
-    """Name, kind, date, position and thumbnail key of each file, in the given order (unknown ids left out)."""
+    """Name, kind, date, position, place ('City, Region, Country' as far as known) and thumbnail key of each
+    file, in the given order (unknown ids left out)."""
     if not ids:
         return []
     rows = db.tuples(
         "SELECT f.id, f.kind, f.name, m.taken_at, m.latitude, m.longitude, "
-        "coalesce(f.content_hash, f.size || '-' || f.mtime_ns) FROM files f LEFT JOIN metadata m ON m.file_id = f.id "
+        "coalesce(f.content_hash, f.size || '-' || f.mtime_ns), p.city, p.region, p.country "
+        "FROM files f LEFT JOIN metadata m ON m.file_id = f.id LEFT JOIN places p ON p.file_id = f.id "
         "WHERE f.id IN (SELECT value FROM json_each(?))",
         (json.dumps([int(i) for i in ids]),),
     )
     by_id = {
         int(r[0]): {"id": int(r[0]), "kind": r[1], "name": bytes(r[2]).decode("utf-8", "replace"), "taken_at": r[3],
-                    "lat": r[4], "lon": r[5], "thumb_key": str(r[6])}
+                    "lat": r[4], "lon": r[5], "thumb_key": str(r[6]),
+                    "place": ", ".join(dict.fromkeys(x for x in r[7:10] if x)) or None}
         for r in rows
     }  # fmt: skip
     return [by_id[i] for i in ids if i in by_id]

@@ -155,6 +155,9 @@
         if (camera !== "others") window.location.href = url(d.self, { camera: camera });
       }),
       hbar("dash-lenses", data.lenses.top, data.lenses.others, null),
+      hbar("dash-places", data.places.top, data.places.others, (place) => {
+        if (place !== "others") window.location.href = url(d.self, { place: place.split(", ")[0] });
+      }),
       types(data.types),
       folders(data.folders),
     ]);

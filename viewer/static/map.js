@@ -136,6 +136,12 @@
         when.textContent = item.taken_at;
         box.append(when);
       }
+      if (item.place) {
+        const where = document.createElement("div");
+        where.className = "where";
+        where.textContent = item.place;
+        box.append(where);
+      }
       marker.setTooltipContent(box);
     });
   }
