@@ -19,7 +19,11 @@ are noisy: compare ratios). The library is built with the real CLI
   mounts at the kernel's default 128 KiB read-ahead, as an unprivileged user
   gets them. Run as root (gallerfs then raises its own read-ahead to 1 MiB:
   read_gallerfs_own_read_ahead_kb), the *_ra1m figures repeat it with both
-  mounts' read_ahead_kb at 1024, so that the kernel sends 1 MiB reads;
+  mounts' read_ahead_kb at 1024, so that the kernel sends 1 MiB reads. Each read
+  is also made through bench/pyfuse3_floor.py (read_pyfuse3_floor_*: the file
+  served from memory by a minimal pyfuse3 + trio server, the least pyfuse3
+  costs per request), and read_*_cpu_us_per_mib is the CPU time of the serving
+  process (all its threads) per MiB read, steadier than speeds on a busy machine;
 - stat_*: os.stat latency of random files on a fresh mount (each a FUSE
   lookup), idle and while `gallerfs rescan` runs and albums are edited.
 """
@@ -112,6 +116,15 @@ def build_library(work: Path, tree: Path, big: Path, files: int, env: dict[str, 
     return library
 
 
+def cpu_ns(pid: int) -> int:
+    """CPU time so far of every thread of process *pid* (schedstat: ns, unlike /proc/PID/stat's ticks)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total
+
+
 def drop_file_cache(path: Path) -> None:
     """Drop one file's pages from the page cache (of the mount it is read through), nothing else."""
     fd = os.open(path, os.O_RDONLY)
@@ -185,36 +198,47 @@ def read_section(
     if not shutil.which("bindfs"):
         result["read_bindfs"] = "bindfs is not installed (apt-get install bindfs): no ratio"
     via = mnt / "sources" / "big" / big.name
-    # (gallerfs's read_ahead_kb, bindfs's; None: as gallerfs set it itself), suffix of the figures
+    fmnt = mnt.parent / "floormnt"
+    floor_mount = [sys.executable, str(PROJECT / "bench" / "pyfuse3_floor.py"), str(fmnt), str(big)]
+    mib = big.stat().st_size / (1 << 20)
+    # (gallerfs's read_ahead_kb, the others'; None: as gallerfs set it itself), suffix of the figures
     for g_kb, b_kb, suffix in ((128, 128, ""), (None, 128, "_own"), (1024, 1024, "_ra1m")):
-        speeds: dict[str, list[float]] = {"gallerfs": [], "bindfs": []}
-        with Mounted(gallerfs_mount, mnt, env), contextlib.ExitStack() as stack:
+        speeds: dict[str, list[float]] = {"gallerfs": [], "bindfs": [], "pyfuse3_floor": []}
+        cpu: dict[str, list[float]] = {name: [] for name in speeds}
+        with Mounted(gallerfs_mount, mnt, env) as gallerfs, contextlib.ExitStack() as stack:
+            files = {"gallerfs": (via, gallerfs)}
             if shutil.which("bindfs"):
-                stack.enter_context(Mounted(["bindfs", "-f", str(big.parent), str(bmnt)], bmnt))
+                bindfs = stack.enter_context(Mounted(["bindfs", "-f", str(big.parent), str(bmnt)], bmnt))
+                files["bindfs"] = (bmnt / big.name, bindfs)
+            files["pyfuse3_floor"] = (fmnt / big.name, stack.enter_context(Mounted(floor_mount, fmnt)))
             own = own_read_ahead(mnt)
             result["read_gallerfs_own_read_ahead_kb"] = own
             if g_kb is None and own == 128:
                 continue  # not root: the same as the first figures
-            ok = (g_kb is None or set_read_ahead(mnt, g_kb)) and (b_kb == 128 or set_read_ahead(bmnt, b_kb))
+            others = [m for m in (bmnt, fmnt) if os.path.ismount(m)]
+            ok = (g_kb is None or set_read_ahead(mnt, g_kb)) and all(b_kb == 128 or set_read_ahead(m, b_kb) for m in others)
             if not ok and g_kb != 128:
                 result[f"read{suffix}"] = "needs root (/sys/class/bdi/*/read_ahead_kb)"
                 continue
-            ra_kb = g_kb
-            if ra_kb == 128:
+            if g_kb == 128:
                 result["read_gallerfs_first_mb_s"] = round(read_speed(via), 1)  # nothing cached yet
                 result["reread_gallerfs_kernel_cache_mb_s"] = round(read_speed(via), 1)
-            for _ in range(rounds):
-                if shutil.which("bindfs"):
-                    speeds["bindfs"].append(read_speed(bmnt / big.name))
-                drop_file_cache(via)
-                speeds["gallerfs"].append(read_speed(via))
+            for _ in range(rounds):  # interleaved, round by round
+                for name, (path, server) in files.items():
+                    if name != "bindfs":
+                        drop_file_cache(path)  # (bindfs keeps no page cache of its own: nothing to drop)
+                    before = cpu_ns(server.proc.pid)
+                    speeds[name].append(read_speed(path))
+                    cpu[name].append((cpu_ns(server.proc.pid) - before) / 1e3 / mib)
         for name, values in speeds.items():
             if values:
                 result[f"read_{name}{suffix}_mb_s"] = round(statistics.median(values), 1)
                 result[f"read_{name}{suffix}_runs_mb_s"] = [round(v) for v in values]
+                result[f"read_{name}{suffix}_cpu_us_per_mib"] = round(statistics.median(cpu[name]))
         if speeds["bindfs"]:
-            ratio = statistics.median(g / b for g, b in zip(speeds["gallerfs"], speeds["bindfs"]))
-            result[f"read_gallerfs_vs_bindfs{suffix}"] = round(ratio, 2)
+            for name in ("gallerfs", "pyfuse3_floor"):
+                ratio = statistics.median(g / b for g, b in zip(speeds[name], speeds["bindfs"]))
+                result[f"read_{name}_vs_bindfs{suffix}"] = round(ratio, 2)
     return result
 
 

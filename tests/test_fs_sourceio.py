@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from gallerfs.fs import sourceio
 from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGate, SourceGates
@@ -45,6 +46,84 @@ def test_sequential_random_and_reordered_reads_return_the_file(blob: tuple[int, 
             assert bytes(await ra.read(off, 65536 + 17)) == data[off : off + 65536 + 17]
         await ra.close()
         assert budget.used == 0 and not ra.chunks
+
+    trio.run(main)
+
+
+async def _served(ra: ReadAhead, off: int, size: int, hits: list[bool]) -> bytes:
+    """One read as ``Operations.read`` serves it: the fast path first, else the full one."""
+    view = ra.hit(off, size)
+    hits.append(view is not None)
+    if view is not None:
+        assert isinstance(view, memoryview)  # a slice of the read-ahead buffer, not a copy
+        return bytes(view)
+    return bytes(await ra.read(off, size))
+
+
+def _kernel_reads(size: int, first: int, step: int) -> list[tuple[int, int]]:
+    """Reads as the kernel sends them: *first* bytes at a time up to *step*, then *step* at a time."""
+    reads = [(off, first) for off in range(0, step, first)]
+    return reads + [(off, step) for off in range(step, size + step, step)]
+
+
+# the kernel's reads: default read-ahead; raised (1 MiB reads after a short start, or from the start)
+@pytest.mark.parametrize("first,step", [(131072, 131072), (131072, 1 << 20), (1 << 20, 1 << 20)])
+def test_reads_in_order_are_answered_from_read_ahead_without_waiting(blob: tuple[int, bytes], first: int,
+                                                                     step: int) -> None:  # fmt: skip
+    fd, data = blob
+
+    async def main() -> None:
+        budget = Buffers()
+        ra = ReadAhead(SourceGate("t"), fd, len(data), budget)
+        hits: list[bool] = []
+        for off, size in _kernel_reads(len(data), first, step):
+            got = await _served(ra, off, size, hits)
+            assert got == data[off : off + size]
+            await trio.testing.wait_all_tasks_blocked()  # let what was read ahead arrive
+            while ra._outstanding:
+                await trio.sleep(0.001)
+        assert not hits[0] and not hits[1], "the first read goes to the file, the second starts the chain"
+        # Chunks end on multiples of their length: once the chain runs, no read straddles two chunks.
+        assert all(hits[4:-1]), hits
+        await ra.close()
+        assert budget.used == 0
+
+    trio.run(main)
+
+
+def test_the_fast_path_declines_what_it_cannot_answer(blob: tuple[int, bytes]) -> None:
+    fd, data = blob
+
+    async def main() -> None:
+        ra = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
+        assert ra.hit(0, 4096) is None  # nothing read ahead yet
+        hits: list[bool] = []
+        for off in range(0, 4 << 20, 131072):
+            assert await _served(ra, off, 131072, hits) == data[off : off + 131072]
+        await ra.settle()
+        off = 4 << 20
+        assert ra.hit(off + 131072, 131072) is None  # out of order: the full path decides
+        view = ra.hit(off, 131072)
+        assert view is not None and bytes(view) == data[off : off + 131072]
+        ra.forget()  # the original was written through another handle
+        assert ra.hit(off + 131072, 131072) is None
+        assert bytes(await ra.read(off + 131072, 131072)) == data[off + 131072 : off + 262144]
+        await ra.close()
+
+    trio.run(main)
+
+
+def test_the_last_read_of_a_file_is_cut_at_its_end(blob: tuple[int, bytes]) -> None:
+    fd, data = blob
+
+    async def main() -> None:
+        ra = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
+        hits: list[bool] = []
+        step = 131072
+        for off in range(0, len(data) + 2 * step, step):
+            await ra.settle()
+            assert await _served(ra, off, step, hits) == data[off : off + step]
+        await ra.close()
 
     trio.run(main)
 
@@ -218,3 +297,20 @@ def test_close_waits_for_reads_still_in_flight_even_of_forgotten_chunks(blob: tu
         assert in_flight["n"] == 0, "the descriptor may be closed now: nothing may still read it"
 
     trio.run(main)
+
+
+def test_the_handle_table_tracks_which_open_handles_read_ahead(blob: tuple[int, bytes]) -> None:
+    from gallerfs.fs.handles import HandleTable, OriginalHandle, TextHandle
+
+    fd, data = blob
+    table = HandleTable()
+    original = OriginalHandle(fd, 1, 1, 5, False, False)
+    original.ahead = ReadAhead(SourceGate("t"), fd, len(data), Buffers())
+    fh = table.add(original)
+    other = table.add(TextHandle(b"x"))
+    assert table.read_ahead == {fh: original.ahead}
+    table.replace(fh, TextHandle(b"y"))  # (an album member truncated: its copy replaces the original)
+    assert table.read_ahead == {}
+    table.replace(fh, original)
+    assert table.pop(fh) is original and table.read_ahead == {}
+    assert table.pop(other) is not None

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 class Handle:
     fd = -1
+    ahead: ReadAhead | None = None  # read-ahead of a read-only original (gallerfs.fs.originals)
 
     def read(self, off: int, size: int) -> bytes:
         return os.pread(self.fd, size, off)
@@ -75,7 +76,6 @@ class OriginalHandle(Handle):
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False
-        self.ahead: ReadAhead | None = None  # read-ahead, for read-only handles (gallerfs.fs.originals)
 
     @classmethod
     def open(cls, path: bytes, file_id: int, source_id: int, ino: int, writable: bool, truncate: bool) -> OriginalHandle:
@@ -209,6 +209,7 @@ class HandleTable:
 
     def __init__(self) -> None:
         self._files: dict[int, Handle] = {}
+        self.read_ahead: dict[int, ReadAhead] = {}  # the handles that have one: ``Operations.read``'s fast path
         self._next = itertools.count(1)
 
     def number(self) -> int:
@@ -218,6 +219,8 @@ class HandleTable:
     def add(self, handle: Handle) -> int:
         fh = self.number()
         self._files[fh] = handle
+        if handle.ahead is not None:
+            self.read_ahead[fh] = handle.ahead
         return fh
 
     def __getitem__(self, fh: int) -> Handle:
@@ -228,8 +231,12 @@ class HandleTable:
 
     def replace(self, fh: int, handle: Handle) -> None:
         self._files[fh] = handle
+        self.read_ahead.pop(fh, None)
+        if handle.ahead is not None:
+            self.read_ahead[fh] = handle.ahead
 
     def pop(self, fh: int) -> Handle | None:
+        self.read_ahead.pop(fh, None)
         return self._files.pop(fh, None)
 
     def originals(self) -> list[OriginalHandle]:
@@ -243,3 +250,4 @@ class HandleTable:
             except OSError:
                 pass
         self._files.clear()
+        self.read_ahead.clear()

@@ -12,9 +12,11 @@ returns. Closes are the exception: they wait for the source.
 
 ``ReadAhead`` makes sequential reads cheap despite the hand-off: a read-only
 original that is read in order is fetched in growing chunks ahead of the
-reader, so most FUSE reads (128 KiB each) are answered from memory on the trio
-thread while the next chunk is read in parallel. Random reads go straight to a
-worker thread.
+reader, so most FUSE reads (128 KiB each, 1 MiB with the read-ahead raised)
+are answered from memory on the trio thread while the next chunks are read in
+parallel: ``ReadAhead.hit`` answers those with a slice of a chunk, without a
+coroutine, a thread or a copy (``Operations.read`` tries it first). Random reads
+go straight to a worker thread.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ SOURCE_THREADS = 4  # worker threads one source may occupy
 STALL_S = 10.0  # all of a source's threads busy this long without an answer: the source is not answering
 STALL_CHECK_S = 1.0  # how often a request queued behind a source's stuck calls checks for a stall
 FIRST_CHUNK = 256 << 10  # the first chunk read ahead; each next one is twice as long...
-MAX_CHUNK = 1 << 20  # ...up to this
-AHEAD = 2  # chunks fetched beyond the one being read
+MAX_CHUNK = 1 << 20  # ...up to this (ahead of the reader, but still in the CPU caches when it is sent)
+AHEAD = 2  # chunks fetched beyond the one being read (more: fewer reads wait, but colder caches)
 BEHIND = 512 << 10  # bytes kept behind the reader
 BUFFER_BUDGET = 256 << 20  # read-ahead bytes held by all handles together
 KEEP_FREE = 32 << 20  # bytes of read-ahead buffers kept for reuse
@@ -199,11 +201,19 @@ def _fill(fd: int, buf: bytearray | None, size: int, off: int) -> tuple[bytearra
 
 
 class _Chunk:
-    __slots__ = ("start", "end", "job", "users")
+    __slots__ = ("start", "end", "job", "users", "view", "filled")
 
     def __init__(self, start: int, end: int, job: Job) -> None:
         self.start, self.end, self.job = start, end, job
         self.users = 0  # reads waiting on it: its buffer is not reused while they may slice it
+        self.view: memoryview | None = None  # of the bytes read, once read (``ReadAhead.hit`` slices it)
+        self.filled = start  # where the bytes read end, once read
+
+    def done(self, job: Job) -> None:  # on the trio thread, as its pread returns
+        if job.error is None:
+            buf, n = job.result
+            self.view = memoryview(buf)[:n]
+            self.filled = self.start + n
 
 
 class ReadAhead:
@@ -212,8 +222,9 @@ class ReadAhead:
     The first read and any read out of order go straight to a thread, for
     exactly the bytes asked (a program that reads only a file's header costs
     nothing extra). From the second read in order on, the file is fetched in a
-    chain of chunks ahead of the reader, each twice the last (FIRST_CHUNK up to
-    MAX_CHUNK), AHEAD chunks beyond the one being read. Only the trio thread
+    chain of chunks ahead of the reader, each twice the last (from FIRST_CHUNK,
+    or the size of the read that starts the chain, up to MAX_CHUNK) and ending
+    on a multiple of its length, AHEAD chunks beyond the one being read. Only the trio thread
     calls it; the worker threads only run ``preadv``.
     """
 
@@ -228,6 +239,40 @@ class ReadAhead:
         self._outstanding = 0  # preads in flight, dropped chunks' too (the descriptor is theirs)
         self._settled: trio.Event | None = None
 
+    def hit(self, off: int, size: int) -> memoryview | None:
+        """The common case, with no coroutine and no thread: the next read in order, wholly inside a
+        chunk already read. None for anything else (then ``read``)."""
+        if off != self.next_off:
+            return None
+        end = off + size
+        if end > self.size:
+            end = self.size
+        for chunk in self.chunks:
+            if chunk.start <= off < chunk.end:
+                view = chunk.view
+                if view is None or end > chunk.filled or end <= off:  # not read yet, short, or at the end
+                    return None
+                self.next_off = off + size
+                self._advance(off, end)
+                # No copy: the reply is written before any other request runs (see ``read``).
+                return view[off - chunk.start : end - chunk.start]
+        return None
+
+    def _advance(self, off: int, end: int) -> None:
+        """A read of [off, end) is being served: drop what is far behind, keep AHEAD chunks ahead."""
+        chunks = self.chunks
+        while chunks[0].end <= off - BEHIND:  # (a little is kept behind: the kernel may reorder reads)
+            self._drop_first()
+        while chunks[-1].end < end and self._submit(chunks[-1].end):
+            pass
+        ahead = 0
+        for chunk in reversed(chunks):  # (contiguous: those ahead are the last ones)
+            if chunk.start < end:
+                break
+            ahead += 1
+        while ahead < AHEAD and chunks[-1].end < self.size and self._submit(chunks[-1].end):
+            ahead += 1
+
     async def read(self, off: int, size: int) -> bytes | memoryview:
         end = min(off + size, self.size)
         chunks = self.chunks
@@ -238,18 +283,12 @@ class ReadAhead:
         if end <= off or not (covered or in_order):
             return await self.gate.run(os.pread, self.fd, size, off)
         if not covered:
-            if not continuing:  # a new chain, from here
+            if not continuing:  # a new chain, from here, its first chunk no shorter than this read
                 self._drop_all()
-                self.ramp = FIRST_CHUNK
+                self.ramp = min(max(FIRST_CHUNK, 1 << (size - 1).bit_length()), MAX_CHUNK)
             if not self._submit(off):
                 return await self.gate.run(os.pread, self.fd, size, off)
-        while chunks[0].end <= off - BEHIND:  # (a little is kept behind: the kernel may reorder reads)
-            self._drop_first()
-        while chunks[-1].end < end and self._submit(chunks[-1].end):
-            pass
-        ahead = sum(1 for c in chunks if c.start >= end)
-        while ahead < AHEAD and chunks[-1].end < self.size and self._submit(chunks[-1].end):
-            ahead += 1
+        self._advance(off, end)
         needed = [c for c in chunks if c.end > off and c.start < end]
         parts: list[memoryview] = []
         for chunk in needed:
@@ -272,8 +311,12 @@ class ReadAhead:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _submit(self, start: int) -> bool:
-        """Fetch the next chunk of the chain; False when over budget or the source is not answering."""
-        length = self.ramp
+        """Fetch the next chunk of the chain; False when over budget or the source is not answering.
+
+        A chunk ends on a multiple of its length, so that the kernel's reads (128 KiB, or 1 MiB with
+        the read-ahead raised, at multiples of their size) each fall inside one chunk: answered with
+        a slice of it (``hit``), never by joining two."""
+        length = (start // self.ramp + 1) * self.ramp - start
         ok, buf = self.buffers.take(length)
         if not ok:
             return False
@@ -285,11 +328,12 @@ class ReadAhead:
         chunk = _Chunk(start, start + length, job)
         self.chunks.append(chunk)
         self._outstanding += 1
-        job.then = self._done_with_one
+        job.then = lambda job: self._done_with_one(chunk, job)
         self.ramp = min(self.ramp * 2, MAX_CHUNK)
         return True
 
-    def _done_with_one(self, job: Job | None = None) -> None:  # on the trio thread, as a pread returns
+    def _done_with_one(self, chunk: _Chunk, job: Job) -> None:  # on the trio thread, as a pread returns
+        chunk.done(job)
         self._outstanding -= 1
         if not self._outstanding and self._settled is not None:
             self._settled.set()
