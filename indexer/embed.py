@@ -194,15 +194,6 @@ def _finish(
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
     """The ``embed`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
-    update: Callable[[int], None] = lambda n: None
+    from gallerfs.indexer.stage_progress import run_with_progress
 
-    def start(total: int) -> None:
-        nonlocal update
-        if total:
-            update = progress.start("embed", total, "photo")
-
-    try:
-        report = embed_library(db, paths, settings, lambda n: update(n), on_total=start)
-    finally:
-        progress.close()
-    return report.as_dict()
+    return run_with_progress(progress, "embed", lambda on_progress, on_total: embed_library(db, paths, settings, on_progress, on_total=on_total))

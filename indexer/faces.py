@@ -278,15 +278,6 @@ def _scan_source(db: Database, paths: LibraryPaths, settings: Settings, model: F
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
     """The ``faces`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
-    update: Callable[[int], None] = lambda n: None
+    from gallerfs.indexer.stage_progress import run_with_progress
 
-    def start(total: int) -> None:
-        nonlocal update
-        if total:
-            update = progress.start("faces", total, "photo")
-
-    try:
-        report = scan_library(db, paths, settings, lambda n: update(n), on_total=start)
-    finally:
-        progress.close()
-    return report.as_dict()
+    return run_with_progress(progress, "faces", lambda on_progress, on_total: scan_library(db, paths, settings, on_progress, on_total=on_total))

@@ -152,14 +152,6 @@ def _record(db: Database, results: list[tuple[OcrTask, list[OcrLine] | str | Non
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
     """The ``ocr`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
-    update: Callable[[int], None] = lambda n: None
+    from gallerfs.indexer.stage_progress import run_with_progress
 
-    def start(total: int) -> None:
-        nonlocal update
-        update = progress.start("ocr", total, "photo")
-
-    try:
-        report = ocr_library(db, paths, settings, lambda n: update(n), on_total=start)
-    finally:
-        progress.close()
-    return report.as_dict()
+    return run_with_progress(progress, "ocr", lambda on_progress, on_total: ocr_library(db, paths, settings, on_progress, on_total=on_total), min_total=0)

@@ -176,15 +176,6 @@ def project_library(db: Database, on_progress: Callable[[int], None] | None = No
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
     """The ``project`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
-    update: Callable[[int], None] = lambda n: None
+    from gallerfs.indexer.stage_progress import run_with_progress
 
-    def start(total: int) -> None:
-        nonlocal update
-        if total >= BATCH:
-            update = progress.start("clusters map", total, "photo")
-
-    try:
-        report = project_library(db, lambda n: update(n), on_total=start)
-    finally:
-        progress.close()
-    return report.as_dict()
+    return run_with_progress(progress, "clusters map", lambda on_progress, on_total: project_library(db, on_progress, on_total=on_total), min_total=BATCH)

@@ -162,15 +162,6 @@ def embed_tag_names(db: Database, paths: LibraryPaths, settings: Settings) -> in
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:
     """The ``tags`` stage of ``gallerfs index`` (see ``indexer.run.LATER_STAGES``)."""
-    update: Callable[[int], None] = lambda n: None
+    from gallerfs.indexer.stage_progress import run_with_progress
 
-    def start(total: int) -> None:
-        nonlocal update
-        if total:
-            update = progress.start("tags", total, "photo")
-
-    try:
-        report = tag_library(db, paths, settings, lambda n: update(n), on_total=start)
-    finally:
-        progress.close()
-    return report.as_dict()
+    return run_with_progress(progress, "tags", lambda on_progress, on_total: tag_library(db, paths, settings, on_progress, on_total=on_total))
