@@ -37,6 +37,7 @@ FULL = {
     "tags": [],
     "ocr": [],
     "faces": ["--images", "16"],
+    "ai_search": ["--files", "100000", "--e2e", "200"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -55,6 +56,7 @@ QUICK = {
     "tags": ["--rounds", "5", "--queries", "10"],
     "ocr": ["--rounds", "1", "--files", "5000", "--queries", "10"],
     "faces": ["--images", "3"],
+    "ai_search": ["--files", "10000", "--queries", "20", "--e2e", "50"],
 }
 
 
