@@ -80,6 +80,10 @@ def test_map_shows_clusters_hover_names_and_a_rectangle_filters_the_grid(gps_lib
         assert shown == len(known)
         assert page.locator(".map-cluster").count() >= 1
         page.screenshot(path=str(tmp_path / "map-world.png"))
+        # The attribution names Leaflet and Natural Earth as text; no link on the page leads off this machine.
+        assert page.inner_text(".leaflet-control-attribution").split() == ["Leaflet", "|", "Natural", "Earth"]
+        hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+        assert hrefs and all(h.startswith(server.url + "/") for h in hrefs), [h for h in hrefs if not h.startswith(server.url)]
 
         # Zoom to Florence: the four DSCN photos are markers now (or a cluster that a click opens).
         page.evaluate(

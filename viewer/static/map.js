@@ -14,9 +14,11 @@
   const LIST_PAGE = 50;
   const MAX_VERTICES = parseInt(d.maxVertices, 10);
 
-  const map = L.map(el, { maxZoom: MAX_ZOOM, minZoom: 1, worldCopyJump: true, zoomControl: true });
+  // Leaflet's own attribution prefix links leafletjs.com and protomaps-leaflet's default links two more
+  // sites: the map names its sources as plain text instead, so nothing on the page points off this machine.
+  const map = L.map(el, { maxZoom: MAX_ZOOM, minZoom: 1, worldCopyJump: true, zoomControl: true, attributionControl: false });
   window.gallerfsMap = map; // for the browser tests and benchmarks
-  map.attributionControl.addAttribution(d.attribution);
+  L.control.attribution({ prefix: "Leaflet" }).addAttribution(d.attribution).addTo(map);
   map.createPane("basemap").style.zIndex = 150;
   const markers = L.layerGroup().addTo(map);
   let heat = null;
@@ -55,7 +57,7 @@
     if (d.basemap === "online") {
       L.tileLayer(d.tiles, { maxZoom: MAX_ZOOM, pane: "basemap" }).addTo(map);
     } else if (d.basemap === "pmtiles" && window.protomapsL) {
-      window.protomapsL.leafletLayer({ url: d.tiles, theme: "dark", pane: "basemap", maxZoom: MAX_ZOOM }).addTo(map);
+      window.protomapsL.leafletLayer({ url: d.tiles, theme: "dark", pane: "basemap", maxZoom: MAX_ZOOM, attribution: "" }).addTo(map);
     }
     if (d.basemap !== "outline") return;
     // Natural Earth at 1:110m for the world and continents, 1:50m once zoomed in (each loaded when first needed).
