@@ -11,11 +11,11 @@ the same-run baseline (``ratio_to_clip_only``). The CLIP text tower is replaced 
 vectors (its cost is ``bench_search``'s ``text_encode_p50_ms``); the tag signal embeds each query with the
 real ``text`` model (MiniLM), installed into the library, or is reported unavailable.
 
-``e2e`` (``--e2e N``): N real corpus JPEGs are indexed by ``gallerfs index`` with OCR, faces and tags on
+``e2e`` (``--e2e N``): N real corpus JPEGs of about 12 MP (``--e2e-megapixels``) are indexed by ``gallerfs index`` with OCR, faces and tags on
 (the ``tags`` and ``text`` models installed first): seconds a photo of each stage of the report, and the
 time for 1,000 photos extrapolated from them.
 
-    python bench/bench_ai_search.py [--files 100000] [--queries 20] [--e2e 200] [--out FILE]
+    python bench/bench_ai_search.py [--files 100000] [--queries 20] [--e2e 1000] [--e2e-megapixels 12] [--skip-search] [--out FILE]
 """
 
 from __future__ import annotations
@@ -230,20 +230,38 @@ def timed_index(argv: list[str]) -> int:
         print("STAGE_SECONDS " + json.dumps(seconds), file=sys.stderr)
 
 
-def e2e(n: int, tmp: Path) -> dict:
+def megapixels(path: Path) -> float:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.width * im.height / 1e6
+    except Exception:  # a corrupt corpus file: not a photo to time
+        return 0.0
+
+
+def e2e(n: int, tmp: Path, mp: float) -> dict:
     photos = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg") and p.is_file())
+    if mp:  # camera-sized photos only: within 10 % of MP megapixels
+        photos = [p for p in photos if abs(megapixels(p) - mp) <= 0.1 * mp]
     if not photos:
-        return {"skipped": f"no JPEGs in {CORPUS}"}
+        return {"skipped": f"no JPEGs of {mp or 'any'} MP in {CORPUS}"}
     src = tmp / "e2e-photos"
     src.mkdir()
-    for i in range(n):  # the corpus repeats when N is larger (copies differ in name only)
+    # The corpus repeats when N is larger. Each copy gets a trailer after the JPEG's end marker, so it is a
+    # file of its own (its own hash, nothing shared with another copy) while the pixels repeat.
+    for i in range(n):
         p = photos[i % len(photos)]
-        shutil.copyfile(p, src / f"{i:05}-{p.name}")
+        dest = src / f"{i:05}-{p.name}"
+        shutil.copyfile(p, dest)
+        with dest.open("ab") as f:
+            f.write(f"gallerfs-bench copy {i}".encode())
     env = {k: v for k, v in os.environ.items() if k != "GALLERFS_ANALYSIS"}
     env["GALLERFS_LIBRARY"] = str(tmp / "e2e-lib")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     cli = [sys.executable, "-m", "gallerfs"]
-    out: dict = {"photos": n, "distinct_corpus_photos": min(n, len(photos))}
+    out: dict = {"photos": n, "distinct_corpus_photos": min(n, len(photos)),
+                 "megapixels_median": round(float(np.median([megapixels(p) for p in photos[:n]])), 1)}
     for model in ("tags", "text"):
         done = subprocess.run([*cli, "models", "install", model], env=env, capture_output=True, text=True)
         if done.returncode:
@@ -280,16 +298,20 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--e2e", type=int, default=0, help="photos to index end to end with OCR, faces and tags (0: skip)")
+    ap.add_argument("--e2e-megapixels", type=float, default=12.0,
+                    help="time photos of about this size (within 10%%; 0: every corpus JPEG)")
+    ap.add_argument("--skip-search", action="store_true", help="only the end-to-end run")
     ap.add_argument("--out", type=Path)
     if sys.argv[1:2] == ["--timed-index"]:  # the child process e2e runs
         raise SystemExit(timed_index(sys.argv[2:]))
     args = ap.parse_args()
     result: dict = {"benchmark": "ai_search", "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="gallerfs-bench-ai-") as tmp:
-        result["search"] = search_latency(args.files, args.queries, Path(tmp))
-        print(json.dumps(result["search"]), file=sys.stderr)
+        if not args.skip_search:
+            result["search"] = search_latency(args.files, args.queries, Path(tmp))
+            print(json.dumps(result["search"]), file=sys.stderr)
         if args.e2e:
-            result["e2e"] = e2e(args.e2e, Path(tmp))
+            result["e2e"] = e2e(args.e2e, Path(tmp), args.e2e_megapixels)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

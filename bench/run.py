@@ -37,7 +37,7 @@ FULL = {
     "tags": [],
     "ocr": [],
     "faces": ["--images", "16"],
-    "ai_search": ["--files", "100000", "--e2e", "200"],
+    "ai_search": ["--files", "100000", "--e2e", "1000"],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
