@@ -135,6 +135,8 @@ def load(path: Path | None = None) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GallerfsError(f"no model manifest at {path}") from None
+    except OSError as exc:  # a folder, a path through a file, no permission, a failing disk
+        raise GallerfsError(f"cannot read the model manifest {path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GallerfsError(f"{path}: not a valid model manifest: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("models"), dict):

@@ -109,6 +109,14 @@ def test_bad_manifests_are_refused(tmp_path: Path, change, message: str) -> None
         manifest_mod.load(path)
 
 
+@pytest.mark.parametrize("where", ["a-file/manifest.json", "a-folder"])
+def test_an_unreadable_manifest_path_is_a_clear_error(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(GallerfsError, match="cannot read the model manifest"):
+        manifest_mod.load(tmp_path / where)
+
+
 def test_install_downloads_verifies_and_places(tmp_path: Path, served) -> None:
     folder, url, manifest = served
     paths = _paths(tmp_path)
