@@ -10,7 +10,11 @@ over the median find of its round. phase1_* is a first walk into an empty
 library (whole command, start-up included; *_walk_* is the scan alone);
 rescan_unchanged_* is the same phase 1 again over an index that already holds
 every file (a rescan where nothing changed); index_peak_rss_mb is the largest
-resident set of the indexer and its workers.
+resident set of the indexer and its workers. phase1_cpu_vs_find_cpu compares CPU
+time (user + system) instead, and load_average_1min says how busy the machine
+was: the walk and the database writes run on two threads, so a busy machine
+(another process on the second core) stretches gallerfs's wall time more than
+find's.
 
 --bytecode installed (the default) runs gallerfs as after 'pip install': compiled
 bytecode cached (in a private PYTHONPYCACHEPREFIX, warmed by one run of each
@@ -38,10 +42,21 @@ from bench.tree import make_tree  # noqa: E402
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+_CPU: list[float] = []  # CPU seconds (user + system) of each command _timed ran, in order
+
+
 def _timed(cmd: list[str], env: dict[str, str] | None = None, shell: bool = False) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, shell=shell, capture_output=True, text=True, check=True).stdout
-    return time.perf_counter() - start, out
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, out
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def _drop_caches() -> bool:
@@ -80,6 +95,8 @@ def main() -> None:
     subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
     subprocess.run([*gallerfs, "index", "--scan-only"], env=env, check=True, capture_output=True)  # warm up
     startup, _ = _timed([*gallerfs, "--version"], env=env)
+    load_before = _load()
+    cpu: dict[str, list[float]] = {"find": [], "phase1": []}
     rounds: dict[str, list[float]] = {k: [] for k in (
         "find", "phase1", "phase1_walk", "rescan", "rescan_walk")}  # fmt: skip
     ratios: dict[str, list[float]] = {k: [] for k in ("phase1", "phase1_walk", "rescan", "rescan_walk")}
@@ -87,7 +104,9 @@ def main() -> None:
         shutil.rmtree(library, ignore_errors=True)
         subprocess.run([*gallerfs, "add", str(tree)], env=env, check=True, capture_output=True)
         finds = [_timed(find_cmd, shell=True)[0]]
+        cpu["find"].append(_CPU[-1])
         phase1, out = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
+        cpu["phase1"].append(_CPU[-1])
         finds.append(_timed(find_cmd, shell=True)[0])
         # The same walk over an index that already holds every file: 'gallerfs rescan' when nothing changed.
         rescan, out2 = _timed([*gallerfs, "index", "--scan-only", "--json"], env=env)
@@ -116,6 +135,12 @@ def main() -> None:
         rescan_unchanged_walk_s=med["rescan_walk"],
         rescan_unchanged_walk_vs_find=rat["rescan_walk"],
         phase1_target_vs_find=5.0,
+        # CPU seconds (user + system, every thread) of the first walk against find's: steadier than wall
+        # times on a busy machine, and an upper bound of what the walk costs where it has one core.
+        phase1_cpu_s=round(statistics.median(cpu["phase1"]), 3),
+        find_printf_cpu_s=round(statistics.median(cpu["find"]), 3),
+        phase1_cpu_vs_find_cpu=round(statistics.median(cpu["phase1"]) / statistics.median(cpu["find"]), 2),
+        load_average_1min=[load_before, _load()],  # before and after the rounds: over ~1 the ratios mean less
     )
     if _drop_caches():
         find_cold, _ = _timed(find_cmd, shell=True)

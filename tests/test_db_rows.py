@@ -57,3 +57,16 @@ def test_the_mount_rows_of_some_files_are_the_rows_listings_build(db: Database) 
     assert rows == {x: tree.file_row(db, x), y: tree.file_row(db, y)}
     assert rows[x] == tree.FileRow(x, 1, b"x.jpg", 10, 5, 6)
     assert search_history.file_rows is tree.file_rows
+
+
+def test_a_first_walk_batch_larger_than_one_statement_keeps_walk_order_and_skips_known_paths(db: Database) -> None:
+    source_id = sources_db.list_sources(db)[0].id
+    names = [f"d{i // 100:03}/n{i:05}.jpg".encode() for i in range(2_345)]  # more rows than one INSERT takes
+    batch = [files_db.ScannedFile(n, "image", i, i + 1, i + 2, 7, 1_000 + i) for i, n in enumerate(names)]
+    batch.insert(1_500, files_db.ScannedFile(b"y.png", "image", 99, 99, 99, 7, 99))  # already in the index
+    with db.transaction():
+        files_db.insert_new(db, source_id, batch)
+    rows = db.tuples("SELECT relpath, dir, name, size, mtime_ns, ctime_ns, inode FROM files WHERE id > 2 ORDER BY id")
+    assert [r[0] for r in rows] == names  # ids follow the walk
+    assert rows[1_234] == (names[1_234], b"d012", b"n01234.jpg", 1_234, 1_235, 1_236, 2_234)
+    assert files_db.file_by_path(db, source_id, b"y.png").size == 20  # the known row is left as it was
