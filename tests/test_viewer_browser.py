@@ -206,6 +206,34 @@ def test_the_palette_goes_runs_and_searches_from_the_keyboard(corpus_library: Pa
     assert not outside, f"requests left 127.0.0.1: {outside}"
 
 
+@pytest.mark.parametrize("width", [1400, 1000, 420])
+def test_every_page_link_and_button_is_reachable_on_a_narrow_window(corpus_library: Path, tmp_path: Path,
+                                                                    browser_page, width: int) -> None:  # fmt: skip
+    page, problems, outside = browser_page
+    page.set_viewport_size({"width": width, "height": 700})
+    with LiveServer(corpus_library) as server:
+        page.goto(server.url + "/")
+        page.wait_for_selector("#grid .tile")
+        page.screenshot(path=str(tmp_path / f"header-{width}.png"))
+        bar = page.locator(".topbar").bounding_box()
+        assert bar is not None and bar["width"] <= width
+        for selector in ("#palette-button", "#help-button", ".brand"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+        # Each page link can be seen, or scrolled to within the header (a phone-sized window).
+        links = page.locator(".topbar nav a")
+        assert links.count() == 11  # Library … Journal
+        for i in range(links.count()):
+            links.nth(i).scroll_into_view_if_needed()
+            box = links.nth(i).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (i, box)
+            assert box["y"] + box["height"] <= bar["y"] + bar["height"]
+        # The year scrubber starts below the header, however tall the header is.
+        years = page.locator(".years").bounding_box()
+        assert years is None or years["y"] >= bar["y"] + bar["height"]
+    assert not problems and not outside
+
+
 def test_the_offline_filter_carries_across_pages(corpus_library: Path, tmp_path: Path, browser_page) -> None:
     from gallerfs.db import sources as sources_db
     from gallerfs.db.connection import Database

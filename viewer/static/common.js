@@ -52,6 +52,14 @@ window.gallerfs = (function () {
       help.showModal();
     }
   });
+  // The header wraps on a narrow window: what sits below it (the year scrubber) reads its height here.
+  document.addEventListener("DOMContentLoaded", () => {
+    const bar = document.querySelector(".topbar");
+    if (!bar || !window.ResizeObserver) return;
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--topbar-height", bar.offsetHeight + "px");
+    }).observe(bar);
+  });
   document.addEventListener("DOMContentLoaded", () => {
     const button = document.getElementById("help-button");
     const help = document.getElementById("help");
