@@ -4,7 +4,6 @@ each batch records (results, failures, progress)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,11 @@ import pytest
 from gallerfs.db import files as files_db
 from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
+from gallerfs.db.analysis import FileTask as Task
 from gallerfs.db.connection import Database
 from gallerfs.indexer import resumable
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Task:
-    file_id: int
-    source_id: int
-    relpath: bytes
-
-    @property
-    def path(self) -> bytes:
-        return b"/photos/" + self.relpath
 
 
 @pytest.fixture
@@ -41,12 +30,12 @@ def db(tmp_path: Path):
 
 
 def _tasks(db: Database) -> list[Task]:
-    rows = db.tuples("SELECT id, source_id, relpath FROM files ORDER BY id")
-    return [Task(int(i), int(s), bytes(p)) for i, s, p in rows]
+    rows = db.tuples("SELECT id, source_id, relpath, size, mtime_ns FROM files ORDER BY id")
+    return [Task(int(i), int(s), bytes(p), b"/photos", n, m) for i, s, p, n, m in rows]
 
 
 def test_a_batch_sorts_its_outcomes_into_results_errors_and_files_that_wait() -> None:
-    a, b, c, d = (Task(i, 1, b"x") for i in range(1, 5))
+    a, b, c, d = (Task(i, 1, b"x", b"/", 1, 1) for i in range(1, 5))
     batch = resumable.Batch.of([(a, [1]), (b, "cannot decode"), (c, None), (d, [])])
     assert batch.done == [(a, [1]), (d, [])]
     assert batch.failed == [(b, "cannot decode")]
@@ -54,7 +43,7 @@ def test_a_batch_sorts_its_outcomes_into_results_errors_and_files_that_wait() ->
 
 
 def test_pages_fetch_after_the_last_file_id_until_none_is_left() -> None:
-    rows = [Task(i, 1, b"x") for i in (2, 5, 7, 9, 11)]
+    rows = [Task(i, 1, b"x", b"/", 1, 1) for i in (2, 5, 7, 9, 11)]
     asked = []
 
     def fetch(after: int) -> list[Task]:
