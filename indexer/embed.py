@@ -21,19 +21,18 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
 from gallerfs.config import Settings
 from gallerfs.db import embeddings as embeddings_db
-from gallerfs.db import files as files_db
-from gallerfs.db import jobs as jobs_db
 from gallerfs.db.connection import Database
 from gallerfs.db.embeddings import EmbedTask
 from gallerfs.db.state import bump_generation
 from gallerfs.errors import GallerfsError
 from gallerfs.paths import LibraryPaths
+from gallerfs.indexer import resumable
 from gallerfs.indexer.clip.preprocess import ImageDecodeError, preprocess_file
 from gallerfs.indexer.thumbnails import thumbnail_path
 from gallerfs.models.store import NO_MODEL_MESSAGE, InstalledModel, current_model
@@ -42,6 +41,8 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "embed"
 PREFETCH_BATCHES = 2
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,16 +94,6 @@ def _decode(task: EmbedTask, thumb_root: Path, size: int, max_pixels: int) -> De
         return task, f"internal error: {exc!r}"
 
 
-def _batches(db: Database, size: int) -> Iterator[list[EmbedTask]]:
-    after = 0
-    while True:
-        batch = embeddings_db.todo_batch(db, after, size)
-        if not batch:
-            return
-        after = batch[-1].file_id
-        yield batch
-
-
 def decode_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(16, cpus))
@@ -128,68 +119,57 @@ def embed_library(
     if embeddings_db.ensure_space(db, model.identity, model.dim):
         log.info("embedding space set to %s (%d-d): every photo is embedded", model.name, model.dim)
     todo = embeddings_db.count_todo(db)
-    job = jobs_db.claim(db, JOB_KIND)
-    with db.transaction():
-        jobs_db.set_total(db, job.id, job.done + todo)
-    if on_total:
-        on_total(todo)
-    try:
+    with resumable.claimed(db, JOB_KIND, todo, on_total) as job:
         encoder = ImageEncoder(model.image_path, device or settings.embed_device) if todo else None
         batch_size = max(1, settings.embed_batch_size)
         with ThreadPoolExecutor(max_workers=decode_workers(), thread_name_prefix="clip-decode") as pool:
-            pending: deque[list[Future[Decoded]]] = deque()
-            batches = _batches(db, batch_size)
-            for batch in batches:
-                pending.append([
-                    pool.submit(_decode, t, paths.thumbnails, model.spec.image_size, settings.max_image_pixels)
-                    for t in batch
-                ])
-                if len(pending) < PREFETCH_BATCHES:
-                    continue
-                _finish(db, encoder, pending.popleft(), job.id, model, report, on_progress)
-            while pending:
-                _finish(db, encoder, pending.popleft(), job.id, model, report, on_progress)
-    except BaseException as exc:
-        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    jobs_db.finish(db, job.id, "done")
+            decoding = (
+                [pool.submit(_decode, t, paths.thumbnails, model.spec.image_size, settings.max_image_pixels)
+                 for t in batch]
+                for batch in resumable.pages(lambda after: embeddings_db.todo_batch(db, after, batch_size))
+            )  # fmt: skip
+            embedded = (_encode(encoder, futures, model) for futures in _ahead(decoding, PREFETCH_BATCHES))
+            resumable.record_batches(db, job, embedded, lambda db, batch: _record(db, batch, report), log=log,
+                                     describe=resumable.by_path, on_progress=on_progress)  # fmt: skip
     return report
 
 
-def _finish(
-    db: Database,
-    encoder: Any,
-    futures: list[Future[Decoded]],
-    job_id: int,
-    model: InstalledModel,
-    report: EmbedReport,
-    on_progress: Callable[[int], None] | None,
-) -> None:
+def _ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """The items of *items*, with *depth* - 1 more always taken ahead: taking a batch submits its decoding,
+    so the next batches decode while this one is encoded and stored."""
+    pending: deque[T] = deque()
+    for item in items:
+        pending.append(item)
+        if len(pending) >= depth:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+def _encode(encoder: Any, futures: list[Future[Decoded]], model: InstalledModel) -> list[Decoded]:
+    """A batch's outcomes: decoded photos become their vectors; errors and files that wait stay as they are."""
     decoded = [f.result() for f in futures]
-    good = [(t, x) for t, x in decoded if isinstance(x, np.ndarray)]
-    bad = [(t, x) for t, x in decoded if isinstance(x, str)]
-    done: list[tuple[EmbedTask, np.ndarray]] = []
-    if good:
-        vectors = encoder.encode(np.stack([x for _, x in good]))
-        if vectors.shape[1] != model.dim:
-            raise GallerfsError(f"{model.name}: the image tower gives {vectors.shape[1]}-d vectors, the manifest says {model.dim}")
-        done = [(t, v) for (t, _), v in zip(good, vectors)]
-    with db.transaction():
-        stored = embeddings_db.store(db, done, bad)
-        for task, error in bad:
-            files_db.record_failure(
-                db, source_id=task.source_id, file_id=task.file_id, job_id=job_id, path=task.relpath,
-                stage="embed", error=error,
-            )  # fmt: skip
-            log.warning("%s: embed: %s", os.fsdecode(task.path), error)
-        jobs_db.progress(db, job_id, done=len(good) + len(bad), failed=len(bad), error=bad[-1][1] if bad else None)
-        bump_generation(db)
-    report.embedded += len(done)
-    report.failed += len(bad)
-    report.skipped += len(good) + len(bad) - stored
-    if on_progress:
-        on_progress(len(decoded))
-    report.waiting += len(decoded) - len(good) - len(bad)
+    good = [(i, x) for i, (_, x) in enumerate(decoded) if isinstance(x, np.ndarray)]
+    if not good:
+        return decoded
+    vectors = encoder.encode(np.stack([x for _, x in good]))
+    if vectors.shape[1] != model.dim:
+        raise GallerfsError(f"{model.name}: the image tower gives {vectors.shape[1]}-d vectors, the manifest says {model.dim}")
+    for (i, _), vector in zip(good, vectors):
+        decoded[i] = (decoded[i][0], vector)
+    return decoded
+
+
+def _record(db: Database, batch: resumable.Batch[EmbedTask, np.ndarray],
+            report: EmbedReport) -> list[tuple[EmbedTask, str]]:  # fmt: skip
+    """Store a batch's vectors and errors (inside its transaction); the errors are recorded as failures."""
+    stored = embeddings_db.store(db, batch.done, batch.failed)
+    bump_generation(db)
+    report.embedded += len(batch.done)
+    report.failed += len(batch.failed)
+    report.skipped += len(batch.done) + len(batch.failed) - stored
+    report.waiting += batch.waiting
+    return batch.failed
 
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:

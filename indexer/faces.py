@@ -20,6 +20,7 @@ After the scan, faces not yet in a person are clustered (``gallerfs.people.clust
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -32,13 +33,13 @@ from PIL import Image, ImageOps
 
 from gallerfs.config import Settings
 from gallerfs.db import faces as faces_db
-from gallerfs.db import files as files_db
-from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
 from gallerfs.db.faces import FaceTask, FoundFace
+from gallerfs.db.jobs import Job
 from gallerfs.db.state import bump_generation
 from gallerfs.paths import LibraryPaths
+from gallerfs.indexer import resumable
 from gallerfs.indexer.thumbnails import thumbnail_path
 
 log = logging.getLogger(__name__)
@@ -223,57 +224,40 @@ def scan_library(db: Database, paths: LibraryPaths, settings: Settings,
     todo = sum(faces_db.count_todo(db, s) for s in source_ids)
     if on_total:
         on_total(todo)
-    job = None
-    try:
-        if todo:  # a job row only when there is something to look at (a re-index adds none)
-            job = jobs_db.claim(db, JOB_KIND)
-            with db.transaction():
-                jobs_db.set_total(db, job.id, job.done + todo)
+    # A job row only when there is something to look at (a re-index adds none).
+    with resumable.claimed(db, JOB_KIND, todo) if todo else contextlib.nullcontext() as job:
+        if job is not None:
             model = model or shared_model()
             for source_id in source_ids:
-                _scan_source(db, paths, settings, model, source_id, job.id, report, on_progress)
+                _scan_source(db, paths, settings, model, source_id, job, report, on_progress)
         with db.transaction():  # persons whose photos were all deleted (unnamed ones only)
             faces_db.drop_empty_persons(db)
         report.clustering = cluster(db, settings.face_distance).as_dict()
-    except BaseException as exc:
-        if job is not None:
-            jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    if job is not None:
-        jobs_db.finish(db, job.id, "done")
     return report
 
 
 def _scan_source(db: Database, paths: LibraryPaths, settings: Settings, model: FaceModel, source_id: int,
-                 job_id: int, report: FacesReport, on_progress: Callable[[int], None] | None) -> None:  # fmt: skip
-    after = 0
-    while True:
-        batch = faces_db.todo_batch(db, source_id, after, BATCH)
-        if not batch:
-            return
-        after = batch[-1].file_id
-        looked = [(task, _look(model, task, paths.thumbnails, settings.max_image_pixels)) for task in batch]
-        failed = [(t, r) for t, r in looked if isinstance(r, str)]
-        with db.transaction():  # no file I/O in here: the looking is done
-            for task, result in looked:
-                if result is None:
-                    continue
-                error = result if isinstance(result, str) else None
-                if not faces_db.store_scan(db, task, None if error else result, error):
-                    continue
-                if error:
-                    files_db.record_failure(db, source_id=task.source_id, file_id=task.file_id, job_id=job_id,
-                                            path=task.relpath, stage="faces", error=error)  # fmt: skip
-                    log.warning("%s: faces: %s", os.fsdecode(task.path), error)
-                elif isinstance(result, list):
-                    report.faces += len(result)
-                    report.scanned += 1
-            jobs_db.progress(db, job_id, done=len(looked), failed=len(failed), error=failed[-1][1] if failed else None)
-            bump_generation(db)
-        report.failed += len(failed)
-        report.waiting += sum(1 for _, r in looked if r is None)
-        if on_progress:
-            on_progress(len(looked))
+                 job: Job, report: FacesReport, on_progress: Callable[[int], None] | None) -> None:  # fmt: skip
+    batches = resumable.pages(lambda after: faces_db.todo_batch(db, source_id, after, BATCH))
+    looked = ([(task, _look(model, task, paths.thumbnails, settings.max_image_pixels)) for task in batch]
+              for batch in batches)  # fmt: skip
+    resumable.record_batches(db, job, looked, lambda db, batch: _record(db, batch, report), log=log,
+                             describe=resumable.by_path, on_progress=on_progress, waiting_is_progress=True)  # fmt: skip
+
+
+def _record(db: Database, batch: resumable.Batch[FaceTask, list[FoundFace]],
+            report: FacesReport) -> list[tuple[FaceTask, str]]:  # fmt: skip
+    """Store a batch's faces and errors (inside its transaction: the looking is done); returns the errors
+    stored, to be recorded as failures (a file that changed meanwhile is left for next time)."""
+    for task, found in batch.done:
+        if faces_db.store_scan(db, task, found, None):
+            report.faces += len(found)
+            report.scanned += 1
+    failed = [(task, error) for task, error in batch.failed if faces_db.store_scan(db, task, None, error)]
+    bump_generation(db)
+    report.failed += len(batch.failed)
+    report.waiting += batch.waiting
+    return failed
 
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gallerfs.config import Settings
-from gallerfs.db import files as files_db
-from gallerfs.db import jobs as jobs_db
 from gallerfs.db import ocr as ocr_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db.connection import Database
@@ -27,6 +25,7 @@ from gallerfs.db.ocr import OcrLine, OcrTask
 from gallerfs.db.state import bump_generation
 from gallerfs.models import extras
 from gallerfs.paths import LibraryPaths
+from gallerfs.indexer import resumable
 from gallerfs.indexer.thumbnails import thumbnail_path
 
 log = logging.getLogger(__name__)
@@ -102,12 +101,7 @@ def ocr_library(db: Database, paths: LibraryPaths, settings: Settings, on_progre
     todo = ocr_db.count_todo(db, skip)
     if not todo:
         return report
-    job = jobs_db.claim(db, JOB_KIND)
-    with db.transaction():
-        jobs_db.set_total(db, job.id, job.done + todo)
-    if on_total:
-        on_total(todo)
-    try:
+    with resumable.claimed(db, JOB_KIND, todo, on_total) as job:
         if reader is None:
             from gallerfs.indexer.ocr_engine import Reader
 
@@ -115,39 +109,24 @@ def ocr_library(db: Database, paths: LibraryPaths, settings: Settings, on_progre
         from gallerfs.indexer.ocr_engine import engine_name
 
         engine = engine_name()
-        after = 0
-        while batch := ocr_db.todo_batch(db, after, BATCH, skip):
-            after = batch[-1].file_id
-            results = [(t, _read_one(reader, t, paths.thumbnails, settings.max_image_pixels)) for t in batch]
-            _record(db, results, job.id, engine, report)
-            if on_progress:
-                on_progress(len(batch))
-    except BaseException as exc:
-        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    jobs_db.finish(db, job.id, "done")
+        read = ([(t, _read_one(reader, t, paths.thumbnails, settings.max_image_pixels)) for t in batch]
+                for batch in resumable.pages(lambda after: ocr_db.todo_batch(db, after, BATCH, skip)))  # fmt: skip
+        resumable.record_batches(db, job, read, lambda db, batch: _record(db, batch, engine, report), log=log,
+                                 describe=resumable.by_path, on_progress=on_progress)  # fmt: skip
     return report
 
 
-def _record(db: Database, results: list[tuple[OcrTask, list[OcrLine] | str | None]], job_id: int, engine: str,
-            report: OcrReport) -> None:  # fmt: skip
-    good = [(t, r) for t, r in results if isinstance(r, list)]
-    bad = [(t, r) for t, r in results if isinstance(r, str)]
-    with db.transaction():
-        ocr_db.store(db, good, bad, engine)
-        for task, error in bad:
-            files_db.record_failure(
-                db, source_id=task.source_id, file_id=task.file_id, job_id=job_id, path=task.relpath,
-                stage="ocr", error=error,
-            )  # fmt: skip
-            log.warning("%s: ocr: %s", os.fsdecode(task.path), error)
-        jobs_db.progress(db, job_id, done=len(good) + len(bad), failed=len(bad), error=bad[-1][1] if bad else None)
-        if good:
-            bump_generation(db)
-    report.read += len(good)
-    report.with_text += sum(1 for _, lines in good if lines)
-    report.failed += len(bad)
-    report.waiting += len(results) - len(good) - len(bad)
+def _record(db: Database, batch: resumable.Batch[OcrTask, list[OcrLine]], engine: str,
+            report: OcrReport) -> list[tuple[OcrTask, str]]:  # fmt: skip
+    """Store a batch's text and errors (inside its transaction); the errors are recorded as failures."""
+    ocr_db.store(db, batch.done, batch.failed, engine)
+    if batch.done:
+        bump_generation(db)
+    report.read += len(batch.done)
+    report.with_text += sum(1 for _, lines in batch.done if lines)
+    report.failed += len(batch.failed)
+    report.waiting += batch.waiting
+    return batch.failed
 
 
 def stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -22,64 +23,33 @@ log = logging.getLogger(__name__)
 Stage = Callable[[Database, LibraryPaths, Settings, "Progress"], dict[str, Any]]
 
 
-def embed_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """CLIP image vectors, when a model is installed (numpy and the model store load only now)."""
-    from gallerfs.indexer.embed import stage
+def _imported_when_run(module: str, function: str = "stage") -> Stage:
+    """The stage *module*.*function*, imported only when it runs, so that importing this runner loads none of
+    the stages, nor what they load (numpy, onnxruntime, the models, the place polygons and gazetteer)."""
 
-    return stage(db, paths, settings, progress)
+    def run(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
+        stage: Stage = getattr(importlib.import_module(module), function)
+        return stage(db, paths, settings, progress)
 
-
-def project_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """The vectors placed on the viewer's clusters map (a 2-D PCA)."""
-    from gallerfs.indexer.projection import stage
-
-    return stage(db, paths, settings, progress)
-
-
-def places_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Country, region and city of geotagged files (the polygons and gazetteer load only now)."""
-    from gallerfs.indexer.places import stage
-
-    return stage(db, paths, settings, progress)
-
-
-def tags_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """What is in each photo, when the tags model is installed (onnxruntime loads only when there is work)."""
-    from gallerfs.indexer.tags_job import stage
-
-    return stage(db, paths, settings, progress)
-
-
-def journal_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Journal entries and the photos they mention."""
-    from gallerfs.journal.entries import journal_index_stage
-
-    return journal_index_stage(db, paths, settings, progress)
-
-
-def ocr_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Text in photos, when the 'ocr' extra is installed (its models load only when there is work)."""
-    from gallerfs.indexer.ocr import stage
-
-    return stage(db, paths, settings, progress)
-
-
-def faces_stage(db: Database, paths: LibraryPaths, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Faces found, described and grouped into people, when the faces extra is installed."""
-    from gallerfs.indexer.faces import stage
-
-    return stage(db, paths, settings, progress)
+    return run
 
 
 # The stages after phase 2, in order.
 LATER_STAGES: tuple[tuple[str, Stage], ...] = (
-    ("embed", embed_stage),  # CLIP image vectors, when a model is installed
-    ("project", project_stage),  # the vectors placed on the viewer's clusters map
-    ("places", places_stage),  # country, region and city of geotagged files
-    ("tags", tags_stage),  # what is in each photo, when the tags model is installed
-    ("ocr", ocr_stage),  # text in photos (the 'ocr' extra), on sources that have it on
-    ("faces", faces_stage),  # faces and people, with the faces extra
-    ("journal", journal_stage),  # entries and the photos they mention
+    # CLIP image vectors, when a model is installed
+    ("embed", _imported_when_run("gallerfs.indexer.embed")),
+    # the vectors placed on the viewer's clusters map (a 2-D PCA)
+    ("project", _imported_when_run("gallerfs.indexer.projection")),
+    # country, region and city of geotagged files
+    ("places", _imported_when_run("gallerfs.indexer.places")),
+    # what is in each photo, when the tags model is installed (onnxruntime loads only when there is work)
+    ("tags", _imported_when_run("gallerfs.indexer.tags_job")),
+    # text in photos (the 'ocr' extra), on sources that have it on (its models load only when there is work)
+    ("ocr", _imported_when_run("gallerfs.indexer.ocr")),
+    # faces found, described and grouped into people, with the faces extra
+    ("faces", _imported_when_run("gallerfs.indexer.faces")),
+    # journal entries and the photos they mention
+    ("journal", _imported_when_run("gallerfs.journal.entries", "journal_index_stage")),
 )
 
 

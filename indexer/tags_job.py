@@ -16,20 +16,20 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from gallerfs.config import Settings
-from gallerfs.db import files as files_db
-from gallerfs.db import jobs as jobs_db
 from gallerfs.db import sources as sources_db
 from gallerfs.db import tags as tags_db
 from gallerfs.db.connection import Database
 from gallerfs.db.state import bump_generation
 from gallerfs.db.tags import TagTask
 from gallerfs.paths import LibraryPaths
+from gallerfs.indexer import resumable
 from gallerfs.indexer.clip.preprocess import ImageDecodeError
 from gallerfs.indexer.thumbnails import thumbnail_path
 from gallerfs.models import packaged
@@ -108,40 +108,37 @@ def _tag(db: Database, paths: LibraryPaths, settings: Settings, model: packaged.
          on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None) -> None:  # fmt: skip
     from gallerfs.indexer.tagger import Tagger  # onnxruntime loads only when there is work
 
-    job = jobs_db.claim(db, JOB_KIND)
-    with db.transaction():
-        jobs_db.set_total(db, job.id, job.done + todo)
-    if on_total:
-        on_total(todo)
-    try:
+    with resumable.claimed(db, JOB_KIND, todo, on_total) as job:
         tagger = Tagger(model, settings.embed_device)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tags-decode") as pool:
             for source_id, _ in work:
-                after = 0
-                while batch := tags_db.todo_batch(db, model.identity, source_id, after, BATCH):
-                    after = batch[-1].file_id
-                    decoded = list(pool.map(lambda t: _decode(t, paths.thumbnails, settings.max_image_pixels), batch))
-                    good = [(t, x) for t, x in zip(batch, decoded) if isinstance(x, np.ndarray)]
-                    bad = [(t, x) for t, x in zip(batch, decoded) if isinstance(x, str)]
-                    found = tagger.tag(np.stack([x for _, x in good])) if good else []
-                    done = [(t, tags) for (t, _), tags in zip(good, found)]
-                    with db.transaction():
-                        tags_db.store(db, model.identity, done, bad)
-                        for task, error in bad:
-                            files_db.record_failure(db, source_id=task.source_id, file_id=task.file_id,
-                                                    job_id=job.id, path=task.relpath, stage=JOB_KIND, error=error)
-                            log.warning("file %d: tags: %s", task.file_id, error)
-                        jobs_db.progress(db, job.id, done=len(batch), failed=len(bad),
-                                         error=bad[-1][1] if bad else None)  # fmt: skip
-                        bump_generation(db)
-                    report.tagged += len(done)
-                    report.failed += len(bad)
-                    if on_progress:
-                        on_progress(len(batch))
-    except BaseException as exc:
-        jobs_db.finish(db, job.id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    jobs_db.finish(db, job.id, "done")
+                batches = resumable.pages(partial(tags_db.todo_batch, db, model.identity, source_id, limit=BATCH))
+                tagged = (_tagged(tagger, pool, b, paths.thumbnails, settings.max_image_pixels) for b in batches)
+                resumable.record_batches(db, job, tagged, lambda db, batch: _record(db, batch, model.identity, report),
+                                         log=log, describe=_file_id, on_progress=on_progress)  # fmt: skip
+
+
+def _tagged(tagger: Any, pool: ThreadPoolExecutor, batch: list[TagTask], thumb_root: Path,
+            max_pixels: int) -> list[tuple[TagTask, dict[str, float] | str]]:  # fmt: skip
+    """A batch's outcomes: the tags of each photo whose preview decodes, else the error."""
+    decoded = list(pool.map(lambda t: _decode(t, thumb_root, max_pixels), batch))
+    good = [x for x in decoded if isinstance(x, np.ndarray)]
+    found = iter(tagger.tag(np.stack(good)) if good else [])
+    return [(t, next(found) if isinstance(x, np.ndarray) else x) for t, x in zip(batch, decoded)]
+
+
+def _record(db: Database, batch: resumable.Batch[TagTask, dict[str, float]], model: str,
+            report: TagsReport) -> list[tuple[TagTask, str]]:  # fmt: skip
+    """Store a batch's tags and errors (inside its transaction); the errors are recorded as failures."""
+    tags_db.store(db, model, batch.done, batch.failed)
+    bump_generation(db)
+    report.tagged += len(batch.done)
+    report.failed += len(batch.failed)
+    return batch.failed
+
+
+def _file_id(task: TagTask) -> str:
+    return f"file {task.file_id}"
 
 
 def embed_tag_names(db: Database, paths: LibraryPaths, settings: Settings) -> int:

@@ -17,12 +17,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from gallerfs.db import analysis
+from gallerfs.db.analysis import FileTask
 from gallerfs.db.connection import Database
 
 log = logging.getLogger(__name__)
 
 VEC_TABLE = "vec_embeddings"
-EMBEDDABLE_KINDS = ("image", "raw", "video")
 _IN_CHUNK = 900  # bound parameters per IN (...) list
 
 
@@ -34,20 +35,10 @@ class Space:
 
 
 @dataclass(frozen=True)
-class EmbedTask:
-    file_id: int
-    source_id: int
-    relpath: bytes
-    root: bytes
-    size: int
-    mtime_ns: int
+class EmbedTask(FileTask):
     kind: str = "image"  # image, raw, video
     processed: bool = False  # phase 2 is done for this version of the file (its preview thumbnail is current)
     online: bool = True  # the source is online (the original can be read)
-
-    @property
-    def path(self) -> bytes:
-        return self.root.rstrip(b"/") + b"/" + self.relpath
 
 
 def space(db: Database) -> Space | None:
@@ -94,9 +85,8 @@ def ensure_space(db: Database, model: str, dim: int) -> bool:
 # their source is offline), and photos on online sources not processed yet (from the original).
 _TODO_WHERE = (
     "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN embeddings e ON e.file_id = f.id "
-    f"WHERE f.kind IN ({', '.join(repr(k) for k in EMBEDDABLE_KINDS)}) "
-    "AND (f.state = 'done' OR (f.kind = 'image' AND s.online = 1)) "
-    "AND (e.file_id IS NULL OR e.size != f.size OR e.mtime_ns != f.mtime_ns)"
+    f"WHERE {analysis.KINDS_IN} AND (f.state = 'done' OR (f.kind = 'image' AND s.online = 1)) "
+    f"AND {analysis.needs('e')}"
 )
 
 
@@ -120,36 +110,24 @@ def store(db: Database, done: Sequence[tuple[EmbedTask, np.ndarray]], failed: Se
     now = time.time()
     stored = 0
     for task, vector in done:
-        if not _unchanged(db, task):
+        if not analysis.unchanged(db, task):
             continue
         db.execute(f"DELETE FROM {VEC_TABLE} WHERE file_id = ?", (task.file_id,))
         db.execute(
             f"INSERT INTO {VEC_TABLE} (file_id, embedding) VALUES (?, ?)",
             (task.file_id, np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
         )
-        _record(db, task, "done", None, now)
+        analysis.mark(db, "embeddings", task, None, embedded_at=now)
         stored += 1
     for task, error in failed:
-        if not _unchanged(db, task):
+        if not analysis.unchanged(db, task):
             continue
         db.execute(f"DELETE FROM {VEC_TABLE} WHERE file_id = ?", (task.file_id,))
-        _record(db, task, "error", error, now)
+        analysis.mark(db, "embeddings", task, error, embedded_at=now)
         stored += 1
     if stored:
         db.execute("UPDATE embedding_space SET version = version + 1 WHERE id = 1")
     return stored
-
-
-def _unchanged(db: Database, task: EmbedTask) -> bool:
-    row = db.tuples("SELECT size, mtime_ns FROM files WHERE id = ?", (task.file_id,))
-    return bool(row) and row[0] == (task.size, task.mtime_ns)
-
-
-def _record(db: Database, task: EmbedTask, state: str, error: str | None, now: float) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO embeddings (file_id, size, mtime_ns, state, error, embedded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (task.file_id, task.size, task.mtime_ns, state, error, now),
-    )
 
 
 def vector_of(db: Database, file_id: int) -> np.ndarray | None:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from gallerfs.db import analysis
+from gallerfs.db.analysis import FileTask
 from gallerfs.db.connection import Database
 from gallerfs.db.tree import FileRow, file_rows
 from gallerfs.errors import GallerfsError
@@ -21,28 +23,17 @@ if TYPE_CHECKING:  # numpy loads only where vectors are read or written: the mou
     import numpy as np
 
 DIM = 128
-SCANNABLE_KINDS = ("image", "raw", "video")
 # A new face of a re-scanned photo inherits the decisions of the old face it is this close to.
 CARRY_OVER_DISTANCE = 0.45
 
 
 @dataclass(frozen=True)
-class FaceTask:
-    file_id: int
-    source_id: int
-    relpath: bytes
-    root: bytes
-    size: int
-    mtime_ns: int
+class FaceTask(FileTask):
     kind: str
     processed: bool  # phase 2 is done (the preview thumbnail is current)
     online: bool
     width: int | None  # upright original size from metadata, when phase 2 read it
     height: int | None
-
-    @property
-    def path(self) -> bytes:
-        return self.root.rstrip(b"/") + b"/" + self.relpath
 
 
 @dataclass(frozen=True)
@@ -97,9 +88,9 @@ class Face:
 _TODO_WHERE = (
     "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN face_scans fs ON fs.file_id = f.id "
     "LEFT JOIN metadata m ON m.file_id = f.id "
-    f"WHERE f.source_id = ? AND f.kind IN ({', '.join(repr(k) for k in SCANNABLE_KINDS)}) "
+    f"WHERE f.source_id = ? AND {analysis.KINDS_IN} "
     "AND (f.state = 'done' OR (f.state = 'pending' AND f.kind = 'image' AND s.online = 1)) "
-    "AND (fs.file_id IS NULL OR fs.size != f.size OR fs.mtime_ns != f.mtime_ns)"
+    f"AND {analysis.needs('fs')}"
 )
 
 
@@ -118,11 +109,6 @@ def todo_batch(db: Database, source_id: int, after_id: int, limit: int) -> list[
 
 
 # -- storing a scan ------------------------------------------------------------------------------------
-def _unchanged(db: Database, task: FaceTask) -> bool:
-    row = db.tuples("SELECT size, mtime_ns FROM files WHERE id = ?", (task.file_id,))
-    return bool(row) and row[0] == (task.size, task.mtime_ns)
-
-
 def _vector(blob: bytes) -> np.ndarray:
     import numpy as np
 
@@ -135,7 +121,7 @@ def store_scan(db: Database, task: FaceTask, found: Sequence[FoundFace] | None, 
     confirmation and rejections of the old face it matches (nearest embedding, one to one)."""
     import numpy as np
 
-    if not _unchanged(db, task):
+    if not analysis.unchanged(db, task):
         return False
     now = time.time()
     old = db.tuples("SELECT id, embedding, person_id, confirmed FROM faces WHERE file_id = ?", (task.file_id,))
@@ -161,11 +147,7 @@ def store_scan(db: Database, task: FaceTask, found: Sequence[FoundFace] | None, 
             new_id = db.last_rowid()
             db.executemany("INSERT INTO face_rejections (face_id, person_id) VALUES (?, ?)",
                            [(new_id, p) for p in rejected.get(prior[0], [])])  # fmt: skip
-    db.execute(
-        "INSERT OR REPLACE INTO face_scans (file_id, size, mtime_ns, state, error, faces, scanned_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (task.file_id, task.size, task.mtime_ns, "error" if error else "done", error, len(found), now),
-    )
+    analysis.mark(db, "face_scans", task, error, faces=len(found), scanned_at=now)
     return True
 
 

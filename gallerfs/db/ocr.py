@@ -12,26 +12,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from gallerfs.db import analysis
+from gallerfs.db.analysis import FileTask
 from gallerfs.db.connection import Database
 
-OCR_KINDS = ("image", "raw", "video")
 _IN_CHUNK = 900
 
 
 @dataclass(frozen=True)
-class OcrTask:
-    file_id: int
-    source_id: int
-    relpath: bytes
-    root: bytes
-    size: int
-    mtime_ns: int
+class OcrTask(FileTask):
     kind: str
     online: bool
-
-    @property
-    def path(self) -> bytes:
-        return self.root.rstrip(b"/") + b"/" + self.relpath
 
 
 @dataclass(frozen=True)
@@ -46,8 +37,7 @@ class OcrLine:
 def _todo_where(skip_sources: Sequence[int]) -> tuple[str, list[int]]:
     where = (
         "FROM files f JOIN sources s ON s.id = f.source_id LEFT JOIN ocr o ON o.file_id = f.id "
-        f"WHERE f.kind IN ({', '.join(repr(k) for k in OCR_KINDS)}) AND f.state = 'done' "
-        "AND (o.file_id IS NULL OR o.size != f.size OR o.mtime_ns != f.mtime_ns)"
+        f"WHERE {analysis.KINDS_IN} AND f.state = 'done' AND {analysis.needs('o')}"
     )
     if skip_sources:
         where += f" AND f.source_id NOT IN ({', '.join('?' * len(skip_sources))})"
@@ -76,7 +66,7 @@ def store(db: Database, done: Sequence[tuple[OcrTask, list[OcrLine]]], failed: S
     now = time.time()
     stored = 0
     for task, lines in done:
-        if not _unchanged(db, task):
+        if not analysis.unchanged(db, task):
             continue
         db.execute("DELETE FROM ocr WHERE file_id = ?", (task.file_id,))
         db.execute(
@@ -90,7 +80,7 @@ def store(db: Database, done: Sequence[tuple[OcrTask, list[OcrLine]]], failed: S
         )  # fmt: skip
         stored += 1
     for task, error in failed:
-        if not _unchanged(db, task):
+        if not analysis.unchanged(db, task):
             continue
         db.execute("DELETE FROM ocr WHERE file_id = ?", (task.file_id,))
         db.execute(
@@ -99,11 +89,6 @@ def store(db: Database, done: Sequence[tuple[OcrTask, list[OcrLine]]], failed: S
         )
         stored += 1
     return stored
-
-
-def _unchanged(db: Database, task: OcrTask) -> bool:
-    return bool(db.value("SELECT count(*) FROM files WHERE id = ? AND size = ? AND mtime_ns = ?",
-                         (task.file_id, task.size, task.mtime_ns)))  # fmt: skip
 
 
 def lines_of(db: Database, file_id: int) -> list[OcrLine]:

@@ -13,9 +13,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from gallerfs.db import analysis
 from gallerfs.db.connection import Database
-
-TAGGABLE_KINDS = ("image", "raw", "video")
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,7 @@ class TagTask:
 
 _TODO_WHERE = (
     "FROM files f LEFT JOIN tagged t ON t.file_id = f.id "
-    f"WHERE f.kind IN ({', '.join(repr(k) for k in TAGGABLE_KINDS)}) AND f.state = 'done' "
-    "AND (t.file_id IS NULL OR t.size != f.size OR t.mtime_ns != f.mtime_ns OR t.model != ?)"
+    f"WHERE {analysis.KINDS_IN} AND f.state = 'done' AND {analysis.needs('t', 't.model != ?')}"
 )
 
 
@@ -51,11 +49,6 @@ def todo_batch(db: Database, model: str, source_id: int, after_id: int, limit: i
     return [TagTask(*r) for r in rows]
 
 
-def _unchanged(db: Database, task: TagTask) -> bool:
-    return bool(db.value("SELECT count(*) FROM files WHERE id = ? AND size = ? AND mtime_ns = ?",
-                         (task.file_id, task.size, task.mtime_ns)))  # fmt: skip
-
-
 def store(db: Database, model: str, done: Sequence[tuple[TagTask, dict[str, float]]],
           failed: Sequence[tuple[TagTask, str]]) -> int:  # fmt: skip
     """Record a batch; call inside a transaction. Files that changed meanwhile are left for next time."""
@@ -64,14 +57,10 @@ def store(db: Database, model: str, done: Sequence[tuple[TagTask, dict[str, floa
     results: list[tuple[TagTask, dict[str, float], str | None]] = [(t, tags, None) for t, tags in done]
     results += [(t, {}, error) for t, error in failed]
     for task, tags, error in results:
-        if not _unchanged(db, task):
+        if not analysis.unchanged(db, task):
             continue
         db.execute("DELETE FROM tags WHERE file_id = ?", (task.file_id,))
-        db.execute(
-            "INSERT OR REPLACE INTO tagged (file_id, model, size, mtime_ns, state, error, tagged_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (task.file_id, model, task.size, task.mtime_ns, "error" if error else "done", error, now),
-        )
+        analysis.mark(db, "tagged", task, error, model=model, tagged_at=now)
         db.executemany("INSERT INTO tags (file_id, tag, score) VALUES (?, ?, ?)",
                        [(task.file_id, tag, float(score)) for tag, score in tags.items()])  # fmt: skip
         stored += 1
