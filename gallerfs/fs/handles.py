@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Hashable
 
 from gallerfs.fs.nodes import Attr, FILE_MODE, Node
+from gallerfs.fs.pagecache import cached_reads_possible
 
 if TYPE_CHECKING:
     from gallerfs.fs.sourceio import ReadAhead
@@ -73,6 +74,8 @@ class OriginalHandle(Handle):
         self.opened_stat = os.fstat(fd)
         self.size = self.opened_stat.st_size
         self.current_size = self.size  # kept up to date by our own writes: getattr never waits on the disk
+        # Read-only, on a local filesystem: reads of cached bytes may be served on the trio thread (pagecache).
+        self.cached_reads = not writable and cached_reads_possible(fd)
         self.truncate_pending = truncate
         self.high = 0  # end of the highest byte written since the deferred truncation
         self.changed = False

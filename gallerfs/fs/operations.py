@@ -264,10 +264,13 @@ class FuseOperations(pyfuse3.Operations):
 
     async def read(self, fh: int, off: int, size: int) -> bytes | memoryview:  # type: ignore[override]  # stub: bytes; pyfuse3 takes any buffer (read-ahead: views, no copy)
         # The hot path of every read, so no fuse_errors wrapper. Most reads of an original read in order
-        # are answered from its read-ahead at once: no provider, no coroutine, no copy (``ReadAhead.hit``).
+        # are answered from its read-ahead at once: no provider, no coroutine, no copy (``ReadAhead.hit``);
+        # reads of bytes already in the page cache are copied from it, without waiting (``ReadAhead.cached``).
         ahead = self.read_ahead.get(fh)
         if ahead is not None:
             view = ahead.hit(off, size)
+            if view is None:
+                view = ahead.cached(off, size)
             if view is not None:
                 return view
         try:

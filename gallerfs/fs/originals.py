@@ -48,7 +48,7 @@ class Originals:
         handle = await gate.run(OriginalHandle.open, loc.path, node.row.id, node.row.source_id, inode, writable,
                                 bool(flags & os.O_TRUNC))  # fmt: skip
         if not writable:
-            handle.ahead = ReadAhead(gate, handle.fd, handle.size, self.buffers)
+            handle.ahead = ReadAhead(gate, handle.fd, handle.size, self.buffers, cached_reads=handle.cached_reads)
         return handle
 
     async def io(self, handle: OriginalHandle, fn: Callable[..., T], *args: Any) -> T:

@@ -15,8 +15,10 @@ original that is read in order is fetched in growing chunks ahead of the
 reader, so most FUSE reads (128 KiB each, 1 MiB with the read-ahead raised)
 are answered from memory on the trio thread while the next chunks are read in
 parallel: ``ReadAhead.hit`` answers those with a slice of a chunk, without a
-coroutine, a thread or a copy (``Operations.read`` tries it first). Random reads
-go straight to a worker thread.
+coroutine, a thread or a copy (``Operations.read`` tries it first). A read of
+bytes the page cache holds already is copied from it on the trio thread with
+``RWF_NOWAIT``, which never waits for the disk (``ReadAhead.cached``, local
+filesystems only: ``pagecache``). Other random reads go straight to a worker thread.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any, Callable, TypeVar, cast
 
 import outcome
 import trio
+
+from gallerfs.fs.pagecache import CachedReader
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +232,9 @@ class ReadAhead:
     calls it; the worker threads only run ``preadv``.
     """
 
-    def __init__(self, gate: SourceGate, fd: int, size: int, buffers: Buffers) -> None:
+    def __init__(self, gate: SourceGate, fd: int, size: int, buffers: Buffers, cached_reads: bool = False) -> None:
         self.gate = gate
+        self.page_cache = CachedReader(fd, size, cached_reads)  # bytes already cached: no thread at all
         self.fd = fd
         self.size = size  # as opened; reads past it go straight to the file
         self.buffers = buffers
@@ -257,6 +262,14 @@ class ReadAhead:
                 # No copy: the reply is written before any other request runs (see ``read``).
                 return view[off - chunk.start : end - chunk.start]
         return None
+
+    def cached(self, off: int, size: int) -> memoryview | None:
+        """The next best case, still with no coroutine and no thread: a read whose bytes are all in the
+        page cache already, copied on the trio thread without waiting (``pagecache``). None otherwise."""
+        view = self.page_cache.read(off, size)
+        if view is not None:
+            self.next_off = off + size  # (an uncached read after it is still in order: it starts a chain)
+        return view
 
     def _advance(self, off: int, end: int) -> None:
         """A read of [off, end) is being served: drop what is far behind, keep AHEAD chunks ahead."""

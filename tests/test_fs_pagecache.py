@@ -1,0 +1,137 @@
+"""Reads of cached bytes on the trio thread (RWF_NOWAIT), and everything else still on the source's threads."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+from pathlib import Path
+
+import pytest
+import trio
+
+from gallerfs.fs import pagecache
+from gallerfs.fs.pagecache import CachedReader, cached_reads_possible, filesystem_magic
+from gallerfs.fs.sourceio import Buffers, ReadAhead, SourceGate
+
+needs_nowait = pytest.mark.skipif(not pagecache.RWF_NOWAIT, reason="os.RWF_NOWAIT is missing")
+
+
+@pytest.fixture
+def local_file(tmp_path: Path):
+    data = random.Random(5).randbytes(3 * (1 << 20) + 777)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    if not cached_reads_possible(fd):
+        os.close(fd)
+        pytest.skip(f"{tmp_path} is not on a local filesystem this test knows (f_type {filesystem_magic(fd)})")
+    yield path, fd, data
+    os.close(fd)
+
+
+def _evict(path: Path) -> bool:
+    """Drop the file's pages from the page cache; False when the kernel kept some anyway."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        probe = bytearray(4096)
+        try:
+            os.preadv(fd, [probe], 0, pagecache.RWF_NOWAIT)
+        except BlockingIOError:
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
+class NoThreads(SourceGate):
+    """A gate that fails the test if anything is handed to a thread."""
+
+    def submit(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        raise AssertionError("a read of cached bytes went to a thread")
+
+
+def test_local_files_may_use_the_page_cache_and_others_may_not(local_file) -> None:
+    _, fd, _ = local_file
+    assert cached_reads_possible(fd)
+    proc = os.open("/proc/self/status", os.O_RDONLY)
+    try:
+        assert filesystem_magic(proc) not in pagecache.LOCAL_FILESYSTEMS
+        assert not cached_reads_possible(proc)
+    finally:
+        os.close(proc)
+
+
+@needs_nowait
+def test_cached_bytes_are_read_on_the_trio_thread_with_no_hand_off(local_file) -> None:
+    path, fd, data = local_file
+    path.read_bytes()  # in the page cache now
+
+    async def main() -> None:
+        ra = ReadAhead(NoThreads("t"), fd, len(data), Buffers(), cached_reads=True)
+        step = 131072
+        for off in range(0, len(data), step):
+            view = ra.cached(off, step)
+            assert view is not None and bytes(view) == data[off : off + step]  # the last one cut at the end
+        assert ra.cached(len(data), step) is None  # at the end: the usual path answers (empty)
+        assert not ra.chunks
+
+    trio.run(main)
+
+
+@needs_nowait
+def test_bytes_not_cached_go_to_the_source_threads_and_read_right(local_file) -> None:
+    path, fd, data = local_file
+    if not _evict(path):
+        pytest.skip("the kernel kept the file's pages cached")
+
+    async def main() -> None:
+        gate = SourceGate("t")
+        ra = ReadAhead(gate, fd, len(data), Buffers(), cached_reads=True)
+        assert ra.cached(0, 131072) is None  # would wait for the disk: declined
+        step = 131072
+        for off in range(0, len(data), step):
+            view = ra.hit(off, step) or ra.cached(off, step)
+            got = bytes(view) if view is not None else bytes(await ra.read(off, step))
+            assert got == data[off : off + step]
+        await ra.close()
+
+    trio.run(main)
+
+
+@needs_nowait
+def test_a_file_that_shrank_or_grew_since_it_was_opened_is_read_the_usual_way(local_file) -> None:
+    path, fd, data = local_file
+    reader = CachedReader(fd, len(data), True)
+    path.read_bytes()
+    assert reader.read(0, 4096) is not None
+    assert reader.read(len(data) - 10, 4096) is not None and len(reader.read(len(data) - 10, 4096)) == 10
+    os.truncate(path, 1 << 20)  # shorter now: a read past the new end is not answered from the cache
+    assert reader.read((1 << 20) + 4096, 4096) is None
+    assert reader.read(len(data) + 1, 4096) is None  # past the size as opened: the usual path
+
+
+def test_a_filesystem_refusing_the_flag_turns_the_fast_path_off(local_file, monkeypatch) -> None:
+    _, fd, data = local_file
+    reader = CachedReader(fd, len(data), True)
+
+    def refuse(*args: object) -> int:
+        raise OSError(errno.EOPNOTSUPP, "not supported")
+
+    monkeypatch.setattr(pagecache.os, "preadv", refuse)
+    assert reader.read(0, 4096) is None
+    assert not reader.enabled
+
+
+def test_an_io_error_is_left_to_the_usual_path_which_reports_it(local_file, monkeypatch) -> None:
+    _, fd, data = local_file
+    reader = CachedReader(fd, len(data), True)
+
+    def failing(*args: object) -> int:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(pagecache.os, "preadv", failing)
+    assert reader.read(0, 4096) is None
+    assert reader.enabled  # a failing read is not a reason to stop trying
