@@ -113,25 +113,16 @@ def test_a_file_that_shrank_or_grew_since_it_was_opened_is_read_the_usual_way(lo
     assert reader.read(len(data) + 1, 4096) is None  # past the size as opened: the usual path
 
 
-def test_a_filesystem_refusing_the_flag_turns_the_fast_path_off(local_file, monkeypatch) -> None:
-    _, fd, data = local_file
-    reader = CachedReader(fd, len(data), True)
-
-    def refuse(*args: object) -> int:
-        raise OSError(errno.EOPNOTSUPP, "not supported")
-
-    monkeypatch.setattr(pagecache.os, "preadv", refuse)
-    assert reader.read(0, 4096) is None
-    assert not reader.enabled
-
-
-def test_an_io_error_is_left_to_the_usual_path_which_reports_it(local_file, monkeypatch) -> None:
+# A filesystem that refuses the flag turns the fast path off for the file; an I/O error is left to the
+# usual path, which reports it, and is no reason to stop trying.
+@pytest.mark.parametrize("code,stays_on", [(errno.EOPNOTSUPP, False), (errno.EINVAL, False), (errno.EIO, True)])
+def test_a_refusal_or_an_error_falls_back_to_the_usual_path(local_file, monkeypatch, code: int, stays_on: bool) -> None:
     _, fd, data = local_file
     reader = CachedReader(fd, len(data), True)
 
     def failing(*args: object) -> int:
-        raise OSError(errno.EIO, "I/O error")
+        raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(pagecache.os, "preadv", failing)
     assert reader.read(0, 4096) is None
-    assert reader.enabled  # a failing read is not a reason to stop trying
+    assert reader.enabled is stays_on
