@@ -72,16 +72,16 @@ def cached_reads_possible(fd: int) -> bool:
 
 
 class CachedReader:
-    """Reads of one open original from the page cache, into one reply buffer reused from read to read
-    (a reply is written before the next request runs)."""
+    """Reads of one open original from the page cache. Every reader copies into one reply buffer: only
+    the trio thread reads, and pyfuse3 writes a reply before any other request runs."""
 
-    __slots__ = ("fd", "size", "enabled", "_buf")
+    __slots__ = ("fd", "size", "enabled")
+    _reply = bytearray(128 << 10)  # shared by all open files (grown to the largest read asked)
 
     def __init__(self, fd: int, size: int, enabled: bool) -> None:
         self.fd = fd
         self.size = size  # as opened: reads past it go to the file the usual way
         self.enabled = enabled
-        self._buf = bytearray()
 
     def read(self, off: int, size: int) -> memoryview | None:
         """The bytes [off, off + size) (fewer at the end of the file), or None when any of them is not in
@@ -89,9 +89,9 @@ class CachedReader:
         want = min(size, self.size - off)
         if want <= 0 or not self.enabled:
             return None
-        if len(self._buf) < want:
-            self._buf = bytearray(max(want, 128 << 10))
-        view = memoryview(self._buf)[:want]
+        if len(CachedReader._reply) < want:
+            CachedReader._reply = bytearray(want)
+        view = memoryview(CachedReader._reply)[:want]
         try:
             n = os.preadv(self.fd, [view], off, RWF_NOWAIT)
         except BlockingIOError:  # not all cached: the disk has to be read, on a thread
