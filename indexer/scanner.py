@@ -1,11 +1,12 @@
 """Phase 1: walk a source with os.scandir and reconcile what is on disk with the index.
 
-The walk works on bytes paths end to end, so names that are not UTF-8, contain
-newlines or are 255 bytes long round-trip exactly. Unreadable folders and
-symlink loops are recorded as failures and skipped; files under a folder that
-could not be read are never treated as deleted. A source that is offline, or
-whose folder is suddenly empty, is never reconciled: nothing is deleted because
-a drive is missing. The walk never descends into a gallerfs mount.
+The walk (gallerfs.indexer.walk) works on bytes paths end to end, so names that
+are not UTF-8, contain newlines or are 255 bytes long round-trip exactly.
+Unreadable folders and symlink loops are recorded as failures and skipped; files
+under a folder that could not be read are never treated as deleted. A source
+that is offline, or whose folder is suddenly empty, is never reconciled: nothing
+is deleted because a drive is missing. The walk never descends into a gallerfs
+mount.
 
 A rescan works in three steps so that the write lock is never held during file
 I/O: the walk (recording seen files in short batches), then a plan made without
@@ -19,12 +20,9 @@ plan is applied in short transactions. A file is deleted only when its own
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import logging
-import operator
 import os
-import stat
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -36,27 +34,18 @@ from gallerfs.db.connection import Database
 from gallerfs.db.files import IndexedFile, ScannedFile
 from gallerfs.db.sources import Source
 from gallerfs.db.state import bump_generation
-from gallerfs.mountguard import GallerfsMounts, gallerfs_mounts
+from gallerfs.mountguard import GallerfsMounts
 from gallerfs.indexer.ahead import run_ahead
-from gallerfs.indexer.media import kind_of, special_kind
 from gallerfs.indexer.volumes import source_presence
+from gallerfs.indexer.walk import GALLERFS_MOUNT as GALLERFS_MOUNT  # what a walk reports for a mount
+from gallerfs.indexer.walk import Walk, WalkProblem, in_batches
+from gallerfs.indexer.walk import describe_error as _describe
+from gallerfs.indexer.walk import join_path as _join
 
 log = logging.getLogger(__name__)
 
-# Folders that hold caches or trash, never a user's photos.
-SKIPPED_DIRS = frozenset({b"@eaDir", b"#recycle", b"$RECYCLE.BIN", b"System Volume Information", b"lost+found"})
-
 # Rows written per transaction when a plan is applied: short enough that the mount's writes never wait long.
 APPLY_CHUNK = 2000
-
-GALLERFS_MOUNT = "a gallerfs mount, never scanned"
-
-
-@dataclass(frozen=True)
-class WalkProblem:
-    relpath: bytes
-    error: str
-    is_dir: bool
 
 
 @dataclass
@@ -80,22 +69,8 @@ class ScanReport:
         return d
 
 
-_entry_name = operator.attrgetter("name")
 # ScannedFile((relpath, kind, ...)) without the keyword handling of a NamedTuple's __new__: one per file walked.
 _scanned = functools.partial(tuple.__new__, ScannedFile)
-
-
-def _join(parent: bytes, name: bytes) -> bytes:
-    return parent + b"/" + name if parent else name
-
-
-def _describe(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-# How the walk holds a folder while it stats its entries: by descriptor, so that each stat resolves one name
-# (fstatat) instead of the whole path again. O_PATH needs no read permission; scandir still reads the folder.
-_FOLDER_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
 
 
 def walk(root: bytes, mounts: GallerfsMounts | None = None) -> Iterator[ScannedFile | WalkProblem]:
@@ -113,29 +88,7 @@ def walk_folders(
 ) -> Iterator[tuple[list[ScannedFile], list[WalkProblem]]]:
     """walk(), a folder at a time: for each folder, its photos and videos (by name) and the problems met in
     it (its own, and those of the entries it lists)."""
-    root = root.rstrip(b"/") or b"/"
-    mounts = mounts if mounts is not None else gallerfs_mounts()
-    if mounts.containing(os.path.realpath(root)) is not None:
-        yield [], [WalkProblem(b"", GALLERFS_MOUNT, True)]
-        return
-    try:
-        root_st = os.stat(root)
-    except OSError as exc:
-        yield [], [WalkProblem(b"", _describe(exc), True)]
-        return
-    if mounts.is_mount(root, root_st.st_dev):
-        yield [], [WalkProblem(b"", GALLERFS_MOUNT, True)]
-        return
-    visited = {(root_st.st_dev, root_st.st_ino)}
-    stack: list[bytes] = [b""]
-    while stack:
-        rel_dir = stack.pop()
-        files: list[ScannedFile] = []
-        problems: list[WalkProblem] = []
-        subdirs: list[bytes] = []
-        _read_folder(root, rel_dir, mounts, visited, files, problems, subdirs)
-        stack.extend(reversed(subdirs))
-        yield files, problems
+    return Walk(root, _scanned, mounts).folders()
 
 
 def walk_batches(
@@ -143,124 +96,7 @@ def walk_batches(
 ) -> Iterator[tuple[list[ScannedFile], list[WalkProblem]]]:
     """walk_folders() regrouped into what one transaction writes: batches of `size` files (the last one
     may be shorter), each with the problems met since the one before (never more than `size` either)."""
-    files: list[ScannedFile] = []
-    problems: list[WalkProblem] = []
-    for found, met in walk_folders(root, mounts):
-        files += found
-        problems += met
-        taken = 0
-        while len(files) - taken >= size:
-            yield files[taken : taken + size], problems[:size]
-            del problems[:size]
-            taken += size
-        del files[:taken]
-        while len(problems) >= size:
-            yield [], problems[:size]
-            del problems[:size]
-    if files or problems:
-        yield files, problems
-
-
-def _read_folder(
-    root: bytes,
-    rel_dir: bytes,
-    mounts: GallerfsMounts,
-    visited: set[tuple[int, int]],
-    files: list[ScannedFile],
-    problems: list[WalkProblem],
-    subdirs: list[bytes],
-) -> None:
-    """List one folder: its media files go to files, the folders to walk next to subdirs."""
-    abs_dir = _join(root, rel_dir) if rel_dir else root
-    try:
-        with os.scandir(abs_dir) as it:
-            entries = sorted(it, key=_entry_name)
-        folder_fd = os.open(abs_dir, _FOLDER_FLAGS)
-    except OSError as exc:
-        problems.append(WalkProblem(rel_dir, f"cannot read folder: {_describe(exc)}", True))
-        return
-    try:
-        _read_entries(entries, rel_dir, folder_fd, mounts, visited, files, problems, subdirs)
-    finally:
-        os.close(folder_fd)
-
-
-def _read_entries(
-    entries: list[os.DirEntry[bytes]],
-    rel_dir: bytes,
-    folder_fd: int,
-    mounts: GallerfsMounts,
-    visited: set[tuple[int, int]],
-    files: list[ScannedFile],
-    problems: list[WalkProblem],
-    subdirs: list[bytes],
-) -> None:
-    prefix = rel_dir + b"/" if rel_dir else b""
-    stat_at, is_regular, add = os.stat, stat.S_ISREG, files.append
-    for entry in entries:
-        name = entry.name
-        if name[0] == 46 or name in SKIPPED_DIRS:  # 46: b"."
-            continue
-        rel = prefix + name
-        try:
-            # The folder entry's type (d_type) answers without a system call; a plain file is neither
-            # a folder nor a link, which spares most entries the two other questions.
-            plain = entry.is_file(follow_symlinks=False)
-            is_link = not plain and entry.is_symlink()
-            is_dir = not plain and entry.is_dir(follow_symlinks=True)
-        except OSError as exc:
-            problems.append(WalkProblem(rel, _describe(exc), False))
-            continue
-        if is_dir:
-            _enter_folder(entry, rel, is_link, mounts, visited, problems, subdirs)
-            continue
-        kind = kind_of(name, entry)  # extension-less names are sniffed by content (the entry is their path)
-        if kind is None:
-            continue
-        try:
-            st = stat_at(name, dir_fd=folder_fd)
-        except OSError as exc:
-            reason = "symlink loop" if exc.errno == errno.ELOOP else _describe(exc)
-            problems.append(WalkProblem(rel, reason, False))
-            continue
-        if not is_regular(st.st_mode):  # named like media, never opened: a FIFO would block a reader
-            problems.append(WalkProblem(rel, f"not a regular file ({special_kind(st.st_mode)}), skipped", False))
-            continue
-        add(_scanned((rel, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino)))
-
-
-def _enter_folder(
-    entry: os.DirEntry[bytes],
-    rel: bytes,
-    is_link: bool,
-    mounts: GallerfsMounts,
-    visited: set[tuple[int, int]],
-    problems: list[WalkProblem],
-    subdirs: list[bytes],
-) -> None:
-    """Queue a subfolder for the walk, unless it is a gallerfs mount or a folder already walked."""
-    target = os.path.realpath(entry.path) if is_link else entry.path
-    if mounts.is_mount(target):  # checked before stat: a stuck mount would hang it
-        problems.append(WalkProblem(rel, GALLERFS_MOUNT, True))
-        return
-    try:
-        st = entry.stat(follow_symlinks=True)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            problems.append(WalkProblem(rel, "symlink loop, not followed", True))
-        else:
-            problems.append(WalkProblem(rel, f"cannot read folder: {_describe(exc)}", True))
-        return
-    if mounts.is_mount(target, st.st_dev):
-        problems.append(WalkProblem(rel, GALLERFS_MOUNT, True))
-        return
-    key = (st.st_dev, st.st_ino)
-    if key in visited:
-        if is_link:
-            problems.append(WalkProblem(rel, "symlink loop (points to a folder already walked), not followed", True))
-        return
-    visited.add(key)
-    subdirs.append(rel)
+    return in_batches(walk_folders(root, mounts), size)
 
 
 def _under(relpath: bytes, folders: list[bytes]) -> bool:
