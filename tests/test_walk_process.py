@@ -151,6 +151,26 @@ def test_a_walk_goes_on_in_this_process_when_no_child_can_start(tmp_path: Path, 
     assert _flat(got) == _flat(list(walk_batches(root, 4)))
 
 
+class DiesWhenReady(Patient):
+    """A child that is killed once it is ready, before the thread hands it the walk."""
+
+    def poll_ready(self) -> bool:
+        ready = super().poll_ready()
+        if ready:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(30)
+        return ready
+
+
+def test_a_child_that_dies_before_it_takes_over_leaves_the_walk_to_the_thread(tmp_path: Path, monkeypatch):
+    Recorded.started = []
+    monkeypatch.setattr(walk_process, "WalkChild", DiesWhenReady)
+    root = _odd_tree(tmp_path)
+    got = list(walk_process.walk_batches(root, 4, _scanned, hand_over_at=1))
+    assert _flat(got) == _flat(list(walk_batches(root, 4)))
+    assert len(Recorded.started) == 1 and _gone(Recorded.started[0])
+
+
 def test_an_exception_in_the_child_is_an_error_here(tmp_path: Path):
     child = WalkChild()
     try:
