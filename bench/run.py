@@ -38,6 +38,7 @@ FULL = {
     "ocr": [],
     "faces": ["--images", "16"],
     "ai_search": ["--files", "100000", "--e2e", "1000"],
+    "walk_process": [],
 }
 QUICK = {
     "phase2": ["--rounds", "3"],
@@ -57,6 +58,7 @@ QUICK = {
     "ocr": ["--rounds", "1", "--files", "5000", "--queries", "10"],
     "faces": ["--images", "3"],
     "ai_search": ["--files", "10000", "--queries", "20", "--e2e", "50"],
+    "walk_process": ["--sizes", "4000,20000", "--rounds", "2"],
 }
 
 
