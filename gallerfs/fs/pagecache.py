@@ -24,13 +24,12 @@ log = logging.getLogger(__name__)
 
 RWF_NOWAIT: int = getattr(os, "RWF_NOWAIT", 0)
 
-# statfs(2) f_type of local, block-backed or in-memory filesystems (linux/magic.h).
+# statfs(2) f_type of local, block-backed filesystems (linux/magic.h); tmpfs answers EOPNOTSUPP to the flag.
 LOCAL_FILESYSTEMS = {
     0xEF53: "ext2/3/4",
     0x58465342: "xfs",
     0x9123683E: "btrfs",
     0xF2F52010: "f2fs",
-    0x01021994: "tmpfs",
     0x4D44: "vfat",
     0x2011BAB0: "exfat",
     0x7366746E: "ntfs3",
