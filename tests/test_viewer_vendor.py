@@ -51,6 +51,25 @@ def test_the_manifest_lists_exactly_what_packages_json_asks_for() -> None:
         assert e["version"] == wanted[e["package"]]["version"]
 
 
+# A URL opening a string (or an attribute value inside one): what a script could load or link to. Licence
+# headers name their projects' sites in comments, which no code reads.
+URL_IN_CODE = re.compile(r"""["'`=(]\s*https?://""")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in VENDOR.rglob("*") if p.suffix in (".js", ".css", ".json")
+                                         and p.name not in ("MANIFEST.json", "PACKAGES.json")),  # where files came from
+                         ids=lambda p: str(p.relative_to(VENDOR)))  # fmt: skip
+def test_no_vendored_code_names_a_network_url(path: Path) -> None:
+    assert not URL_IN_CODE.findall(path.read_text(encoding="utf-8", errors="replace")), path
+
+
+def test_patched_files_record_what_was_changed_and_the_upstream_checksum() -> None:
+    patched = {e["path"]: e for e in _manifest() if "patches" in e}
+    assert set(patched) == {"leaflet/leaflet.js", "protomaps-leaflet/protomaps-leaflet.js"}
+    for e in patched.values():
+        assert len(e["upstream_sha256"]) == 64 and e["upstream_sha256"] != e["sha256"] and e["patches"], e
+
+
 def test_vendor_script_check_mode_agrees() -> None:
     proc = subprocess.run([sys.executable, str(PROJECT / "scripts" / "vendor-js"), "--check"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip

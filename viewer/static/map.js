@@ -14,11 +14,11 @@
   const LIST_PAGE = 50;
   const MAX_VERTICES = parseInt(d.maxVertices, 10);
 
-  // Leaflet's own attribution prefix links leafletjs.com and protomaps-leaflet's default links two more
-  // sites: the map names its sources as plain text instead, so nothing on the page points off this machine.
-  const map = L.map(el, { maxZoom: MAX_ZOOM, minZoom: 1, worldCopyJump: true, zoomControl: true, attributionControl: false });
+  // The attribution is plain text (the vendored Leaflet's prefix is patched not to link leafletjs.com):
+  // nothing on the page points off this machine.
+  const map = L.map(el, { maxZoom: MAX_ZOOM, minZoom: 1, worldCopyJump: true, zoomControl: true });
   window.gallerfsMap = map; // for the browser tests and benchmarks
-  L.control.attribution({ prefix: "Leaflet" }).addAttribution(d.attribution).addTo(map);
+  map.attributionControl.addAttribution(d.attribution);
   map.createPane("basemap").style.zIndex = 150;
   const markers = L.layerGroup().addTo(map);
   let heat = null;
