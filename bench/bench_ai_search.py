@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import gallerfs.search as search_pkg  # noqa: E402
+from bench.bench_ocr import add_text as add_ocr_text, vocabulary as ocr_vocabulary  # noqa: E402
 from bench.bench_search import DIM, build as build_clip_library, placeholder_model  # noqa: E402
 from gallerfs.config import Settings  # noqa: E402
 from gallerfs.db import faces as faces_db  # noqa: E402
-from gallerfs.db import ocr as ocr_db  # noqa: E402
 from gallerfs.db import tags as tags_db  # noqa: E402
 from gallerfs.db.connection import Database  # noqa: E402
 from gallerfs.search import Filters, registry, search_query  # noqa: E402
@@ -62,24 +62,9 @@ def labels() -> list[str]:
 
 def add_analysis(db: Database, rng: random.Random, source_id: int) -> dict:
     """OCR text (~30%), tags (~50%) and faces (~10%, in persons of which some are named)."""
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
-                  for _ in range(20_000)]  # fmt: skip
-    texts: dict[int, str] = {}
+    vocabulary = ocr_vocabulary(rng)
+    texts = add_ocr_text(db, rng, vocabulary)
     chunk = 20_000
-    after = 0
-    while batch := ocr_db.todo_batch(db, after, chunk):
-        after = batch[-1].file_id
-        done = []
-        for task in batch:
-            lines = []
-            if rng.random() < 0.3:
-                for _ in range(rng.randint(1, 6)):
-                    line = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(2, 8)))
-                    lines.append(ocr_db.OcrLine(line, 0.95, ((0, 0), (1, 0), (1, 1), (0, 1))))
-                texts[task.file_id] = "\n".join(line.text for line in lines)
-            done.append((task, lines))
-        with db.transaction():
-            ocr_db.store(db, done, [], "bench")
     names = labels()
     tagged = 0
     after = 0

@@ -35,7 +35,7 @@ from gallerfs.db import ocr as ocr_db  # noqa: E402
 from gallerfs.db import sources as sources_db  # noqa: E402
 from gallerfs.db.connection import Database  # noqa: E402
 from gallerfs.paths import LibraryPaths  # noqa: E402
-from gallerfs.search import search, text_search  # noqa: E402
+from gallerfs.search import search_query, text_search  # noqa: E402
 
 
 def twelve_mp(folder: Path) -> dict[str, Path]:
@@ -87,9 +87,7 @@ def _pixels(path: Path) -> int:
 def build(root: Path, n: int, rng: random.Random) -> tuple[LibraryPaths, list[str], dict[int, str]]:
     paths = LibraryPaths(root=root, config_file=root / "config.toml")
     paths.ensure()
-    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
-                  for _ in range(20_000)]  # fmt: skip
-    texts: dict[int, str] = {}
+    words = vocabulary(rng)
     with Database(paths.db) as db:
         source = sources_db.add_source(db, name="bench", path=b"/nonexistent-bench", mount_point=b"/", fs_uuid=None,
                                        fs_type=None, device=0, root_inode=0)  # fmt: skip
@@ -104,21 +102,35 @@ def build(root: Path, n: int, rng: random.Random) -> tuple[LibraryPaths, list[st
             for file_id in ids:
                 files_db.store_result(db, file_id, metadata={"sort_time": float(file_id)}, content_hash=None,
                                       partial_hash=None, phash=None, dhash=None, error=None)  # fmt: skip
-        after = 0
-        while batch := ocr_db.todo_batch(db, after, chunk):
-            after = batch[-1].file_id
-            done = []
-            for task in batch:
-                lines = []
-                if rng.random() < 0.3:
-                    for _ in range(rng.randint(1, 6)):
-                        line = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(2, 8)))
-                        lines.append(ocr_db.OcrLine(line, 0.95, ((0, 0), (1, 0), (1, 1), (0, 1))))
-                    texts[task.file_id] = "\n".join(line.text for line in lines)
-                done.append((task, lines))
-            with db.transaction():
-                ocr_db.store(db, done, [], "bench")
-    return paths, vocabulary, texts
+        texts = add_text(db, rng, words)
+    return paths, words, texts
+
+
+def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
+    """Random lower-case words of 3-10 letters: the text printed in a generated library's photos."""
+    return ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10))) for _ in range(size)]
+
+
+def add_text(db: Database, rng: random.Random, words: list[str], share: float = 0.3,
+             chunk: int = 20_000) -> dict[int, str]:  # fmt: skip
+    """OCR results for every file still to read: 1-6 lines of words for about *share* of them, none for the
+    rest, stored through gallerfs.db.ocr as the OCR job stores them. Returns the texts by file id."""
+    texts: dict[int, str] = {}
+    after = 0
+    while batch := ocr_db.todo_batch(db, after, chunk):
+        after = batch[-1].file_id
+        done = []
+        for task in batch:
+            lines = []
+            if rng.random() < share:
+                for _ in range(rng.randint(1, 6)):
+                    line = " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+                    lines.append(ocr_db.OcrLine(line, 0.95, ((0, 0), (1, 0), (1, 1), (0, 1))))
+                texts[task.file_id] = "\n".join(line.text for line in lines)
+            done.append((task, lines))
+        with db.transaction():
+            ocr_db.store(db, done, [], "bench")
+    return texts
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -146,7 +158,7 @@ def text_search_latency(n: int, queries: int, tmp: Path) -> dict:
             timings["text_search"].append(time.perf_counter() - t)
             found += bool(hits)
             t = time.perf_counter()
-            search(db, paths, settings, query, 50)
+            search_query(db, paths, settings, query, 50)
             timings["fused_search_ocr_only"].append(time.perf_counter() - t)
             whole, prefix = query.split()
             t = time.perf_counter()
